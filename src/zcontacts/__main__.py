@@ -1,0 +1,3 @@
+from zcontacts.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP only: parse, authorize, call the domain, shape the Zoho envelope."""

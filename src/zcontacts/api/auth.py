@@ -1,0 +1,82 @@
+"""Who is calling: the Authorization token, its organization and its scopes. One async dependency,
+`principal`, answers for every customers route; token lookups are cached for `token_cache_seconds`."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from litestar import Request
+
+from zcontacts.domain.scopes import Access, grants
+from zcontacts.domain.tokens import Grant, token_hash
+from zcontacts.domain.zoho_time import now_ms
+from zcontacts.errors import NotAuthorized, OrganizationMissing, OrganizationNotAssociated
+from zcontacts.storage.database import Database
+from zcontacts.storage.tokens import TokensRepo
+
+ORGANIZATION_HEADER = "x-com-zoho-expense-organizationid"
+_SCHEMES = ("zoho-oauthtoken ", "bearer ")
+_MAX_TOKEN_LENGTH = 512
+_CACHE_LIMIT = 10_000
+
+
+class GrantCache:
+    """Token hash → grant, each entry trusted for `ttl` seconds (so a revocation is seen within `ttl`)."""
+
+    def __init__(self, database: Database, ttl: float) -> None:
+        self.database = database
+        self.ttl = ttl
+        self._entries: dict[str, tuple[float, Grant | None]] = {}
+
+    async def get(self, hashed: str) -> Grant | None:
+        """The grant for a token hash (None for an unknown token)."""
+        now = time.monotonic()
+        entry = self._entries.get(hashed)
+        if entry is not None and now - entry[0] < self.ttl:
+            return entry[1]
+        grant = await self.database.read(lambda connection: TokensRepo(connection).find(hashed))
+        if len(self._entries) >= _CACHE_LIMIT:
+            self._entries.clear()
+        self._entries[hashed] = (now, grant)
+        return grant
+
+    def forget(self) -> None:
+        """Drop every cached lookup."""
+        self._entries.clear()
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Zoho-oauthtoken <token>` header; 401 when absent or malformed."""
+    if not authorization:
+        raise NotAuthorized()
+    lowered = authorization[:20].lower()
+    for scheme in _SCHEMES:
+        if lowered.startswith(scheme):
+            token = authorization[len(scheme) :].strip()
+            if 0 < len(token) <= _MAX_TOKEN_LENGTH and token.isprintable() and " " not in token:
+                return token
+    raise NotAuthorized()
+
+
+def organization_id_of(request: Request[Any, Any, Any]) -> str:
+    """The organization a request addresses: the Zoho header, else the organization_id query parameter."""
+    organization_id = request.headers.get(ORGANIZATION_HEADER) or request.query_params.get("organization_id")
+    if not organization_id or not organization_id.strip():
+        raise OrganizationMissing()
+    return organization_id.strip()
+
+
+async def provide_principal(request: Request[Any, Any, Any]) -> Grant:
+    """The caller's grant, checked against the route's required access and the addressed organization."""
+    cache: GrantCache = request.app.state.grants
+    grant = await cache.get(token_hash(bearer_token(request.headers.get("authorization"))))
+    if grant is None or not grant.usable_at(now_ms()):
+        raise NotAuthorized()
+    access: Access = request.route_handler.opt["access"]
+    if not grants(grant.scopes, access):
+        raise NotAuthorized()
+    organization_id = organization_id_of(request)
+    if organization_id != grant.organization.organization_id:
+        raise OrganizationNotAssociated(organization_id[:40])
+    return grant

@@ -1,0 +1,101 @@
+"""Request bodies: JSON (or Zoho's legacy form field JSONString), decoded strictly by msgspec, and msgspec's
+errors translated into Zoho envelopes that name the field. The framework's own error body never leaks."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, TypeVar
+
+import msgspec
+from litestar import Request
+
+from zcontacts.errors import (
+    FieldTooLong,
+    InvalidValue,
+    MalformedJSON,
+    RequiredField,
+    UnsupportedMediaType,
+    ZohoError,
+)
+
+T = TypeVar("T")
+
+# An escaped NUL (\u0000 preceded by an even number of backslashes): no backend stores it faithfully.
+_ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
+_WHERE = re.compile(r" - at `\$(?P<path>[^`]*)`$")
+_MISSING = re.compile(r"Object missing required field `(?P<field>[^`]+)`")
+_TOO_LONG = re.compile(r"Expected `(?P<kind>str|array)[^`]*` of length <= (?P<limit>\d+)")
+_WRONG_TYPE = re.compile(r"Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`")
+_TYPE_WORDS = {
+    "str": "a string",
+    "int": "an integer",
+    "float": "a number",
+    "bool": "a boolean (true or false)",
+    "object": "an object",
+    "array": "an array",
+    "null": "null",
+}
+
+
+def decoder_for(kind: type[T]) -> msgspec.json.Decoder[T]:
+    """A strict decoder, built once per body type at import time."""
+    return msgspec.json.Decoder(kind)
+
+
+async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decoder[T]) -> T:
+    """The request's body decoded by `decoder`, or a ZohoError saying what is wrong with it."""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await request.form()
+        raw_value = form.get("JSONString")
+        if not isinstance(raw_value, str):
+            raise InvalidValue(
+                "Invalid value passed for JSONString: send the customer as JSON in JSONString."
+            )
+        raw = raw_value.encode("utf-8", "surrogatepass")
+    elif content_type == "application/json" or content_type.endswith("+json") or not content_type:
+        raw = await request.body()
+    else:
+        raise UnsupportedMediaType(
+            f"Unsupported content type {content_type!r}: send the body as application/json "
+            "(or as form data with a JSONString field)."
+        )
+    return decode(raw, decoder)
+
+
+def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
+    """Decode JSON bytes strictly into the decoder's type."""
+    if not raw.strip():
+        raise MalformedJSON("JSON is not well formed: the request body is empty.")
+    if _ESCAPED_NUL.search(raw):
+        raise InvalidValue("Invalid value passed: strings must not contain NUL characters.")
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise translate(exc) from None
+    except msgspec.DecodeError:
+        raise MalformedJSON() from None
+
+
+def translate(exc: msgspec.ValidationError) -> ZohoError:
+    """msgspec's `Expected … - at `$.a[0].b`` as a Zoho error naming the field `a[0].b`."""
+    text = str(exc)
+    where = _WHERE.search(text)
+    path = where.group("path").lstrip(".") if where else ""
+    detail = text[: where.start()] if where else text
+    if missing := _MISSING.match(detail):
+        field = f"{path}.{missing['field']}" if path else missing["field"]
+        return RequiredField(f"{field} is required.")
+    if not path:
+        return MalformedJSON("JSON is not well formed: the request body must be a JSON object.")
+    if too_long := _TOO_LONG.match(detail):
+        if too_long["kind"] == "array":
+            return InvalidValue(
+                f"Invalid value passed for {path}: at most {too_long['limit']} items are allowed."
+            )
+        return FieldTooLong(f"{path} must be at most {too_long['limit']} characters long.")
+    if wrong := _WRONG_TYPE.match(detail):
+        expected = " or ".join(_TYPE_WORDS.get(k.strip(), k.strip()) for k in wrong["expected"].split("|"))
+        got = _TYPE_WORDS.get(wrong["got"], wrong["got"])
+        return InvalidValue(f"Invalid value passed for {path}: expected {expected}, got {got}.")
+    return InvalidValue(f"Invalid value passed for {path}: {detail}.")

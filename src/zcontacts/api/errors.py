@@ -1,0 +1,66 @@
+"""One handler renders every refusal as `{"code": …, "message": …}`; framework errors are translated first."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
+
+from zcontacts.api.responses import json_response, message_body
+from zcontacts.errors import (
+    BodyTooLarge,
+    InternalError,
+    InvalidURL,
+    InvalidValue,
+    MethodNotAllowed,
+    ZohoError,
+)
+
+log = logging.getLogger("zcontacts")
+
+
+def render(error: ZohoError, headers: dict[str, str] | None = None) -> Response[bytes]:
+    """The Zoho envelope of an error."""
+    return json_response(message_body(error.code, error.message), status=int(error.status), headers=headers)
+
+
+def zoho_error(_request: Request[Any, Any, Any], exc: ZohoError) -> Response[bytes]:
+    """Refusals raised by zcontacts itself."""
+    return render(exc)
+
+
+def framework_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:
+    """Litestar's own HTTP errors, re-dressed in the Zoho envelope."""
+    if isinstance(exc, NotFoundException):
+        return render(InvalidURL())
+    if isinstance(exc, MethodNotAllowedException):
+        return render(MethodNotAllowed(request.method), headers=dict(exc.headers or {}))
+    if exc.status_code == HTTP_413_REQUEST_ENTITY_TOO_LARGE:
+        return render(BodyTooLarge())
+    if isinstance(exc, ValidationException):
+        return render(InvalidValue(f"Invalid value passed: {exc.detail}"))
+    if exc.status_code < 500:
+        error = InvalidValue(str(exc.detail))
+        return json_response(message_body(error.code, error.message), status=exc.status_code)
+    return internal_error(request, exc)
+
+
+def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
+    """Anything unexpected: logged with its trace here, never shown to the client."""
+    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return render(InternalError())
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ZohoError: zoho_error,
+    HTTPException: framework_error,
+    Exception: internal_error,
+}

@@ -1,0 +1,64 @@
+"""create_app(settings): lifespan, routers, exception handlers — nothing else."""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+
+from zcontacts import __version__
+from zcontacts.api.auth import GrantCache
+from zcontacts.api.contacts import ContactsController
+from zcontacts.api.errors import EXCEPTION_HANDLERS
+from zcontacts.api.openapi import complete_openapi
+from zcontacts.config import Settings
+from zcontacts.storage import migrate
+from zcontacts.storage.database import Database
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    """The zcontacts ASGI application."""
+    settings = settings or Settings.from_env()
+    database = Database.from_url(
+        settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow
+    )
+
+    def on_startup(app: Litestar) -> None:
+        if settings.auto_migrate:
+            migrate.upgrade(database.engine)
+        complete_openapi(app)
+
+    def on_shutdown() -> None:
+        database.dispose()
+
+    logging.getLogger("zcontacts").setLevel(settings.log_level.upper())
+    return Litestar(
+        route_handlers=[ContactsController],
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=settings.max_body_bytes,
+        on_startup=[on_startup],
+        on_shutdown=[on_shutdown],
+        state=State(
+            {
+                "settings": settings,
+                "database": database,
+                "grants": GrantCache(database, settings.token_cache_seconds),
+            }
+        ),
+        openapi_config=OpenAPIConfig(
+            title="zcontacts",
+            version=__version__,
+            description="A self-hosted, wire-compatible Zoho Expense Customers API.",
+            path="/docs",
+            render_plugins=[SwaggerRenderPlugin()],
+        ),
+        debug=False,
+    )
+
+
+def create_app_from_env() -> Litestar:
+    """Factory for `uvicorn --factory` and server workers: settings come from ZCONTACTS_* variables."""
+    return create_app(Settings.from_env())

@@ -1,0 +1,248 @@
+"""The `zcontacts` command: serve, orgs, tokens, db. Operators script it, so data goes to stdout alone and
+everything decorative to stderr."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from zcontacts import __version__
+from zcontacts.config import Settings
+from zcontacts.domain.organizations import (
+    DEFAULT_CURRENCY,
+    DEFAULT_TIME_ZONE,
+    Organization,
+    check_time_zone,
+    currency_facts,
+)
+from zcontacts.domain.scopes import CONTACT_SCOPES, FULL_ACCESS, canonical_scope
+from zcontacts.domain.tokens import new_token, token_hash
+from zcontacts.domain.zoho_time import now_ms
+from zcontacts.storage import migrate
+from zcontacts.storage.database import Database
+from zcontacts.storage.organizations import OrganizationsRepo
+from zcontacts.storage.tokens import TokensRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
+app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="zcontacts: a self-hosted Zoho Customers API."
+)
+orgs_app = typer.Typer(no_args_is_help=True, help="Manage organizations.")
+tokens_app = typer.Typer(no_args_is_help=True, help="Manage access tokens.")
+db_app = typer.Typer(no_args_is_help=True, help="Manage the database schema.")
+app.add_typer(orgs_app, name="orgs")
+app.add_typer(tokens_app, name="tokens")
+app.add_typer(db_app, name="db")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--database-url", help="Database URL [env: ZCONTACTS_DATABASE_URL; default: sqlite:///zcontacts.db]"
+    ),
+]
+
+
+def _open(database_url: str | None) -> Database:
+    """The database, migrated to the newest schema."""
+    settings = Settings.from_env(database_url=database_url)
+    database = Database.from_url(settings.database_url)
+    migrate.upgrade(database.engine)
+    return database
+
+
+def _fail(message: str) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code=2)
+
+
+def create_organization(database: Database, name: str, currency_code: str, time_zone: str) -> Organization:
+    """A new organization (validated currency and time zone)."""
+    currency = currency_facts(currency_code)
+    check_time_zone(time_zone)
+    at = now_ms()
+    return database.run(
+        lambda c: OrganizationsRepo(c).create(name=name, currency=currency, time_zone=time_zone, at_ms=at),
+        write=True,
+    )
+
+
+def create_token(
+    database: Database, organization_id: str, scopes: list[str], expires_in: int | None = None
+) -> str:
+    """A new token for an organization; only its hash is stored."""
+    token = new_token()
+    at = now_ms()
+    expires_at = at + expires_in * 1000 if expires_in is not None else None
+
+    def work(connection: Connection) -> None:
+        if OrganizationsRepo(connection).get(organization_id) is None:
+            raise ValueError(f"no organization {organization_id}")
+        TokensRepo(connection).create(
+            organization_id=organization_id,
+            token_hash=token_hash(token),
+            scopes=scopes,
+            at_ms=at,
+            expires_at_ms=expires_at,
+        )
+
+    database.run(work, write=True)
+    return token
+
+
+# ---- serve -----------------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: 8000]")] = None,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
+    log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error")] = None,
+) -> None:
+    """Run the API server; on an empty database, create an organization and a full-access token first."""
+    import uvicorn
+
+    settings = Settings.from_env(database_url=database_url, host=host, port=port, log_level=log_level)
+    database = _open(settings.database_url)
+    organizations = database.run(lambda c: OrganizationsRepo(c).all(), write=False)
+    base = f"http://{settings.host}:{settings.port}"
+    out.print(f"zcontacts {__version__} — Zoho Expense Customers API")
+    out.print(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
+    out.print(f"  listening on: {base}/expense/v1/contacts")
+    out.print(f"  API docs:     {base}/docs")
+    if not organizations:
+        org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
+        token = create_token(database, org.organization_id, [FULL_ACCESS])
+        out.print("Created a default organization and a full-access token:")
+        out.print(f"  organization id: {org.organization_id}")
+        out.print(f"  token:           {token}")
+        out.print("Try it:")
+        out.print(
+            f"  curl -H 'Authorization: Zoho-oauthtoken {token}' "
+            f"-H 'X-com-zoho-expense-organizationid: {org.organization_id}' {base}/expense/v1/contacts"
+        )
+    else:
+        ids = ", ".join(o.organization_id for o in organizations[:5])
+        out.print(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
+        out.print(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
+    sys.stdout.flush()
+    database.dispose()
+    os.environ.update(settings.to_env())
+    uvicorn.run(
+        "zcontacts.app:create_app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        http="httptools",
+        proxy_headers=False,
+        server_header=False,
+    )
+
+
+# ---- orgs ------------------------------------------------------------------------------------------------
+
+
+@orgs_app.command("create")
+def orgs_create(
+    name: Annotated[str, typer.Option(help="Organization name")],
+    currency_code: Annotated[str, typer.Option(help="ISO 4217 currency code")] = DEFAULT_CURRENCY,
+    time_zone: Annotated[str, typer.Option(help="IANA time zone for created_time")] = DEFAULT_TIME_ZONE,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an organization; prints only its id."""
+    if not name.strip() or len(name) > 200:
+        raise _fail("--name must be 1 to 200 characters")
+    database = _open(database_url)
+    try:
+        org = create_organization(database, name.strip(), currency_code, time_zone)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    out.print(org.organization_id)
+
+
+@orgs_app.command("list")
+def orgs_list(database_url: DatabaseUrl = None) -> None:
+    """List organizations."""
+    database = _open(database_url)
+    organizations = database.run(lambda c: OrganizationsRepo(c).all(), write=False)
+    table = Table("organization_id", "name", "currency", "time zone")
+    for org in organizations:
+        table.add_row(org.organization_id, org.name, org.currency_code, org.time_zone)
+    out.print(table)
+
+
+# ---- tokens ----------------------------------------------------------------------------------------------
+
+
+@tokens_app.command("create")
+def tokens_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Scope (repeatable) [default: the four contact scopes]"),
+    ] = None,
+    expires_in: Annotated[
+        int | None, typer.Option(min=1, help="Lifetime in seconds [default: no expiry]")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create an access token; prints only the token."""
+    try:
+        scopes = [canonical_scope(s) for s in scope] if scope else list(CONTACT_SCOPES)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    database = _open(database_url)
+    try:
+        token = create_token(database, org.strip(), scopes, expires_in)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    out.print(token)
+
+
+@tokens_app.command("revoke")
+def tokens_revoke(
+    token: Annotated[str, typer.Argument(help="The token to revoke")], database_url: DatabaseUrl = None
+) -> None:
+    """Revoke a token (servers stop accepting it within a second)."""
+    database = _open(database_url)
+    at = now_ms()
+    if not database.run(lambda c: TokensRepo(c).revoke(token_hash(token.strip()), at), write=True):
+        raise _fail("no live token matches")
+    err.print("revoked")
+
+
+# ---- db --------------------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Apply every pending migration."""
+    database = _open(database_url)
+    out.print(migrate.current_revision(database.engine) or "")
+
+
+@db_app.command("current")
+def db_current(database_url: DatabaseUrl = None) -> None:
+    """Print the database's schema revision (empty before the first migration)."""
+    settings = Settings.from_env(database_url=database_url)
+    database = Database.from_url(settings.database_url)
+    out.print(migrate.current_revision(database.engine) or "")
+
+
+def main() -> None:
+    """Entry point of the `zcontacts` command."""
+    app()

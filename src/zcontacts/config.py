@@ -1,0 +1,58 @@
+"""Settings, read once from the environment (prefix ZCONTACTS_) and CLI flags."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///zcontacts.db"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about a zcontacts server."""
+
+    database_url: str = DEFAULT_DATABASE_URL
+    host: str = "127.0.0.1"
+    port: int = 8000
+    pool_size: int = 10
+    max_overflow: int = 10
+    max_body_bytes: int = 1024 * 1024
+    # How long a token lookup is reused: revocation takes effect within this many seconds.
+    token_cache_seconds: float = 1.0
+    log_level: str = "info"
+    auto_migrate: bool = True
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ZCONTACTS_* variables, then `overrides` that are not None."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for field in fields(cls):
+            raw = environ.get(f"ZCONTACTS_{field.name.upper()}")
+            if raw is not None:
+                values[field.name] = _parse(field.name, raw, field.type)
+        settings = cls(**values)
+        return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+    def to_env(self) -> dict[str, str]:
+        """The ZCONTACTS_* variables that reproduce these settings (for server worker processes)."""
+        return {f"ZCONTACTS_{f.name.upper()}": str(getattr(self, f.name)) for f in fields(self)}
+
+
+def _parse(name: str, raw: str, kind: Any) -> Any:
+    kind = str(kind)
+    try:
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind == "bool":
+            if raw.strip().lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.strip().lower() in ("1", "true", "yes", "on")
+    except ValueError:
+        raise ValueError(f"ZCONTACTS_{name.upper()}={raw!r} is not a valid {kind}") from None
+    return raw

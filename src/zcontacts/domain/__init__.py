@@ -1,0 +1,1 @@
+"""Customer rules: no web framework, no SQL."""

@@ -1,0 +1,29 @@
+"""Server-wide unique ids drawn from the database, so replicas never collide (no in-process counters)."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, text
+
+# Zoho ids are long numeric strings; ours start where they look alike (17 digits).
+CONTACT_ID_START = 46_000_000_000_000_001
+# The first organization gets the id the reference's examples use, so they work as written.
+ORGANIZATION_ID_START = 10_234_695
+
+SEQUENCES = {"ids": CONTACT_ID_START, "organization_ids": ORGANIZATION_ID_START}
+
+_POSTGRES_NEXT = {
+    name: text(f"SELECT nextval('{name}') FROM generate_series(1, :count)") for name in SEQUENCES
+}
+_SQLITE_TAKE = text(
+    "UPDATE id_sequences SET next_value = next_value + :count WHERE name = :name RETURNING next_value"
+)
+
+
+def allocate(connection: Connection, count: int, sequence: str = "ids") -> list[int]:
+    """`count` fresh ids from `sequence`, inside the caller's transaction."""
+    if count <= 0:
+        return []
+    if connection.dialect.name == "postgresql":
+        return [row[0] for row in connection.execute(_POSTGRES_NEXT[sequence], {"count": count})]
+    after = connection.execute(_SQLITE_TAKE, {"count": count, "name": sequence}).scalar_one()
+    return list(range(after - count, after))

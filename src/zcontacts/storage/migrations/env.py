@@ -1,0 +1,30 @@
+"""Alembic environment: runs on the connection zcontacts hands it, or opens one from the configured URL."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import Connection, text
+
+from zcontacts.storage.engine import make_engine
+from zcontacts.storage.tables import metadata
+
+# Any fixed number: concurrent starts of several replicas migrate one at a time on PostgreSQL.
+_MIGRATION_LOCK = 7_204_611
+
+
+def _run(connection: Connection) -> None:
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+connection = context.config.attributes.get("connection")
+if connection is not None:
+    _run(connection)
+else:
+    engine = make_engine(context.config.get_main_option("sqlalchemy.url") or "")
+    with engine.begin() as new_connection:
+        _run(new_connection)
+    engine.dispose()

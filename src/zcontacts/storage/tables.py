@@ -1,0 +1,159 @@
+"""Tables and indexes. Every tenant table carries organization_id and every query filters on it."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Keys compared byte-wise on PostgreSQL too, so prefix ranges and sort order match SQLite's exactly.
+Key = String().with_variant(String(collation="C"), "postgresql")
+
+id_sequences = Table(
+    "id_sequences",
+    metadata,
+    Column("name", String(50), primary_key=True),
+    Column("next_value", BigInteger, nullable=False),
+)
+
+organizations = Table(
+    "organizations",
+    metadata,
+    Column("organization_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", String(200), nullable=False),
+    Column("currency_id", BigInteger, nullable=False),
+    Column("currency_code", String(3), nullable=False),
+    Column("currency_symbol", String(10), nullable=False),
+    Column("price_precision", Integer, nullable=False),
+    Column("time_zone", String(64), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column(
+        "organization_id",
+        BigInteger,
+        ForeignKey("organizations.organization_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("scopes", String(1000), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=True),
+    Column("revoked_at_ms", BigInteger, nullable=True),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("contact_id", BigInteger, primary_key=True, autoincrement=False),
+    Column(
+        "organization_id",
+        BigInteger,
+        ForeignKey("organizations.organization_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("contact_name", String(200), nullable=False),
+    Column("contact_name_key", Key, nullable=False),
+    Column("company_name", String(200), nullable=False),
+    Column("company_name_key", Key, nullable=False),
+    Column("first_name_key", Key, nullable=False),
+    Column("last_name_key", Key, nullable=False),
+    Column("email_key", Key, nullable=False),
+    Column("phone_key", Key, nullable=False),
+    # name, company, email and phone joined by \x1f: what search_text looks into.
+    Column("search_key", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("website", String(255), nullable=False),
+    Column("twitter", String(100), nullable=False),
+    Column("facebook", String(100), nullable=False),
+    Column("notes", Text, nullable=False),
+    Column("primary_contact_id", BigInteger, nullable=True),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("updated_at_ms", BigInteger, nullable=False),
+    # The rendered contact and list row, written with the rows above by ContactsRepo so reads serve bytes.
+    Column("doc", LargeBinary, nullable=False),
+    Column("summary_doc", LargeBinary, nullable=False),
+    UniqueConstraint("organization_id", "contact_name_key"),
+    Index(None, "organization_id", "company_name_key", "contact_id"),
+    Index(None, "organization_id", "email_key", "contact_id"),
+    Index(None, "organization_id", "phone_key", "contact_id"),
+    Index(None, "organization_id", "first_name_key", "contact_id"),
+    Index(None, "organization_id", "last_name_key", "contact_id"),
+    Index(None, "organization_id", "created_at_ms", "contact_id"),
+    Index(None, "organization_id", "updated_at_ms", "contact_id"),
+    Index(None, "organization_id", "status", "contact_name_key"),
+)
+
+contact_addresses = Table(
+    "contact_addresses",
+    metadata,
+    Column("address_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("contact_id", BigInteger, ForeignKey("contacts.contact_id", ondelete="CASCADE"), nullable=False),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("kind", String(16), nullable=False),  # billing | shipping
+    Column("attention", String(100), nullable=False),
+    Column("address", String(500), nullable=False),
+    Column("city", String(100), nullable=False),
+    Column("state", String(100), nullable=False),
+    Column("zip", String(50), nullable=False),
+    Column("country", String(100), nullable=False),
+    Column("fax", String(50), nullable=False),
+    Index(None, "contact_id"),
+)
+
+contact_persons = Table(
+    "contact_persons",
+    metadata,
+    Column("contact_person_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("contact_id", BigInteger, ForeignKey("contacts.contact_id", ondelete="CASCADE"), nullable=False),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("salutation", String(25), nullable=False),
+    Column("first_name", String(100), nullable=False),
+    Column("last_name", String(100), nullable=False),
+    Column("email", String(100), nullable=False),
+    Column("phone", String(50), nullable=False),
+    Column("mobile", String(50), nullable=False),
+    Column("department", String(50), nullable=False),
+    Column("designation", String(100), nullable=False),
+    Column("skype", String(50), nullable=False),
+    Column("fax", String(50), nullable=False),
+    Column("can_invite", Boolean, nullable=False),
+    Column("is_primary_contact", Boolean, nullable=False),
+    Index(None, "contact_id"),
+)
+
+contact_custom_fields = Table(
+    "contact_custom_fields",
+    metadata,
+    Column("contact_id", BigInteger, ForeignKey("contacts.contact_id", ondelete="CASCADE"), primary_key=True),
+    Column("customfield_id", String(100), primary_key=True),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("value_json", Text, nullable=False),
+)

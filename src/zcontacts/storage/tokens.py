@@ -1,0 +1,75 @@
+"""The tokens repository: rows hold hashes only, never the token."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, insert, select, update
+
+from zcontacts.domain.organizations import Organization
+from zcontacts.domain.tokens import Grant
+from zcontacts.storage import ids
+from zcontacts.storage.organizations import ORGANIZATION_COLUMNS, organization_from_row
+from zcontacts.storage.tables import organizations, tokens
+
+
+class TokensRepo:
+    """Token rows of one connection's transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def create(
+        self,
+        *,
+        organization_id: str,
+        token_hash: str,
+        scopes: list[str],
+        at_ms: int,
+        expires_at_ms: int | None,
+    ) -> str:
+        """Store a token's hash with its scopes; returns the token's id."""
+        (token_id,) = ids.allocate(self.connection, 1)
+        self.connection.execute(
+            insert(tokens).values(
+                token_id=token_id,
+                token_hash=token_hash,
+                organization_id=int(organization_id),
+                scopes=" ".join(scopes),
+                created_at_ms=at_ms,
+                expires_at_ms=expires_at_ms,
+            )
+        )
+        return str(token_id)
+
+    def find(self, token_hash: str) -> Grant | None:
+        """The grant behind a token hash (revoked and expired ones included), or None."""
+        row = self.connection.execute(
+            select(
+                tokens.c.token_id,
+                tokens.c.scopes,
+                tokens.c.expires_at_ms,
+                tokens.c.revoked_at_ms,
+                *ORGANIZATION_COLUMNS,
+            )
+            .join(organizations, organizations.c.organization_id == tokens.c.organization_id)
+            .where(tokens.c.token_hash == token_hash)
+        ).first()
+        if row is None:
+            return None
+        token_id, scopes, expires_at_ms, revoked_at_ms, *organization = tuple(row)
+        org: Organization = organization_from_row(tuple(organization))
+        return Grant(
+            token_id=str(token_id),
+            organization=org,
+            scopes=frozenset(scope.casefold() for scope in str(scopes).split()),
+            expires_at_ms=expires_at_ms,
+            revoked=revoked_at_ms is not None,
+        )
+
+    def revoke(self, token_hash: str, at_ms: int) -> bool:
+        """Revoke a token; False when no live token has this hash."""
+        result = self.connection.execute(
+            update(tokens)
+            .where(tokens.c.token_hash == token_hash, tokens.c.revoked_at_ms.is_(None))
+            .values(revoked_at_ms=at_ms)
+        )
+        return result.rowcount > 0
