@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath
 
 from zcontacts.api.auth import provide_principal
 from zcontacts.api.bodies import decoder_for, read_body
@@ -67,7 +68,10 @@ class ContactsController(Controller):
 
     @post("/", status_code=201, opt={"access": Access.CREATE}, operation_id="createCustomer")
     async def create(
-        self, request: Request[Any, Any, Any], principal: Grant, database: Database
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Grant],
+        database: NamedDependency[Database],
     ) -> Response[bytes]:
         """Create a new customer. OAuth scope: ZohoExpense.contacts.CREATE."""
         body = await read_body(request, _CREATE_BODY)
@@ -79,7 +83,10 @@ class ContactsController(Controller):
 
     @get("/", opt={"access": Access.READ}, operation_id="listCustomers")
     async def list_customers(
-        self, request: Request[Any, Any, Any], principal: Grant, database: Database
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Grant],
+        database: NamedDependency[Database],
     ) -> Response[bytes]:
         """List customers, paged, filtered and sorted. OAuth scope: ZohoExpense.customer.READ."""
         query = parse_list_query(request.query_params.items())
@@ -91,7 +98,12 @@ class ContactsController(Controller):
         return json_response(with_list("customers", rows[: query.per_page], page_context(query, has_more)))
 
     @get("/{contact_id:str}", opt={"access": Access.READ}, operation_id="getCustomer")
-    async def retrieve(self, contact_id: str, principal: Grant, database: Database) -> Response[bytes]:
+    async def retrieve(
+        self,
+        contact_id: FromPath[str],
+        principal: NamedDependency[Grant],
+        database: NamedDependency[Database],
+    ) -> Response[bytes]:
         """Details of an existing customer. OAuth scope: ZohoExpense.customer.READ."""
         key = contact_key(contact_id)
         organization_id = principal.organization.organization_id
@@ -102,7 +114,11 @@ class ContactsController(Controller):
 
     @put("/{contact_id:str}", opt={"access": Access.UPDATE}, operation_id="updateCustomer")
     async def update(
-        self, request: Request[Any, Any, Any], contact_id: str, principal: Grant, database: Database
+        self,
+        request: Request[Any, Any, Any],
+        contact_id: FromPath[str],
+        principal: NamedDependency[Grant],
+        database: NamedDependency[Database],
     ) -> Response[bytes]:
         """Update an existing customer. OAuth scope: ZohoExpense.customer.UPDATE."""
         key = str(contact_key(contact_id))
@@ -116,7 +132,12 @@ class ContactsController(Controller):
     @delete(
         "/{contact_id:str}", status_code=200, opt={"access": Access.DELETE}, operation_id="deleteCustomer"
     )
-    async def remove(self, contact_id: str, principal: Grant, database: Database) -> Response[bytes]:
+    async def remove(
+        self,
+        contact_id: FromPath[str],
+        principal: NamedDependency[Grant],
+        database: NamedDependency[Database],
+    ) -> Response[bytes]:
         """Delete an existing customer. OAuth scope: ZohoExpense.contacts.DELETE."""
         key = str(contact_key(contact_id))
         await database.write(

@@ -9,6 +9,7 @@ from sqlalchemy import (
     BigInteger,
     ColumnElement,
     Connection,
+    Select,
     column,
     delete,
     exists,
@@ -70,6 +71,10 @@ class ContactsRepo:
 
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""
+        return [bytes(row[0]) for row in self.connection.execute(self.list_statement(organization_id, query))]
+
+    def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
+        """The page query (exposed so tests can read its plan)."""
         statement = select(contacts.c.summary_doc).where(contacts.c.organization_id == int(organization_id))
         if query.status is not None:
             statement = statement.where(contacts.c.status == query.status)
@@ -80,8 +85,7 @@ class ContactsRepo:
             statement = statement.order_by(sort.desc(), contacts.c.contact_id.desc())
         else:
             statement = statement.order_by(sort.asc(), contacts.c.contact_id.asc())
-        statement = statement.limit(query.per_page + 1).offset(query.offset)
-        return [bytes(row[0]) for row in self.connection.execute(statement)]
+        return statement.limit(query.per_page + 1).offset(query.offset)
 
     def _conditions(self, query: ListQuery) -> list[ColumnElement[bool]]:
         conditions = [self._filter(f) for f in query.filters]

@@ -1,0 +1,124 @@
+"""Keyword factories and fixtures read from the reference page, shared by the tests."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from zcontacts.cli import create_organization, create_token
+from zcontacts.domain.scopes import FULL_ACCESS
+from zcontacts.storage.database import Database
+
+REFERENCE = Path(__file__).resolve().parent / "conformance" / "zoho-expense-customers-api.txt"
+CONTACTS = "/expense/v1/contacts"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """An organization and a token for it."""
+
+    organization_id: str
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """The two headers every Zoho call sends."""
+        return {
+            "Authorization": f"Zoho-oauthtoken {self.token}",
+            "X-com-zoho-expense-organizationid": self.organization_id,
+        }
+
+
+def make_tenant(
+    database: Database,
+    *,
+    name: str = "Acme",
+    scopes: list[str] | None = None,
+    currency_code: str = "USD",
+    time_zone: str = "Asia/Kolkata",
+    expires_in: int | None = None,
+) -> Tenant:
+    """A new organization with a token holding `scopes` (full access by default)."""
+    org = create_organization(database, name, currency_code, time_zone)
+    token = create_token(database, org.organization_id, scopes or [FULL_ACCESS], expires_in)
+    return Tenant(org.organization_id, token)
+
+
+def token_for(database: Database, tenant: Tenant, scopes: list[str], expires_in: int | None = None) -> Tenant:
+    """Another token of the same organization."""
+    return Tenant(tenant.organization_id, create_token(database, tenant.organization_id, scopes, expires_in))
+
+
+def make_contact(client: Any, tenant: Tenant, **fields: Any) -> dict[str, Any]:
+    """Create a customer through the API and return its `contact` object."""
+    body = {"contact_name": "Kenny Digital", **fields}
+    response = client.post(CONTACTS, json=body, headers=tenant.headers)
+    assert response.status_code == 201, response.text
+    contact: dict[str, Any] = response.json()["contact"]
+    return contact
+
+
+def assert_error(response: Any, status: int, code: int, *words: str) -> dict[str, Any]:
+    """The response is a Zoho error envelope with this status and code, whose message holds `words`."""
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    assert set(body) == {"code", "message"}, body
+    assert body["code"] == code, body
+    for word in words:
+        assert word in body["message"], body
+    return body
+
+
+@cache
+def reference_examples() -> list[Any]:
+    """Every JSON example of the reference page, in page order (the list example without its `{...}` items)."""
+    text = REFERENCE.read_text()
+    examples: list[Any] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        if lines[i] == "{":
+            depth, block = 0, []
+            while True:
+                line = lines[i]
+                block.append(line)
+                depth += line.count("{") - line.count("}")
+                i += 1
+                if depth == 0:
+                    break
+            source = re.sub(r",\s*\{\.\.\.\}", "", "\n".join(block))
+            examples.append(json.loads(source))
+        else:
+            i += 1
+    return examples
+
+
+def reference(name: str) -> Any:
+    """One example by name: create_request, create_response, list_response, update_request, update_response,
+    get_response, delete_response. (The page's attribute example is glued to prose, so its first block found
+    is its nested contact person, then its custom field.)"""
+    names = [
+        "attribute_contact_person",
+        "attribute_custom_field",
+        "create_request",
+        "create_response",
+        "list_response",
+        "update_request",
+        "update_response",
+        "get_response",
+        "delete_response",
+    ]
+    return reference_examples()[names.index(name)]
+
+
+def key_shape(value: Any) -> Any:
+    """Keys, their order and nesting, without the values."""
+    if isinstance(value, dict):
+        return [(key, key_shape(item)) for key, item in value.items()]
+    if isinstance(value, list):
+        return [key_shape(value[0])] if value else []
+    return type(value).__name__
