@@ -39,7 +39,7 @@ def people(client: Any, tenant: Tenant) -> list[dict[str, Any]]:
             last_name=last,
             email=email,
             phone=phone,
-        )  # fmt: skip
+        )
         for name, company, first, last, email, phone in rows
     ]
 

@@ -1,0 +1,103 @@
+"""Pure rules: time format, scopes, list parsing, error translation, settings."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+
+from zcontacts.api.bodies import decode, decoder_for
+from zcontacts.config import Settings
+from zcontacts.domain.contacts import mirror_primary
+from zcontacts.domain.listing import parse_list_query
+from zcontacts.domain.organizations import currency_facts
+from zcontacts.domain.schemas import Address, Contact, ContactCreate, ContactPerson
+from zcontacts.domain.scopes import Access, canonical_scope, grants
+from zcontacts.domain.zoho_time import format_zoho
+from zcontacts.errors import FieldTooLong, InvalidValue, MalformedJSON, RequiredField
+
+
+def test_zoho_time_format() -> None:
+    # 2017-02-28T05:06:40Z is the reference's 10:36:40 in India.
+    assert format_zoho(1488258400000, "Asia/Kolkata") == "2017-02-28T10:36:40+0530"
+    assert format_zoho(1488258400000, "UTC") == "2017-02-28T05:06:40+0000"
+    assert format_zoho(1488258400000, "America/New_York") == "2017-02-28T00:06:40-0500"
+
+
+def test_scopes_accept_both_spellings_and_full_access() -> None:
+    def folded(*scopes: str) -> frozenset[str]:
+        return frozenset(s.casefold() for s in scopes)
+
+    assert grants(folded("ZohoExpense.customer.CREATE"), Access.CREATE)
+    assert grants(folded("ZohoExpense.contacts.READ"), Access.READ)
+    assert grants(folded("ZohoExpense.fullaccess.all"), Access.DELETE)
+    assert not grants(folded("ZohoExpense.customer.READ"), Access.UPDATE)
+    assert not grants(frozenset(), Access.READ)
+    assert canonical_scope("zohoexpense.CUSTOMER.read") == "ZohoExpense.customer.READ"
+    with pytest.raises(ValueError, match="unknown scope"):
+        canonical_scope("ZohoBooks.fullaccess.all")
+
+
+def test_list_query_defaults_and_case_folding() -> None:
+    query = parse_list_query(
+        [("email_contains", " Ken@X "), ("filter_by", "status.active"), ("sort_order", "d")]
+    )
+    assert (query.page, query.per_page, query.sort_column) == (1, 200, "contact_name")
+    assert (query.applied_filter, query.status, query.sort_order) == ("Status.Active", "active", "D")
+    assert query.filters[0].value == "ken@x"
+    assert parse_list_query([("page", "3"), ("per_page", "10")]).offset == 20
+
+
+@pytest.mark.parametrize(
+    ("raw", "error", "words"),
+    [
+        (b'{"contact_name": 1}', InvalidValue, "contact_name: expected a string or null, got an integer"),
+        (b'{"contact_persons": [{"email": true}]}', InvalidValue, "contact_persons[0].email"),
+        (b'{"custom_fields": [{}]}', RequiredField, "custom_fields[0].customfield_id is required"),
+        (b'{"notes": "' + b"x" * 10_001 + b'"}', FieldTooLong, "notes must be at most 10000"),
+        (b"[1]", MalformedJSON, "JSON object"),
+        (b"{,}", MalformedJSON, "JSON is not well formed"),
+        (b'{"contact_name": "a\\u0000"}', InvalidValue, "NUL"),
+    ],
+)
+def test_decode_errors_name_the_field(raw: bytes, error: type[Exception], words: str) -> None:
+    with pytest.raises(error) as caught:
+        decode(raw, decoder_for(ContactCreate))
+    assert words in str(caught.value)
+
+
+def test_escaped_backslash_before_u0000_is_not_a_nul() -> None:
+    assert decode(b'{"notes": "C:\\\\u0000"}', decoder_for(ContactCreate)).notes == "C:\\u0000"
+
+
+def test_mirror_primary() -> None:
+    empty = Address(address_id="1")
+    contact = Contact("1", "n", "", "", "x", False, "customer", "user", False, False, "9", 0, "Due on Receipt", "2",
+                      "USD", "$", 2, "active", "", "", "a", "b", "c", "d", "e", "", "", empty, empty, [], "", [], "t", "t")  # fmt: skip
+    assert msgspec.structs.asdict(mirror_primary(contact))["first_name"] == ""
+    assert mirror_primary(contact).primary_contact_id == ""
+    person = ContactPerson("7", salutation="Dr.", first_name="F", email="e@x.io", is_primary_contact=True)
+    mirrored = mirror_primary(msgspec.structs.replace(contact, contact_persons=[ContactPerson("6"), person]))
+    assert (mirrored.primary_contact_id, mirrored.contact_salutation, mirrored.first_name, mirrored.email) == (
+        "7", "Dr", "F", "e@x.io")  # fmt: skip
+
+
+def test_currency_facts() -> None:
+    assert currency_facts("eur") == ("EUR", "€", 2)
+    assert currency_facts("JPY") == ("JPY", "¥", 0)
+    assert currency_facts("XYZ") == ("XYZ", "XYZ", 2)
+    with pytest.raises(ValueError, match="ISO 4217"):
+        currency_facts("dollars")
+
+
+def test_settings_from_environment_and_overrides() -> None:
+    environ = {
+        "ZCONTACTS_DATABASE_URL": "sqlite:///x.db",
+        "ZCONTACTS_PORT": "9000",
+        "ZCONTACTS_AUTO_MIGRATE": "no",
+    }
+    settings = Settings.from_env(environ, port=None, host="0.0.0.0")
+    assert (settings.database_url, settings.port, settings.host, settings.auto_migrate) == ("sqlite:///x.db", 9000,
+                                                                                            "0.0.0.0", False)  # fmt: skip
+    assert Settings.from_env(settings.to_env()) == settings
+    with pytest.raises(ValueError, match="ZCONTACTS_PORT"):
+        Settings.from_env({"ZCONTACTS_PORT": "eighty"})
