@@ -125,3 +125,14 @@ def test_the_same_name_may_exist_in_two_organizations(
     other = make_tenant(database, name="Other")
     make_contact(client, tenant, contact_name="Shared Name")
     make_contact(client, other, contact_name="Shared Name")
+
+
+def test_tokens_are_stored_only_as_hashes(database: Database, tenant: Tenant) -> None:
+    def dump(connection: Any) -> str:
+        rows = connection.exec_driver_sql("SELECT * FROM tokens").all()
+        return repr(rows)
+
+    stored = database.run(dump, write=False)
+    assert tenant.token not in stored
+    assert tenant.token.split(".")[1] not in stored
+    assert token_hash(tenant.token) in stored
