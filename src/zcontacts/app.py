@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import SwaggerRenderPlugin
 
 from zcontacts import __version__
 from zcontacts.api.auth import GrantCache
+from zcontacts.api.contact_activity import ContactActivityController
+from zcontacts.api.contact_addresses import ContactAddressesController
+from zcontacts.api.contact_persons import ContactPersonsController
 from zcontacts.api.contacts import ContactsController
+from zcontacts.api.context import BOOKS, EXPENSE
 from zcontacts.api.errors import EXCEPTION_HANDLERS
 from zcontacts.api.openapi import complete_openapi
 from zcontacts.config import Settings
@@ -35,8 +39,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         database.dispose()
 
     logging.getLogger("zcontacts").setLevel(settings.log_level.upper())
+    contact_routes = [
+        ContactsController,
+        ContactActivityController,
+        ContactPersonsController,
+        ContactAddressesController,
+    ]
+    expense = Router("/expense/v1", route_handlers=contact_routes, opt={"wording": EXPENSE})
+    # Books clients get the same resource with Books' messages; the OpenAPI document describes Expense's.
+    books = Router(
+        "/books/v3", route_handlers=contact_routes, opt={"wording": BOOKS}, include_in_schema=False
+    )
     return Litestar(
-        route_handlers=[ContactsController],
+        route_handlers=[expense, books],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],

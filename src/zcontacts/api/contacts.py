@@ -1,4 +1,5 @@
-"""Routes for /expense/v1/contacts: the five Customers operations of the reference."""
+"""Routes for /contacts: the five Customers operations of the reference, mounted under /expense/v1 (Zoho
+Expense's wording) and /books/v3 (Zoho Books' wording)."""
 
 from __future__ import annotations
 
@@ -10,25 +11,24 @@ from litestar.params import FromPath
 
 from zcontacts.api.auth import provide_principal
 from zcontacts.api.bodies import decoder_for, read_body
+from zcontacts.api.context import SUCCESS, provide_database, stamp_of, wording_of
 from zcontacts.api.responses import json_response, message_body, with_contact, with_list
 from zcontacts.domain.contacts import create_contact, delete_contact, update_contact
 from zcontacts.domain.listing import ListQuery, parse_list_query
-from zcontacts.domain.schemas import Contact, ContactCreate, ContactUpdate, PageContext, encode
+from zcontacts.domain.schemas import ContactCreate, ContactRecord, ContactUpdate, PageContext, encode
 from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
-from zcontacts.domain.zoho_time import now_ms
 from zcontacts.errors import NotFound
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 
-CREATED = "The customer has been created."
-SAVED = "Customer information has been saved."
-DELETED = "The customer has been deleted."
-SUCCESS = "success"
-
 _CREATE_BODY = decoder_for(ContactCreate)
 _UPDATE_BODY = decoder_for(ContactUpdate)
 _MAX_ID = 2**63 - 1
+
+Principal = NamedDependency[Grant]
+Db = NamedDependency[Database]
+AnyRequest = Request[Any, Any, Any]
 
 
 def contact_key(contact_id: str) -> int:
@@ -36,12 +36,6 @@ def contact_key(contact_id: str) -> int:
     if not contact_id.isdigit() or len(contact_id) > 19 or int(contact_id) > _MAX_ID:
         raise NotFound()
     return int(contact_id)
-
-
-async def provide_database(request: Request[Any, Any, Any]) -> Database:
-    """The application's database."""
-    database: Database = request.app.state.database
-    return database
 
 
 def page_context(query: ListQuery, has_more: bool) -> bytes:
@@ -59,34 +53,29 @@ def page_context(query: ListQuery, has_more: bool) -> bytes:
     )
 
 
-class ContactsController(Controller):
-    """The Customers API of Zoho Expense."""
+CONTACT_DEPENDENCIES = {"principal": Provide(provide_principal), "database": Provide(provide_database)}
 
-    path = "/expense/v1/contacts"
+
+class ContactsController(Controller):
+    """The Customers API."""
+
+    path = "/contacts"
     tags = ["Customers"]  # noqa: RUF012 (Litestar reads a plain list)
-    dependencies = {"principal": Provide(provide_principal), "database": Provide(provide_database)}  # noqa: RUF012
+    dependencies = CONTACT_DEPENDENCIES
 
     @post("/", status_code=201, opt={"access": Access.CREATE}, operation_id="createCustomer")
-    async def create(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Grant],
-        database: NamedDependency[Database],
-    ) -> Response[bytes]:
+    async def create(self, request: AnyRequest, principal: Principal, database: Db) -> Response[bytes]:
         """Create a new customer. OAuth scope: ZohoExpense.contacts.CREATE."""
         body = await read_body(request, _CREATE_BODY)
-        at = now_ms()
-        contact: Contact = await database.write(
-            lambda connection: create_contact(ContactsRepo(connection), principal.organization, body, at)
+        stamp = stamp_of(principal)
+        record: ContactRecord = await database.write(
+            lambda connection: create_contact(ContactsRepo(connection), principal.organization, body, stamp)
         )
-        return json_response(with_contact(CREATED, encode(contact)), status=201)
+        return json_response(with_contact(wording_of(request).created, encode(record.contact)), status=201)
 
     @get("/", opt={"access": Access.READ}, operation_id="listCustomers")
     async def list_customers(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Grant],
-        database: NamedDependency[Database],
+        self, request: AnyRequest, principal: Principal, database: Db
     ) -> Response[bytes]:
         """List customers, paged, filtered and sorted. OAuth scope: ZohoExpense.customer.READ."""
         query = parse_list_query(request.query_params.items())
@@ -95,14 +84,12 @@ class ContactsController(Controller):
             lambda connection: ContactsRepo(connection).list_summaries(organization_id, query)
         )
         has_more = len(rows) > query.per_page
-        return json_response(with_list("customers", rows[: query.per_page], page_context(query, has_more)))
+        key = wording_of(request).list_key
+        return json_response(with_list(key, rows[: query.per_page], page_context(query, has_more)))
 
     @get("/{contact_id:str}", opt={"access": Access.READ}, operation_id="getCustomer")
     async def retrieve(
-        self,
-        contact_id: FromPath[str],
-        principal: NamedDependency[Grant],
-        database: NamedDependency[Database],
+        self, contact_id: FromPath[str], principal: Principal, database: Db
     ) -> Response[bytes]:
         """Details of an existing customer. OAuth scope: ZohoExpense.customer.READ."""
         key = contact_key(contact_id)
@@ -114,33 +101,29 @@ class ContactsController(Controller):
 
     @put("/{contact_id:str}", opt={"access": Access.UPDATE}, operation_id="updateCustomer")
     async def update(
-        self,
-        request: Request[Any, Any, Any],
-        contact_id: FromPath[str],
-        principal: NamedDependency[Grant],
-        database: NamedDependency[Database],
+        self, request: AnyRequest, contact_id: FromPath[str], principal: Principal, database: Db
     ) -> Response[bytes]:
         """Update an existing customer. OAuth scope: ZohoExpense.customer.UPDATE."""
         key = str(contact_key(contact_id))
         body = await read_body(request, _UPDATE_BODY)
-        at = now_ms()
-        contact: Contact = await database.write(
-            lambda connection: update_contact(ContactsRepo(connection), principal.organization, key, body, at)
+        stamp = stamp_of(principal)
+        record: ContactRecord = await database.write(
+            lambda connection: update_contact(
+                ContactsRepo(connection), principal.organization, key, body, stamp
+            )
         )
-        return json_response(with_contact(SAVED, encode(contact)))
+        return json_response(with_contact(wording_of(request).saved, encode(record.contact)))
 
     @delete(
         "/{contact_id:str}", status_code=200, opt={"access": Access.DELETE}, operation_id="deleteCustomer"
     )
     async def remove(
-        self,
-        contact_id: FromPath[str],
-        principal: NamedDependency[Grant],
-        database: NamedDependency[Database],
+        self, request: AnyRequest, contact_id: FromPath[str], principal: Principal, database: Db
     ) -> Response[bytes]:
         """Delete an existing customer. OAuth scope: ZohoExpense.contacts.DELETE."""
         key = str(contact_key(contact_id))
+        stamp = stamp_of(principal)
         await database.write(
-            lambda connection: delete_contact(ContactsRepo(connection), principal.organization, key)
+            lambda connection: delete_contact(ContactsRepo(connection), principal.organization, key, stamp)
         )
-        return json_response(message_body(0, DELETED))
+        return json_response(message_body(0, wording_of(request).deleted))

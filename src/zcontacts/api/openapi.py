@@ -10,21 +10,44 @@ from litestar import Litestar
 from litestar._openapi.plugin import OpenAPIPlugin
 
 from zcontacts.domain.schemas import (
+    AddressEnvelope,
+    AddressIn,
+    AddressListEnvelope,
+    CommentsEnvelope,
     ContactCreate,
     ContactEnvelope,
     ContactListEnvelope,
+    ContactPersonCreate,
+    ContactPersonEnvelope,
+    ContactPersonIn,
+    ContactPersonListEnvelope,
     ContactUpdate,
     Envelope,
 )
 
 _REF = "#/components/schemas/{name}"
-_BODIES: dict[str, type[msgspec.Struct]] = {"createCustomer": ContactCreate, "updateCustomer": ContactUpdate}
+_BODIES: dict[str, type[msgspec.Struct]] = {
+    "createCustomer": ContactCreate,
+    "updateCustomer": ContactUpdate,
+    "createContactPerson": ContactPersonCreate,
+    "updateContactPerson": ContactPersonIn,
+    "createAddress": AddressIn,
+    "updateAddress": AddressIn,
+}
 _SUCCESS: dict[str, tuple[str, type[msgspec.Struct]]] = {
     "createCustomer": ("201", ContactEnvelope),
     "listCustomers": ("200", ContactListEnvelope),
     "getCustomer": ("200", ContactEnvelope),
     "updateCustomer": ("200", ContactEnvelope),
     "deleteCustomer": ("200", Envelope),
+    "listContactPersons": ("200", ContactPersonListEnvelope),
+    "getContactPerson": ("200", ContactPersonEnvelope),
+    "createContactPerson": ("201", ContactPersonEnvelope),
+    "updateContactPerson": ("200", ContactPersonEnvelope),
+    "listAddresses": ("200", AddressListEnvelope),
+    "createAddress": ("201", AddressEnvelope),
+    "updateAddress": ("200", AddressEnvelope),
+    "listComments": ("200", CommentsEnvelope),
 }
 _ERRORS = {
     "400": "Invalid input, unknown organization (code 6041) or duplicate name (code 3062)",
@@ -46,9 +69,8 @@ _ORGANIZATION_HEADER = {
 def complete_openapi(app: Litestar) -> None:
     """Fill the generated document's bodies and error responses (once, at start-up)."""
     document: dict[str, Any] = app.openapi_schema.to_schema()
-    _, components = msgspec.json.schema_components(
-        [ContactCreate, ContactUpdate, ContactEnvelope, ContactListEnvelope, Envelope], ref_template=_REF
-    )
+    kinds = {*_BODIES.values(), *(kind for _, kind in _SUCCESS.values()), Envelope}
+    _, components = msgspec.json.schema_components(sorted(kinds, key=lambda k: k.__name__), ref_template=_REF)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
     document["components"]["securitySchemes"] = {
         "zohoOAuthToken": {

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from litestar import Response
 
@@ -26,6 +27,23 @@ def message_body(code: int, message: str) -> bytes:
 def with_contact(message: str, contact_doc: bytes) -> bytes:
     """`{"code": 0, "message": …, "contact": <stored JSON>}`."""
     return b'{"code":0,"message":' + encode(message) + b',"contact":' + contact_doc + b"}"
+
+
+def with_object(message: str, key: str, value: object) -> bytes:
+    """`{"code": 0, "message": …, <key>: <value>}` for the sub-resources."""
+    return b'{"code":0,"message":' + encode(message) + b',"' + key.encode() + b'":' + encode(value) + b"}"
+
+
+def with_items(key: str, items: list[Any], page: int, per_page: int, has_more: bool) -> bytes:
+    """`{"code": 0, "message": "success", <key>: [...], "page_context": {page, per_page, has_more_page}}`."""
+    return encode(
+        {
+            "code": 0,
+            "message": "success",
+            key: items,
+            "page_context": {"page": page, "per_page": per_page, "has_more_page": has_more},
+        }
+    )
 
 
 def with_list(key: str, rows: list[bytes], page_context: bytes) -> bytes:

@@ -1,9 +1,10 @@
-"""Customer rules: build a contact from a create body, merge an update into one, and keep the primary person's
-fields mirrored on the contact. Storage is reached only through the ContactStore protocol."""
+"""Customer rules: build a contact from a create body, merge an update into one, change its status, persons
+and addresses, and keep the contact consistent (`finish`: the primary person's fields mirrored, the addresses
+projected). Every change is saved through `_save`, which also records it in the contact's history. Storage is
+reached only through the ContactStore protocol."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -14,25 +15,46 @@ from zcontacts.domain.organizations import Organization
 from zcontacts.domain.schemas import (
     MAX_CONTACT_PERSONS,
     Address,
+    AddressDetail,
     AddressIn,
     Contact,
     ContactCreate,
     ContactPerson,
+    ContactPersonCreate,
     ContactPersonIn,
+    ContactRecord,
     ContactUpdate,
     CustomField,
     CustomFieldIn,
 )
+from zcontacts.domain.validation import check_email, check_salutation, validate_body
 from zcontacts.domain.zoho_time import format_zoho
-from zcontacts.errors import DuplicateName, FieldTooLong, InvalidValue, NotFound, RequiredField
+from zcontacts.errors import DuplicateName, InvalidValue, NotFound, RequiredField
 
-SALUTATIONS = ("Mr", "Mrs", "Miss", "Ms", "Dr")
-_SALUTATION_KEYS = frozenset(s.casefold() for s in SALUTATIONS)
-# Deliberately plain: one @, no spaces, a dot in the domain. Zoho refuses the same obvious mistakes.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
-MAX_CUSTOM_VALUE = 10_000
-# Fields of the contact that mirror its primary contact person, with the person's field they come from.
+# Fields of the contact that mirror its primary contact person.
 _PERSON_FIELDS = ("first_name", "last_name", "email", "phone", "mobile")
+_ADDRESS_FIELDS = tuple(f for f in AddressDetail.__struct_fields__ if f != "address_id")
+_REFERENCE_ADDRESS_FIELDS = tuple(f for f in Address.__struct_fields__ if f != "address_id")
+MAX_ADDITIONAL_ADDRESSES = 50
+
+
+class Stamp(msgspec.Struct, frozen=True):
+    """When a change happens and who makes it (the token or OAuth client behind the request)."""
+
+    at_ms: int
+    actor_id: str = ""
+    actor_name: str = "system"
+
+
+class Change(msgspec.Struct, frozen=True):
+    """One entry of a contact's history, written in the same transaction as the change."""
+
+    contact_id: str
+    contact_name: str
+    operation: str
+    description: str
+    changed_fields: list[str]
+    stamp: Stamp
 
 
 class ContactStore(Protocol):
@@ -46,20 +68,28 @@ class ContactStore(Protocol):
         """True when another contact of the organization has this case-folded name."""
         ...
 
-    def load_for_update(self, organization_id: str, contact_id: str) -> Contact | None:
+    def load_for_update(self, organization_id: str, contact_id: str) -> ContactRecord | None:
         """The stored contact, locked for the rest of the transaction, or None."""
         ...
 
-    def insert(self, organization_id: str, contact: Contact, at_ms: int) -> None:
+    def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
+        """The id of the contact a person belongs to, or None."""
+        ...
+
+    def insert(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Store a new contact and its rows."""
         ...
 
-    def replace(self, organization_id: str, contact: Contact, at_ms: int) -> None:
+    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Store a new state of an existing contact and its rows."""
         ...
 
     def delete(self, organization_id: str, contact_id: str) -> bool:
         """Remove a contact and its rows; False when there was none."""
+        ...
+
+    def record_change(self, organization_id: str, change: Change) -> None:
+        """Append an entry to the contact's history."""
         ...
 
 
@@ -68,12 +98,19 @@ def name_key(name: str) -> str:
     return name.strip().casefold()
 
 
-# ---- operations ------------------------------------------------------------------------------------------
+def duplicate_name(name: str) -> DuplicateName:
+    """The refusal for a name another customer of the organization already has."""
+    return DuplicateName(f'The customer "{name}" already exists. Please specify a different contact_name.')
 
 
-def create_contact(store: ContactStore, org: Organization, body: ContactCreate, at_ms: int) -> Contact:
+# ---- the contact ----------------------------------------------------------------------------------------
+
+
+def create_contact(
+    store: ContactStore, org: Organization, body: ContactCreate, stamp: Stamp
+) -> ContactRecord:
     """Validate a create body and store the new contact; ids in the body are ignored."""
-    _validate(body, creating=True)
+    validate_body(body, creating=True)
     name = _required_name(body.contact_name)
     if store.name_taken(org.organization_id, name_key(name), None):
         raise duplicate_name(name)
@@ -85,8 +122,7 @@ def create_contact(store: ContactStore, org: Organization, body: ContactCreate, 
     _settle_primary(persons, marked=[i for i, p in enumerate(persons_in) if p.is_primary_contact is True])
     if needs_auto_person:
         persons.append(ContactPerson(contact_person_id=str(next(ids)), is_primary_contact=True))
-    persons = _apply_person_fields(persons, body)
-    stamp = format_zoho(at_ms, org.time_zone)
+    stamp_text = format_zoho(stamp.at_ms, org.time_zone)
     contact = Contact(
         contact_id=contact_id,
         contact_name=name,
@@ -115,32 +151,33 @@ def create_contact(store: ContactStore, org: Organization, body: ContactCreate, 
         mobile="",
         twitter=_text(body.twitter),
         facebook=_text(body.facebook),
-        billing_address=_merge_address(Address(address_id=billing_id), body.billing_address),
-        shipping_address=_merge_address(Address(address_id=shipping_id), body.shipping_address),
-        contact_persons=persons,
+        billing_address=Address(address_id=billing_id),
+        shipping_address=Address(address_id=shipping_id),
+        contact_persons=_apply_person_fields(persons, body),
         notes=_text(body.notes),
         custom_fields=_merge_custom_fields([], body.custom_fields),
-        created_time=stamp,
-        last_modified_time=stamp,
+        created_time=stamp_text,
+        last_modified_time=stamp_text,
     )
-    contact = mirror_primary(contact)
-    store.insert(org.organization_id, contact, at_ms)
-    return contact
+    record = ContactRecord(
+        contact=contact,
+        billing=_merge_address(AddressDetail(address_id=billing_id), body.billing_address),
+        shipping=_merge_address(AddressDetail(address_id=shipping_id), body.shipping_address),
+    )
+    return _save(store, org, None, record, stamp, "created", "Customer created")
 
 
 def update_contact(
-    store: ContactStore, org: Organization, contact_id: str, body: ContactUpdate, at_ms: int
-) -> Contact:
+    store: ContactStore, org: Organization, contact_id: str, body: ContactUpdate, stamp: Stamp
+) -> ContactRecord:
     """Merge an update body into the stored contact: present fields replace, addresses merge field by field,
     persons merge by id (new ones are added, unmentioned ones stay); created_time never changes."""
-    current = store.load_for_update(org.organization_id, contact_id)
-    if current is None:
-        raise NotFound()
-    _validate(body, creating=False)
+    current = _load(store, org, contact_id)
+    validate_body(body, creating=False)
     changes: dict[str, object] = {}
     if body.contact_name is not UNSET:
         name = _required_name(body.contact_name)
-        if name_key(name) != name_key(current.contact_name) and store.name_taken(
+        if name_key(name) != name_key(current.contact.contact_name) and store.name_taken(
             org.organization_id, name_key(name), contact_id
         ):
             raise duplicate_name(name)
@@ -149,47 +186,291 @@ def update_contact(
         value = getattr(body, field)
         if value is not UNSET:
             changes[field] = _text(value)
-    if body.billing_address is not UNSET:
-        changes["billing_address"] = _merge_address(current.billing_address, body.billing_address)
-    if body.shipping_address is not UNSET:
-        changes["shipping_address"] = _merge_address(current.shipping_address, body.shipping_address)
     if body.custom_fields is not UNSET:
-        changes["custom_fields"] = _merge_custom_fields(current.custom_fields, body.custom_fields)
-    persons = _merge_persons(store, current.contact_persons, body.contact_persons or [])
+        changes["custom_fields"] = _merge_custom_fields(current.contact.custom_fields, body.custom_fields)
+    persons = _merge_persons(store, current.contact.contact_persons, body.contact_persons or [])
     if not any(p.is_primary_contact for p in persons) and _any_person_field(body):
-        persons.append(
-            ContactPerson(contact_person_id=str(store.allocate_ids(1)[0]), is_primary_contact=True)
-        )
+        new_id = str(store.allocate_ids(1)[0])
+        persons.append(ContactPerson(contact_person_id=new_id, is_primary_contact=True))
     changes["contact_persons"] = _apply_person_fields(persons, body)
-    changes["last_modified_time"] = format_zoho(at_ms, org.time_zone)
-    contact = mirror_primary(msgspec.structs.replace(current, **changes))
-    store.replace(org.organization_id, contact, at_ms)
-    return contact
+    record = msgspec.structs.replace(
+        current,
+        contact=msgspec.structs.replace(current.contact, **changes),
+        billing=_merge_address(current.billing, body.billing_address),
+        shipping=_merge_address(current.shipping, body.shipping_address),
+    )
+    return _save(store, org, current, record, stamp, "updated", "Customer updated")
 
 
-def delete_contact(store: ContactStore, org: Organization, contact_id: str) -> None:
-    """Delete a contact with its persons, addresses and custom fields."""
-    if not store.delete(org.organization_id, contact_id):
-        raise NotFound()
-
-
-def mirror_primary(contact: Contact) -> Contact:
-    """The one rule: a contact's primary_contact_id, salutation, names, email and phones are its primary
-    person's (empty when it has none)."""
-    primary = next((p for p in contact.contact_persons if p.is_primary_contact), None)
-    if primary is None:
-        return msgspec.structs.replace(
-            contact, primary_contact_id="", contact_salutation="", **dict.fromkeys(_PERSON_FIELDS, "")
-        )
-    return msgspec.structs.replace(
-        contact,
-        primary_contact_id=primary.contact_person_id,
-        contact_salutation=primary.salutation.rstrip("."),
-        **{field: getattr(primary, field) for field in _PERSON_FIELDS},
+def delete_contact(store: ContactStore, org: Organization, contact_id: str, stamp: Stamp) -> None:
+    """Delete a contact with its persons, addresses and custom fields; its history stays for operators."""
+    current = _load(store, org, contact_id)
+    store.delete(org.organization_id, contact_id)
+    store.record_change(
+        org.organization_id,
+        Change(contact_id, current.contact.contact_name, "deleted", "Customer deleted", [], stamp),
     )
 
 
-# ---- merging ---------------------------------------------------------------------------------------------
+def set_status(
+    store: ContactStore, org: Organization, contact_id: str, status: str, stamp: Stamp
+) -> ContactRecord:
+    """Mark a contact active or inactive (a no-op, and no history entry, when it already is)."""
+    current = _load(store, org, contact_id)
+    if current.contact.status == status:
+        return current
+    record = msgspec.structs.replace(current, contact=msgspec.structs.replace(current.contact, status=status))
+    return _save(store, org, current, record, stamp, f"marked_{status}", f"Marked as {status}")
+
+
+# ---- contact persons ------------------------------------------------------------------------------------
+
+
+def add_person(
+    store: ContactStore, org: Organization, body: ContactPersonCreate, stamp: Stamp
+) -> tuple[ContactRecord, ContactPerson]:
+    """Add a person to the contact named in the body; it becomes primary when marked so or when it is the
+    contact's first person."""
+    _check_person("", body)
+    if not isinstance(body.first_name, str) or not body.first_name.strip():
+        raise RequiredField("first_name is required.")
+    current = _load(store, org, str(body.contact_id), "contact_id")
+    persons = list(current.contact.contact_persons)
+    if len(persons) >= MAX_CONTACT_PERSONS:
+        raise InvalidValue(f"A customer can have at most {MAX_CONTACT_PERSONS} contact persons.")
+    person = _merge_person(ContactPerson(contact_person_id=str(store.allocate_ids(1)[0])), body)
+    persons.append(person)
+    _settle_primary(persons, marked=[len(persons) - 1] if body.is_primary_contact is True else [])
+    record = _with_persons(current, persons)
+    saved = _save(
+        store, org, current, record, stamp, "person_added", f"Contact person {_person_name(person)} added"
+    )
+    return saved, _person(saved, person.contact_person_id)
+
+
+def update_person(
+    store: ContactStore, org: Organization, contact_person_id: str, body: ContactPersonIn, stamp: Stamp
+) -> tuple[ContactRecord, ContactPerson]:
+    """Update one person field by field; `is_primary_contact: true` makes it the primary person."""
+    _check_person("", body)
+    current = _load_by_person(store, org, contact_person_id)
+    persons = list(current.contact.contact_persons)
+    slot = next(i for i, p in enumerate(persons) if p.contact_person_id == contact_person_id)
+    persons[slot] = _merge_person(persons[slot], body)
+    _settle_primary(persons, marked=[slot] if body.is_primary_contact is True else [])
+    record = _with_persons(current, persons)
+    description = f"Contact person {_person_name(persons[slot])} updated"
+    saved = _save(store, org, current, record, stamp, "person_updated", description)
+    return saved, _person(saved, contact_person_id)
+
+
+def delete_person(
+    store: ContactStore, org: Organization, contact_person_id: str, stamp: Stamp
+) -> ContactRecord:
+    """Remove a person; when it was primary, the first remaining person becomes primary."""
+    current = _load_by_person(store, org, contact_person_id)
+    removed = _person(current, contact_person_id)
+    persons = [p for p in current.contact.contact_persons if p.contact_person_id != contact_person_id]
+    _settle_primary(persons, marked=[])
+    record = _with_persons(current, persons)
+    description = f"Contact person {_person_name(removed)} deleted"
+    return _save(store, org, current, record, stamp, "person_deleted", description)
+
+
+def mark_primary(
+    store: ContactStore, org: Organization, contact_person_id: str, stamp: Stamp
+) -> ContactRecord:
+    """Make one person the contact's primary person."""
+    current = _load_by_person(store, org, contact_person_id)
+    persons = list(current.contact.contact_persons)
+    slot = next(i for i, p in enumerate(persons) if p.contact_person_id == contact_person_id)
+    _settle_primary(persons, marked=[slot])
+    record = _with_persons(current, persons)
+    description = f"Contact person {_person_name(persons[slot])} marked as primary"
+    return _save(store, org, current, record, stamp, "primary_changed", description)
+
+
+# ---- addresses ------------------------------------------------------------------------------------------
+
+
+def addresses_of(record: ContactRecord) -> list[AddressDetail]:
+    """Billing, shipping, then the additional addresses."""
+    return [record.billing, record.shipping, *record.additional]
+
+
+def add_address(
+    store: ContactStore, org: Organization, contact_id: str, body: AddressIn, stamp: Stamp
+) -> tuple[ContactRecord, AddressDetail]:
+    """Add an address beside billing and shipping."""
+    current = _load(store, org, contact_id)
+    if len(current.additional) >= MAX_ADDITIONAL_ADDRESSES:
+        raise InvalidValue(f"A customer can have at most {MAX_ADDITIONAL_ADDRESSES} additional addresses.")
+    address = _merge_address(AddressDetail(address_id=str(store.allocate_ids(1)[0])), body)
+    record = msgspec.structs.replace(current, additional=[*current.additional, address])
+    saved = _save(store, org, current, record, stamp, "address_added", "Address added")
+    return saved, address
+
+
+def update_address(
+    store: ContactStore, org: Organization, contact_id: str, address_id: str, body: AddressIn, stamp: Stamp
+) -> tuple[ContactRecord, AddressDetail]:
+    """Update any of the contact's addresses (billing, shipping or additional) field by field."""
+    current = _load(store, org, contact_id)
+    if current.billing.address_id == address_id:
+        record = msgspec.structs.replace(current, billing=_merge_address(current.billing, body))
+    elif current.shipping.address_id == address_id:
+        record = msgspec.structs.replace(current, shipping=_merge_address(current.shipping, body))
+    elif any(a.address_id == address_id for a in current.additional):
+        additional = [
+            _merge_address(a, body) if a.address_id == address_id else a for a in current.additional
+        ]
+        record = msgspec.structs.replace(current, additional=additional)
+    else:
+        raise NotFound("Address does not exist.")
+    saved = _save(store, org, current, record, stamp, "address_updated", "Address updated")
+    return saved, next(a for a in addresses_of(saved) if a.address_id == address_id)
+
+
+def delete_address(
+    store: ContactStore, org: Organization, contact_id: str, address_id: str, stamp: Stamp
+) -> ContactRecord:
+    """Delete an additional address; billing and shipping always exist (clear their fields instead)."""
+    current = _load(store, org, contact_id)
+    if address_id in (current.billing.address_id, current.shipping.address_id):
+        raise InvalidValue(
+            "Invalid value passed for address_id: the billing and shipping addresses cannot be deleted; "
+            "update them with empty fields instead."
+        )
+    if not any(a.address_id == address_id for a in current.additional):
+        raise NotFound("Address does not exist.")
+    record = msgspec.structs.replace(
+        current, additional=[a for a in current.additional if a.address_id != address_id]
+    )
+    return _save(store, org, current, record, stamp, "address_deleted", "Address deleted")
+
+
+# ---- the one place a contact is made consistent and saved -----------------------------------------------
+
+
+def finish(record: ContactRecord) -> ContactRecord:
+    """The rules every stored contact obeys: its primary_contact_id, salutation, names, email and phones are its
+    primary person's (empty when it has none), and its billing/shipping objects show the stored addresses."""
+    contact = record.contact
+    primary = next((p for p in contact.contact_persons if p.is_primary_contact), None)
+    if primary is None:
+        mirrored: dict[str, object] = {"primary_contact_id": "", "contact_salutation": ""}
+        mirrored.update(dict.fromkeys(_PERSON_FIELDS, ""))
+    else:
+        mirrored = {
+            "primary_contact_id": primary.contact_person_id,
+            "contact_salutation": primary.salutation.rstrip("."),
+        }
+        mirrored.update({field: getattr(primary, field) for field in _PERSON_FIELDS})
+    contact = msgspec.structs.replace(
+        contact,
+        billing_address=_reference_address(record.billing),
+        shipping_address=_reference_address(record.shipping),
+        **mirrored,
+    )
+    return msgspec.structs.replace(record, contact=contact)
+
+
+def mirror_primary(contact: Contact) -> Contact:
+    """The primary-person rule alone, for a bare contact (see `finish`)."""
+    billing = AddressDetail(**msgspec.structs.asdict(contact.billing_address))
+    shipping = AddressDetail(**msgspec.structs.asdict(contact.shipping_address))
+    return finish(ContactRecord(contact=contact, billing=billing, shipping=shipping)).contact
+
+
+def changed_fields(before: ContactRecord, after: ContactRecord) -> list[str]:
+    """Names of the contact fields (and address groups) that differ."""
+    changed = [
+        field
+        for field in Contact.__struct_fields__
+        if field not in ("last_modified_time", "billing_address", "shipping_address")
+        and getattr(before.contact, field) != getattr(after.contact, field)
+    ]
+    for field, old, new in (
+        ("billing_address", before.billing, after.billing),
+        ("shipping_address", before.shipping, after.shipping),
+        ("addresses", before.additional, after.additional),
+    ):
+        if old != new:
+            changed.append(field)
+    return changed
+
+
+def _save(
+    store: ContactStore,
+    org: Organization,
+    before: ContactRecord | None,
+    record: ContactRecord,
+    stamp: Stamp,
+    operation: str,
+    description: str,
+) -> ContactRecord:
+    record = finish(record)
+    if before is None:
+        store.insert(org.organization_id, record, stamp.at_ms)
+        changed = [f for f in Contact.__struct_fields__ if f != "last_modified_time"]
+    else:
+        changed = changed_fields(before, record)
+        contact = msgspec.structs.replace(
+            record.contact, last_modified_time=format_zoho(stamp.at_ms, org.time_zone)
+        )
+        record = msgspec.structs.replace(record, contact=contact)
+        store.replace(org.organization_id, record, stamp.at_ms)
+    if changed and operation == "updated":
+        description = f"{description}: {', '.join(changed)}"
+    store.record_change(
+        org.organization_id,
+        Change(
+            record.contact.contact_id, record.contact.contact_name, operation, description, changed, stamp
+        ),
+    )
+    return record
+
+
+# ---- helpers --------------------------------------------------------------------------------------------
+
+
+def _load(store: ContactStore, org: Organization, contact_id: str, field: str = "") -> ContactRecord:
+    record = store.load_for_update(org.organization_id, contact_id) if contact_id.isdigit() else None
+    if record is None:
+        if field:
+            raise InvalidValue(
+                f"Invalid value passed for {field}: no customer {contact_id} in this organization."
+            )
+        raise NotFound()
+    return record
+
+
+def _load_by_person(store: ContactStore, org: Organization, contact_person_id: str) -> ContactRecord:
+    contact_id = store.contact_of_person(org.organization_id, contact_person_id)
+    record = store.load_for_update(org.organization_id, contact_id) if contact_id else None
+    if record is None:
+        raise NotFound("Contact person does not exist.")
+    return record
+
+
+def _person(record: ContactRecord, contact_person_id: str) -> ContactPerson:
+    return next(p for p in record.contact.contact_persons if p.contact_person_id == contact_person_id)
+
+
+def _person_name(person: ContactPerson) -> str:
+    return (
+        " ".join(part for part in (person.first_name, person.last_name) if part) or person.contact_person_id
+    )
+
+
+def _with_persons(record: ContactRecord, persons: list[ContactPerson]) -> ContactRecord:
+    return msgspec.structs.replace(
+        record, contact=msgspec.structs.replace(record.contact, contact_persons=persons)
+    )
+
+
+def _reference_address(detail: AddressDetail) -> Address:
+    return Address(address_id=detail.address_id, **{f: getattr(detail, f) for f in _REFERENCE_ADDRESS_FIELDS})
 
 
 def _text(value: str | msgspec.UnsetType | None) -> str:
@@ -203,18 +484,11 @@ def _required_name(value: str | msgspec.UnsetType | None) -> str:
     return name
 
 
-def duplicate_name(name: str) -> DuplicateName:
-    """The refusal for a name another customer of the organization already has."""
-    return DuplicateName(f'The customer "{name}" already exists. Please specify a different contact_name.')
-
-
-def _merge_address(current: Address, given: AddressIn | msgspec.UnsetType | None) -> Address:
+def _merge_address(current: AddressDetail, given: AddressIn | msgspec.UnsetType | None) -> AddressDetail:
     if not isinstance(given, AddressIn):
         return current
     changes = {
-        field: _text(value)
-        for field in ("address", "city", "state", "zip", "country", "fax", "attention")
-        if (value := getattr(given, field)) is not UNSET
+        field: _text(value) for field in _ADDRESS_FIELDS if (value := getattr(given, field)) is not UNSET
     }
     return msgspec.structs.replace(current, **changes)
 
@@ -265,7 +539,8 @@ def _is_new(person: ContactPersonIn) -> bool:
 
 
 def _settle_primary(persons: list[ContactPerson], marked: list[int]) -> None:
-    """Exactly one primary person whenever there are persons: the marked one, else the current, else the first."""
+    """Exactly one primary person whenever there are persons: the marked one, else the current, else the
+    first."""
     if not persons:
         return
     if marked:
@@ -316,55 +591,6 @@ def _merge_custom_fields(
     return fields
 
 
-# ---- validation ------------------------------------------------------------------------------------------
-
-
-def _validate(body: ContactUpdate, *, creating: bool) -> None:
-    """Rules msgspec's types cannot say: required name, salutations, emails, one primary person, custom fields."""
-    if creating:
-        _required_name(body.contact_name)
-    _check_salutation("contact_salutation", body.contact_salutation)
-    _check_email("email", body.email)
-    persons = body.contact_persons or []
-    for i, person in enumerate(persons):
-        _check_salutation(f"contact_persons[{i}].salutation", person.salutation)
-        _check_email(f"contact_persons[{i}].email", person.email)
-    if sum(1 for p in persons if p.is_primary_contact is True) > 1:
-        raise InvalidValue(
-            "Invalid value passed for contact_persons: only one contact person can be the primary contact."
-        )
-    seen: set[str] = set()
-    for i, person in enumerate(persons):
-        if creating or _is_new(person):
-            continue
-        key = str(person.contact_person_id)
-        if key in seen:
-            raise InvalidValue(
-                f"Invalid value passed for contact_persons[{i}].contact_person_id: {key} is given twice."
-            )
-        seen.add(key)
-    for i, field in enumerate(body.custom_fields or []):
-        if not str(field.customfield_id).strip():
-            raise RequiredField(f"custom_fields[{i}].customfield_id is required.")
-        if len(str(field.customfield_id)) > 100:
-            raise FieldTooLong(f"custom_fields[{i}].customfield_id must be at most 100 characters long.")
-        if isinstance(field.value, str) and len(field.value) > MAX_CUSTOM_VALUE:
-            raise FieldTooLong(
-                f"custom_fields[{i}].value must be at most {MAX_CUSTOM_VALUE} characters long."
-            )
-
-
-def _check_salutation(field: str, value: str | msgspec.UnsetType | None) -> None:
-    if not isinstance(value, str) or value == "":
-        return
-    bare = value[:-1] if value.endswith(".") else value
-    if bare.casefold() not in _SALUTATION_KEYS:
-        raise InvalidValue(
-            f"Invalid value passed for {field}: {value!r} is not one of {', '.join(SALUTATIONS)} "
-            "(a trailing dot is allowed)."
-        )
-
-
-def _check_email(field: str, value: str | msgspec.UnsetType | None) -> None:
-    if isinstance(value, str) and value != "" and not _EMAIL.match(value):
-        raise InvalidValue(f"Invalid value passed for {field}: {value!r} is not a valid email address.")
+def _check_person(prefix: str, person: ContactPersonIn) -> None:
+    check_salutation(f"{prefix}salutation", person.salutation)
+    check_email(f"{prefix}email", person.email)

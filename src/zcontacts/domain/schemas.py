@@ -35,11 +35,14 @@ class AddressIn(Struct, kw_only=True):
     address_id: IdText | UnsetType = UNSET  # ignored: the server owns address ids
     attention: Text100 | UnsetType = UNSET
     address: Text500 | UnsetType = UNSET
+    street2: Text255 | UnsetType = UNSET
+    state_code: Text100 | UnsetType = UNSET
     city: Text100 | UnsetType = UNSET
     state: Text100 | UnsetType = UNSET
     zip: Text50 | UnsetType = UNSET
     country: Text100 | UnsetType = UNSET
     fax: Text50 | UnsetType = UNSET
+    phone: Text50 | UnsetType = UNSET
 
 
 class ContactPersonIn(Struct, kw_only=True):
@@ -58,6 +61,12 @@ class ContactPersonIn(Struct, kw_only=True):
     fax: Text50 | UnsetType = UNSET
     can_invite: bool | UnsetType = UNSET
     is_primary_contact: bool | UnsetType = UNSET
+
+
+class ContactPersonCreate(ContactPersonIn, kw_only=True):
+    """POST /contacts/contactpersons: a person for the contact named by `contact_id`."""
+
+    contact_id: str | int
 
 
 class CustomFieldIn(Struct, kw_only=True):
@@ -130,6 +139,22 @@ class ContactPerson(Struct):
     is_primary_contact: bool = False
 
 
+class AddressDetail(Struct):
+    """An address with every field Zoho Books keeps (the address sub-resource's shape)."""
+
+    address_id: str
+    attention: str = ""
+    address: str = ""
+    street2: str = ""
+    state_code: str = ""
+    city: str = ""
+    state: str = ""
+    zip: str = ""
+    country: str = ""
+    fax: str = ""
+    phone: str = ""
+
+
 class CustomField(Struct):
     """A stored custom field value."""
 
@@ -174,6 +199,40 @@ class Contact(Struct):
     custom_fields: list[CustomField]
     created_time: str
     last_modified_time: str
+
+
+class ContactRecord(Struct):
+    """Everything stored about a contact: the reference's object plus what it does not show (the full billing
+    and shipping addresses, and additional addresses). `contact` is always derived by domain.contacts.finish."""
+
+    contact: Contact
+    billing: AddressDetail
+    shipping: AddressDetail
+    additional: list[AddressDetail] = msgspec.field(default_factory=list)
+
+
+class HistoryEntry(Struct):
+    """One recorded change of a contact (GET /contacts/{id}/comments)."""
+
+    comment_id: str
+    contact_id: str
+    contact_name: str
+    description: str
+    commented_by_id: str
+    commented_by: str
+    operation_type: str
+    changed_fields: list[str]
+    date: str
+    time: str
+    created_time: str
+
+
+class ListPage(Struct):
+    """page_context of the sub-resource lists."""
+
+    page: int
+    per_page: int
+    has_more_page: bool
 
 
 class ContactSummary(Struct):
@@ -262,3 +321,46 @@ def summary_of(contact: Contact) -> ContactSummary:
 
 encode = msgspec.json.Encoder().encode
 decode_contact = msgspec.json.Decoder(Contact).decode
+decode_record = msgspec.json.Decoder(ContactRecord).decode
+
+
+class ContactPersonEnvelope(Struct):
+    """Response of the contact person calls that return one person."""
+
+    code: int
+    message: str
+    contact_person: ContactPerson
+
+
+class ContactPersonListEnvelope(Struct):
+    """Response of GET /contacts/{id}/contactpersons."""
+
+    code: int
+    message: str
+    contact_persons: list[ContactPerson]
+    page_context: ListPage
+
+
+class AddressEnvelope(Struct):
+    """Response of the address calls that return one address."""
+
+    code: int
+    message: str
+    address_info: AddressDetail
+
+
+class AddressListEnvelope(Struct):
+    """Response of GET /contacts/{id}/address."""
+
+    code: int
+    message: str
+    addresses: list[AddressDetail]
+
+
+class CommentsEnvelope(Struct):
+    """Response of GET /contacts/{id}/comments."""
+
+    code: int
+    message: str
+    contact_comments: list[HistoryEntry]
+    page_context: ListPage

@@ -18,6 +18,12 @@ class Grant(msgspec.Struct, frozen=True):
     scopes: frozenset[str]  # case-folded
     expires_at_ms: int | None
     revoked: bool
+    client_id: str | None = None
+
+    @property
+    def actor_name(self) -> str:
+        """Who acts with this token, as history shows it."""
+        return f"OAuth client {self.client_id}" if self.client_id else f"token {self.token_id}"
 
     def usable_at(self, at_ms: int) -> bool:
         """True when the token is neither revoked nor expired at `at_ms`."""

@@ -20,11 +20,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from zcontacts.domain.contacts import duplicate_name, name_key
+from zcontacts.domain.contacts import Change, duplicate_name, name_key
+from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
-from zcontacts.domain.schemas import Contact, decode_contact, encode, summary_of
+from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
 from zcontacts.storage import ids
-from zcontacts.storage.tables import contact_addresses, contact_custom_fields, contact_persons, contacts
+from zcontacts.storage.tables import (
+    contact_addresses,
+    contact_custom_fields,
+    contact_history,
+    contact_persons,
+    contacts,
+)
 
 _SORT_COLUMNS = {
     "contact_name": contacts.c.contact_name_key,
@@ -127,43 +134,128 @@ class ContactsRepo:
             condition = condition & (contacts.c.contact_id != int(except_contact_id))
         return bool(self.connection.execute(select(exists().where(condition))).scalar())
 
-    def load_for_update(self, organization_id: str, contact_id: str) -> Contact | None:
-        """The stored contact, row-locked until the transaction ends (PostgreSQL; SQLite holds the write lock)."""
-        statement = select(contacts.c.doc).where(
+    def load_for_update(self, organization_id: str, contact_id: str) -> ContactRecord | None:
+        """The stored contact, row-locked until the transaction ends (PostgreSQL; SQLite holds the write
+        lock)."""
+        return self._record(organization_id, contact_id, lock=True)
+
+    def get_record(self, organization_id: str, contact_id: str) -> ContactRecord | None:
+        """The stored contact, for reading."""
+        return self._record(organization_id, contact_id, lock=False)
+
+    def _record(self, organization_id: str, contact_id: str, *, lock: bool) -> ContactRecord | None:
+        if not contact_id.isdigit() or len(contact_id) > 19:
+            return None
+        statement = select(contacts.c.state_doc).where(
             contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
         )
-        if not self.sqlite:
+        if lock and not self.sqlite:
             statement = statement.with_for_update()
         row = self.connection.execute(statement).first()
-        return None if row is None else decode_contact(row[0])
+        return None if row is None else decode_record(row[0])
 
-    def insert(self, organization_id: str, contact: Contact, at_ms: int) -> None:
+    def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
+        """The contact a person belongs to, within the organization."""
+        if not contact_person_id.isdigit() or len(contact_person_id) > 19:
+            return None
+        contact_id = self.connection.execute(
+            select(contact_persons.c.contact_id).where(
+                contact_persons.c.contact_person_id == int(contact_person_id),
+                contact_persons.c.organization_id == int(organization_id),
+            )
+        ).scalar()
+        return None if contact_id is None else str(contact_id)
+
+    def insert(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Write a new contact: its row, rendered JSON, addresses, persons and custom fields."""
-        values = _contact_values(organization_id, contact, at_ms)
+        values = _contact_values(organization_id, record, at_ms)
         values["created_at_ms"] = at_ms
         try:
             self.connection.execute(insert(contacts), values)
         except IntegrityError as exc:
-            raise _duplicate_or(exc, contact) from exc
-        self._write_children(organization_id, contact)
+            raise _duplicate_or(exc, record.contact) from exc
+        self._write_children(organization_id, record)
 
-    def replace(self, organization_id: str, contact: Contact, at_ms: int) -> None:
+    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Write a new state of an existing contact; children are rewritten in the same transaction."""
-        values = _contact_values(organization_id, contact, at_ms)
+        values = _contact_values(organization_id, record, at_ms)
         try:
             self.connection.execute(
                 update(contacts).where(
-                    contacts.c.contact_id == int(contact.contact_id),
+                    contacts.c.contact_id == int(record.contact.contact_id),
                     contacts.c.organization_id == int(organization_id),
                 ),
                 values,
             )
         except IntegrityError as exc:
-            raise _duplicate_or(exc, contact) from exc
-        contact_id = int(contact.contact_id)
+            raise _duplicate_or(exc, record.contact) from exc
+        contact_id = int(record.contact.contact_id)
         for table in (contact_addresses, contact_persons, contact_custom_fields):
             self.connection.execute(delete(table).where(table.c.contact_id == contact_id))
-        self._write_children(organization_id, contact)
+        self._write_children(organization_id, record)
+
+    def record_change(self, organization_id: str, change: Change) -> None:
+        """Append an entry to a contact's history."""
+        (history_id,) = ids.allocate(self.connection, 1)
+        self.connection.execute(
+            insert(contact_history).values(
+                history_id=history_id,
+                organization_id=int(organization_id),
+                contact_id=int(change.contact_id),
+                contact_name=change.contact_name,
+                at_ms=change.stamp.at_ms,
+                actor_id=change.stamp.actor_id,
+                actor_name=change.stamp.actor_name,
+                operation=change.operation,
+                description=change.description,
+                changed_fields=encode(change.changed_fields).decode(),
+            )
+        )
+
+    def history(
+        self, organization_id: str, contact_id: str, *, limit: int, offset: int, live_only: bool = False
+    ) -> list[HistoryRow] | None:
+        """A contact's history, newest first; None when there is none (or, with `live_only`, when the contact
+        no longer exists: the API shows history of live contacts, operators see a deleted one's too)."""
+        if not contact_id.isdigit() or len(contact_id) > 19:
+            return None
+        if live_only and self.get_doc(organization_id, int(contact_id)) is None:
+            return None
+        rows = self.connection.execute(
+            select(
+                contact_history.c.history_id,
+                contact_history.c.contact_id,
+                contact_history.c.contact_name,
+                contact_history.c.at_ms,
+                contact_history.c.actor_id,
+                contact_history.c.actor_name,
+                contact_history.c.operation,
+                contact_history.c.description,
+                contact_history.c.changed_fields,
+            )
+            .where(
+                contact_history.c.organization_id == int(organization_id),
+                contact_history.c.contact_id == int(contact_id),
+            )
+            .order_by(contact_history.c.history_id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        found = [
+            HistoryRow(
+                history_id=str(r.history_id),
+                contact_id=str(r.contact_id),
+                contact_name=r.contact_name,
+                at_ms=r.at_ms,
+                actor_id=r.actor_id,
+                actor_name=r.actor_name,
+                operation=r.operation,
+                description=r.description,
+                changed_fields=msgspec.json.decode(r.changed_fields, type=list[str]),
+            )
+            for r in rows
+        ]
+        return found if found or live_only else None
 
     def delete(self, organization_id: str, contact_id: str) -> bool:
         """Remove a contact; its children go with it (ON DELETE CASCADE)."""
@@ -174,17 +266,17 @@ class ContactsRepo:
         )
         return result.rowcount > 0
 
-    def _write_children(self, organization_id: str, contact: Contact) -> None:
+    def _write_children(self, organization_id: str, record: ContactRecord) -> None:
         org = int(organization_id)
+        contact = record.contact
         contact_id = int(contact.contact_id)
+        kinds = [("billing", record.billing), ("shipping", record.shipping)]
+        kinds += [("additional", address) for address in record.additional]
         self.connection.execute(
             insert(contact_addresses),
             [
                 {**_address_values(address), "contact_id": contact_id, "organization_id": org, "kind": kind}
-                for kind, address in (
-                    ("billing", contact.billing_address),
-                    ("shipping", contact.shipping_address),
-                )
+                for kind, address in kinds
             ],
         )
         if contact.contact_persons:
@@ -217,13 +309,14 @@ class ContactsRepo:
             )
 
 
-def _address_values(address: Any) -> dict[str, Any]:
+def _address_values(address: AddressDetail) -> dict[str, Any]:
     values = msgspec.structs.asdict(address)
     values["address_id"] = int(values["address_id"])
     return values
 
 
-def _contact_values(organization_id: str, contact: Contact, at_ms: int) -> dict[str, Any]:
+def _contact_values(organization_id: str, record: ContactRecord, at_ms: int) -> dict[str, Any]:
+    contact = record.contact
     keys = {
         "contact_name_key": name_key(contact.contact_name),
         "company_name_key": contact.company_name.strip().casefold(),
@@ -248,6 +341,7 @@ def _contact_values(organization_id: str, contact: Contact, at_ms: int) -> dict[
         "updated_at_ms": at_ms,
         "doc": encode(contact),
         "summary_doc": encode(summary_of(contact)),
+        "state_doc": encode(record),
     }
 
 

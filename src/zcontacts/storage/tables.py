@@ -65,6 +65,9 @@ tokens = Table(
     Column("created_at_ms", BigInteger, nullable=False),
     Column("expires_at_ms", BigInteger, nullable=True),
     Column("revoked_at_ms", BigInteger, nullable=True),
+    # Set for access tokens issued by /oauth/v2/token: revoking the refresh token revokes them too.
+    Column("client_id", String(64), nullable=True),
+    Column("refresh_token_hash", String(64), nullable=True, index=True),
 )
 
 contacts = Table(
@@ -98,6 +101,8 @@ contacts = Table(
     # The rendered contact and list row, written with the rows above by ContactsRepo so reads serve bytes.
     Column("doc", LargeBinary, nullable=False),
     Column("summary_doc", LargeBinary, nullable=False),
+    # The whole ContactRecord (full and additional addresses too): what an update starts from.
+    Column("state_doc", LargeBinary, nullable=True),
     UniqueConstraint("organization_id", "contact_name_key"),
     Index(None, "organization_id", "company_name_key", "contact_id"),
     Index(None, "organization_id", "email_key", "contact_id"),
@@ -115,14 +120,17 @@ contact_addresses = Table(
     Column("address_id", BigInteger, primary_key=True, autoincrement=False),
     Column("contact_id", BigInteger, ForeignKey("contacts.contact_id", ondelete="CASCADE"), nullable=False),
     Column("organization_id", BigInteger, nullable=False),
-    Column("kind", String(16), nullable=False),  # billing | shipping
+    Column("kind", String(16), nullable=False),  # billing | shipping | additional
     Column("attention", String(100), nullable=False),
     Column("address", String(500), nullable=False),
+    Column("street2", String(255), nullable=False, server_default=""),
+    Column("state_code", String(100), nullable=False, server_default=""),
     Column("city", String(100), nullable=False),
     Column("state", String(100), nullable=False),
     Column("zip", String(50), nullable=False),
     Column("country", String(100), nullable=False),
     Column("fax", String(50), nullable=False),
+    Column("phone", String(50), nullable=False, server_default=""),
     Index(None, "contact_id"),
 )
 
@@ -156,4 +164,64 @@ contact_custom_fields = Table(
     Column("organization_id", BigInteger, nullable=False),
     Column("position", Integer, nullable=False),
     Column("value_json", Text, nullable=False),
+)
+
+# History outlives its contact (no foreign key): operators can read what happened to a deleted customer.
+contact_history = Table(
+    "contact_history",
+    metadata,
+    Column("history_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("contact_id", BigInteger, nullable=False),
+    Column("contact_name", String(200), nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_name", String(200), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("changed_fields", Text, nullable=False),  # JSON list of field names
+    Index(None, "organization_id", "contact_id", "history_id"),
+)
+
+oauth_clients = Table(
+    "oauth_clients",
+    metadata,
+    Column("client_id", String(64), primary_key=True),
+    Column(
+        "organization_id",
+        BigInteger,
+        ForeignKey("organizations.organization_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("secret_hash", String(64), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("scopes", String(1000), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+)
+
+oauth_grant_codes = Table(
+    "oauth_grant_codes",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column(
+        "client_id", String(64), ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("scopes", String(1000), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("expires_at_ms", BigInteger, nullable=False),
+    Column("used_at_ms", BigInteger, nullable=True),
+)
+
+oauth_refresh_tokens = Table(
+    "oauth_refresh_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "client_id", String(64), ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("organization_id", BigInteger, nullable=False),
+    Column("scopes", String(1000), nullable=False),
+    Column("created_at_ms", BigInteger, nullable=False),
+    Column("revoked_at_ms", BigInteger, nullable=True),
 )

@@ -12,10 +12,17 @@ from zcontacts.storage.tables import metadata
 _MIGRATION_LOCK = 7_204_611
 
 
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    """Autogenerate ignores the FTS5 index and its shadow tables, which migrations manage by hand."""
+    return not (type_ == "table" and name is not None and name.startswith("contacts_fts"))
+
+
 def _run(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
-    context.configure(connection=connection, target_metadata=metadata, render_as_batch=True)
+    context.configure(
+        connection=connection, target_metadata=metadata, render_as_batch=True, include_name=_include_name
+    )
     with context.begin_transaction():
         context.run_migrations()
 

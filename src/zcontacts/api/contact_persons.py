@@ -1,0 +1,139 @@
+"""Contact persons as a sub-resource, with Zoho Books' paths and messages (under both API prefixes)."""
+
+from __future__ import annotations
+
+from litestar import Controller, Response, delete, get, post, put
+from litestar.params import FromPath
+
+from zcontacts.api.bodies import decoder_for, read_body
+from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, contact_key
+from zcontacts.api.context import SUCCESS, stamp_of
+from zcontacts.api.paging import page_of
+from zcontacts.api.responses import json_response, message_body, with_items, with_object
+from zcontacts.domain.contacts import add_person, delete_person, mark_primary, update_person
+from zcontacts.domain.schemas import ContactPersonCreate, ContactPersonIn
+from zcontacts.domain.scopes import Access
+from zcontacts.errors import NotFound
+from zcontacts.storage.contacts import ContactsRepo
+
+CREATED = "The contactperson has been Created"
+UPDATED = "The contactperson details has been updated."
+DELETED = "The contact person has been deleted."
+PRIMARY = "This contact person has been marked as your primary contact person."
+
+_CREATE_BODY = decoder_for(ContactPersonCreate)
+_UPDATE_BODY = decoder_for(ContactPersonIn)
+
+
+class ContactPersonsController(Controller):
+    """GET /contacts/{id}/contactpersons[/{cp_id}], POST/PUT/DELETE /contacts/contactpersons[/{cp_id}], and
+    POST /contacts/contactpersons/{cp_id}/primary."""
+
+    path = "/contacts"
+    tags = ["Contact persons"]  # noqa: RUF012
+    dependencies = CONTACT_DEPENDENCIES
+
+    @get("/{contact_id:str}/contactpersons", opt={"access": Access.READ}, operation_id="listContactPersons")
+    async def list_persons(
+        self, request: AnyRequest, contact_id: FromPath[str], principal: Principal, database: Db
+    ) -> Response[bytes]:
+        """The contact's persons, primary first as stored."""
+        page, per_page = page_of(request)
+        key = str(contact_key(contact_id))
+        org = principal.organization.organization_id
+        record = await database.read(lambda connection: ContactsRepo(connection).get_record(org, key))
+        if record is None:
+            raise NotFound()
+        persons = record.contact.contact_persons
+        start = (page - 1) * per_page
+        chunk = persons[start : start + per_page]
+        return json_response(
+            with_items("contact_persons", chunk, page, per_page, len(persons) > start + per_page)
+        )
+
+    @get(
+        "/{contact_id:str}/contactpersons/{contact_person_id:str}",
+        opt={"access": Access.READ},
+        operation_id="getContactPerson",
+    )
+    async def get_person(
+        self, contact_id: FromPath[str], contact_person_id: FromPath[str], principal: Principal, database: Db
+    ) -> Response[bytes]:
+        """One person of the contact."""
+        key = str(contact_key(contact_id))
+        org = principal.organization.organization_id
+        record = await database.read(lambda connection: ContactsRepo(connection).get_record(org, key))
+        if record is None:
+            raise NotFound()
+        person = next(
+            (p for p in record.contact.contact_persons if p.contact_person_id == contact_person_id), None
+        )
+        if person is None:
+            raise NotFound("Contact person does not exist.")
+        return json_response(with_object(SUCCESS, "contact_person", person))
+
+    @post(
+        "/contactpersons", status_code=201, opt={"access": Access.UPDATE}, operation_id="createContactPerson"
+    )
+    async def create_person(self, request: AnyRequest, principal: Principal, database: Db) -> Response[bytes]:
+        """Add a person to the contact named by the body's contact_id."""
+        body = await read_body(request, _CREATE_BODY)
+        stamp = stamp_of(principal)
+        _, person = await database.write(
+            lambda connection: add_person(ContactsRepo(connection), principal.organization, body, stamp)
+        )
+        return json_response(with_object(CREATED, "contact_person", person), status=201)
+
+    @put(
+        "/contactpersons/{contact_person_id:str}",
+        opt={"access": Access.UPDATE},
+        operation_id="updateContactPerson",
+    )
+    async def update_person(
+        self, request: AnyRequest, contact_person_id: FromPath[str], principal: Principal, database: Db
+    ) -> Response[bytes]:
+        """Update one person field by field."""
+        body = await read_body(request, _UPDATE_BODY)
+        stamp = stamp_of(principal)
+        _, person = await database.write(
+            lambda connection: update_person(
+                ContactsRepo(connection), principal.organization, contact_person_id, body, stamp
+            )
+        )
+        return json_response(with_object(UPDATED, "contact_person", person))
+
+    @delete(
+        "/contactpersons/{contact_person_id:str}",
+        status_code=200,
+        opt={"access": Access.UPDATE},
+        operation_id="deleteContactPerson",
+    )
+    async def delete_person(
+        self, contact_person_id: FromPath[str], principal: Principal, database: Db
+    ) -> Response[bytes]:
+        """Remove one person; the first remaining one becomes primary if it was."""
+        stamp = stamp_of(principal)
+        await database.write(
+            lambda connection: delete_person(
+                ContactsRepo(connection), principal.organization, contact_person_id, stamp
+            )
+        )
+        return json_response(message_body(0, DELETED))
+
+    @post(
+        "/contactpersons/{contact_person_id:str}/primary",
+        status_code=200,
+        opt={"access": Access.UPDATE},
+        operation_id="markPrimaryContactPerson",
+    )
+    async def mark_primary(
+        self, contact_person_id: FromPath[str], principal: Principal, database: Db
+    ) -> Response[bytes]:
+        """Make a person the contact's primary person."""
+        stamp = stamp_of(principal)
+        await database.write(
+            lambda connection: mark_primary(
+                ContactsRepo(connection), principal.organization, contact_person_id, stamp
+            )
+        )
+        return json_response(message_body(0, PRIMARY))
