@@ -24,11 +24,17 @@ CONTACT_SCOPES: tuple[str, ...] = (
     "ZohoExpense.contacts.DELETE",
 )
 
+BOOKS_FULL_ACCESS = "ZohoBooks.fullaccess.all"
+
+# Books clients (the /books/v3 paths) hold ZohoBooks scopes; they are honoured on both prefixes.
 KNOWN_SCOPES: tuple[str, ...] = (
     FULL_ACCESS,
     *(f"ZohoExpense.{noun}.{access.value}" for noun in ("contacts", "customer") for access in Access),
     "ZohoExpense.contacts.ALL",
     "ZohoExpense.customer.ALL",
+    BOOKS_FULL_ACCESS,
+    *(f"ZohoBooks.contacts.{access.value}" for access in Access),
+    "ZohoBooks.contacts.ALL",
 )
 
 _CANONICAL = {scope.casefold(): scope for scope in KNOWN_SCOPES}
@@ -51,6 +57,9 @@ _GRANTING: dict[Access, frozenset[str]] = {
             f"ZohoExpense.customer.{access.value}",
             "ZohoExpense.contacts.ALL",
             "ZohoExpense.customer.ALL",
+            BOOKS_FULL_ACCESS,
+            f"ZohoBooks.contacts.{access.value}",
+            "ZohoBooks.contacts.ALL",
         )
     )
     for access in Access
