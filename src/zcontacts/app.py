@@ -17,6 +17,7 @@ from zcontacts.api.contact_persons import ContactPersonsController
 from zcontacts.api.contacts import ContactsController
 from zcontacts.api.context import BOOKS, EXPENSE
 from zcontacts.api.errors import EXCEPTION_HANDLERS
+from zcontacts.api.oauth import OAuthController
 from zcontacts.api.openapi import complete_openapi
 from zcontacts.config import Settings
 from zcontacts.storage import migrate
@@ -51,7 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "/books/v3", route_handlers=contact_routes, opt={"wording": BOOKS}, include_in_schema=False
     )
     return Litestar(
-        route_handlers=[expense, books],
+        route_handlers=[expense, books, OAuthController],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],

@@ -37,9 +37,11 @@ app = typer.Typer(
 orgs_app = typer.Typer(no_args_is_help=True, help="Manage organizations.")
 tokens_app = typer.Typer(no_args_is_help=True, help="Manage access tokens.")
 db_app = typer.Typer(no_args_is_help=True, help="Manage the database schema.")
+clients_app = typer.Typer(no_args_is_help=True, help="Manage OAuth self clients (Zoho Accounts style).")
 app.add_typer(orgs_app, name="orgs")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
+app.add_typer(clients_app, name="clients")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False)
@@ -58,6 +60,11 @@ def _open(database_url: str | None) -> Database:
     database = Database.from_url(settings.database_url)
     migrate.upgrade(database.engine)
     return database
+
+
+def _emit(line: str) -> None:
+    """One line of data on stdout, verbatim (no rich markup: data may hold brackets)."""
+    sys.stdout.write(line + "\n")
 
 
 def _fail(message: str) -> typer.Exit:
@@ -171,7 +178,7 @@ def orgs_create(
         org = create_organization(database, name.strip(), currency_code, time_zone)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    out.print(org.organization_id)
+    _emit(org.organization_id)
 
 
 @orgs_app.command("list")
@@ -210,7 +217,7 @@ def tokens_create(
         token = create_token(database, org.strip(), scopes, expires_in)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    out.print(token)
+    _emit(token)
 
 
 @tokens_app.command("revoke")
@@ -225,6 +232,80 @@ def tokens_revoke(
     err.print("revoked")
 
 
+# ---- OAuth clients -------------------------------------------------------------------------------------
+
+
+@clients_app.command("create")
+def clients_create(
+    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    scope: Annotated[
+        list[str] | None,
+        typer.Option("--scope", help="Scope (repeatable) [default: the four contact scopes]"),
+    ] = None,
+    name: Annotated[str, typer.Option(help="A name to recognise the client by")] = "Self Client",
+    code_expires_in: Annotated[int, typer.Option(min=1, help="Seconds the grant code stays usable")] = 600,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a self client; prints JSON with client_id, client_secret and a one-time grant_code."""
+    from zcontacts.admin import create_client
+    from zcontacts.domain.schemas import encode
+
+    try:
+        scopes = [canonical_scope(s) for s in scope] if scope else list(CONTACT_SCOPES)
+        client = create_client(_open(database_url), org.strip(), scopes, name, code_expires_in)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _emit(encode(client).decode())
+
+
+@clients_app.command("code")
+def clients_code(
+    client_id: Annotated[str, typer.Option("--client-id", help="The client's id")],
+    scope: Annotated[list[str] | None, typer.Option("--scope", help="Narrower scopes (repeatable)")] = None,
+    expires_in: Annotated[int, typer.Option(min=1, help="Seconds the code stays usable")] = 600,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Make a fresh one-time grant code for a client; prints only the code."""
+    from zcontacts.admin import mint_code
+
+    try:
+        scopes = [canonical_scope(s) for s in scope] if scope else None
+        code = mint_code(_open(database_url), client_id.strip(), scopes, expires_in)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    _emit(code)
+
+
+# ---- history ---------------------------------------------------------------------------------------------
+
+
+@app.command()
+def history(
+    contact_id: Annotated[str, typer.Argument(help="The contact's id (deleted contacts too)")],
+    org: Annotated[str, typer.Option("--org", help="Organization id")],
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Print a contact's history as JSON Lines, newest first, even after the contact was deleted."""
+    from zcontacts.domain.history import render_entry
+    from zcontacts.domain.schemas import encode
+    from zcontacts.storage.contacts import ContactsRepo
+
+    database = _open(database_url)
+    organization = database.run(lambda c: OrganizationsRepo(c).get(org.strip()), write=False)
+    if organization is None:
+        raise _fail(f"no organization {org}")
+    rows = database.run(
+        lambda c: ContactsRepo(c).history(
+            organization.organization_id, contact_id.strip(), limit=100_000, offset=0
+        ),
+        write=False,
+    )
+    if not rows:
+        raise _fail(f"no history for contact {contact_id} in organization {org}")
+    for row in rows:
+        _emit(encode(render_entry(row, organization.time_zone)).decode())
+
+
 # ---- db --------------------------------------------------------------------------------------------------
 
 
@@ -232,7 +313,7 @@ def tokens_revoke(
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Apply every pending migration."""
     database = _open(database_url)
-    out.print(migrate.current_revision(database.engine) or "")
+    _emit(migrate.current_revision(database.engine) or "")
 
 
 @db_app.command("current")
@@ -240,7 +321,7 @@ def db_current(database_url: DatabaseUrl = None) -> None:
     """Print the database's schema revision (empty before the first migration)."""
     settings = Settings.from_env(database_url=database_url)
     database = Database.from_url(settings.database_url)
-    out.print(migrate.current_revision(database.engine) or "")
+    _emit(migrate.current_revision(database.engine) or "")
 
 
 def main() -> None:

@@ -23,6 +23,8 @@ class Settings:
     # How long a token lookup is reused: revocation takes effect within this many seconds.
     token_cache_seconds: float = 1.0
     log_level: str = "info"
+    # Lifetime of access tokens issued by /oauth/v2/token (Zoho's is an hour).
+    access_token_seconds: int = 3600
     auto_migrate: bool = True
 
     @classmethod

@@ -46,6 +46,7 @@ class Server:
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[str] | None = None
     banner: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def url(self) -> str:
@@ -54,7 +55,7 @@ class Server:
 
     def start(self, *extra: str) -> Server:
         """Start and wait until it answers."""
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **self.env}
         self.process = subprocess.Popen(
             [
                 sys.executable,

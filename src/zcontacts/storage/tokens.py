@@ -25,8 +25,11 @@ class TokensRepo:
         scopes: list[str],
         at_ms: int,
         expires_at_ms: int | None,
+        client_id: str | None = None,
+        refresh_token_hash: str | None = None,
     ) -> str:
-        """Store a token's hash with its scopes; returns the token's id."""
+        """Store a token's hash with its scopes (and the OAuth client and refresh token it came from, if any);
+        returns the token's id."""
         (token_id,) = ids.allocate(self.connection, 1)
         self.connection.execute(
             insert(tokens).values(
@@ -36,6 +39,8 @@ class TokensRepo:
                 scopes=" ".join(scopes),
                 created_at_ms=at_ms,
                 expires_at_ms=expires_at_ms,
+                client_id=client_id,
+                refresh_token_hash=refresh_token_hash,
             )
         )
         return str(token_id)
@@ -48,6 +53,7 @@ class TokensRepo:
                 tokens.c.scopes,
                 tokens.c.expires_at_ms,
                 tokens.c.revoked_at_ms,
+                tokens.c.client_id,
                 *ORGANIZATION_COLUMNS,
             )
             .join(organizations, organizations.c.organization_id == tokens.c.organization_id)
@@ -55,7 +61,7 @@ class TokensRepo:
         ).first()
         if row is None:
             return None
-        token_id, scopes, expires_at_ms, revoked_at_ms, *organization = tuple(row)
+        token_id, scopes, expires_at_ms, revoked_at_ms, client_id, *organization = tuple(row)
         org: Organization = organization_from_row(tuple(organization))
         return Grant(
             token_id=str(token_id),
@@ -63,6 +69,7 @@ class TokensRepo:
             scopes=frozenset(scope.casefold() for scope in str(scopes).split()),
             expires_at_ms=expires_at_ms,
             revoked=revoked_at_ms is not None,
+            client_id=client_id,
         )
 
     def revoke(self, token_hash: str, at_ms: int) -> bool:
