@@ -62,6 +62,14 @@ def _open(database_url: str | None) -> Database:
     return database
 
 
+def _scopes(given: list[str] | None) -> list[str]:
+    """Validated, canonically spelled scopes from repeated --scope options."""
+    try:
+        return [canonical_scope(s) for s in given or []]
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+
+
 def _emit(line: str) -> None:
     """One line of data on stdout, verbatim (no rich markup: data may hold brackets)."""
     sys.stdout.write(line + "\n")
@@ -208,10 +216,7 @@ def tokens_create(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an access token; prints only the token."""
-    try:
-        scopes = [canonical_scope(s) for s in scope] if scope else list(CONTACT_SCOPES)
-    except ValueError as exc:
-        raise _fail(str(exc)) from None
+    scopes = _scopes(scope) or list(CONTACT_SCOPES)
     database = _open(database_url)
     try:
         token = create_token(database, org.strip(), scopes, expires_in)
@@ -250,8 +255,8 @@ def clients_create(
     from zcontacts.admin import create_client
     from zcontacts.domain.schemas import encode
 
+    scopes = _scopes(scope) or list(CONTACT_SCOPES)
     try:
-        scopes = [canonical_scope(s) for s in scope] if scope else list(CONTACT_SCOPES)
         client = create_client(_open(database_url), org.strip(), scopes, name, code_expires_in)
     except ValueError as exc:
         raise _fail(str(exc)) from None
@@ -268,8 +273,8 @@ def clients_code(
     """Make a fresh one-time grant code for a client; prints only the code."""
     from zcontacts.admin import mint_code
 
+    scopes = _scopes(scope) or None
     try:
-        scopes = [canonical_scope(s) for s in scope] if scope else None
         code = mint_code(_open(database_url), client_id.strip(), scopes, expires_in)
     except ValueError as exc:
         raise _fail(str(exc)) from None

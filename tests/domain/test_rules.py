@@ -34,7 +34,7 @@ def test_scopes_accept_both_spellings_and_full_access() -> None:
     assert not grants(frozenset(), Access.READ)
     assert canonical_scope("zohoexpense.CUSTOMER.read") == "ZohoExpense.customer.READ"
     with pytest.raises(ValueError, match="unknown scope"):
-        canonical_scope("ZohoBooks.fullaccess.all")
+        canonical_scope("ZohoCRM.modules.ALL")
 
 
 def test_list_query_defaults_and_case_folding() -> None:

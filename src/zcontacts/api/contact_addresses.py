@@ -6,13 +6,12 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath
 
 from zcontacts.api.bodies import decoder_for, read_body
-from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, contact_key
+from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, contact_key, read_record
 from zcontacts.api.context import SUCCESS, stamp_of
 from zcontacts.api.responses import json_response, message_body, with_object
-from zcontacts.domain.contacts import add_address, addresses_of, delete_address, update_address
+from zcontacts.domain.contact_parts import add_address, addresses_of, delete_address, update_address
 from zcontacts.domain.schemas import AddressIn
 from zcontacts.domain.scopes import Access
-from zcontacts.errors import NotFound
 from zcontacts.storage.contacts import ContactsRepo
 
 CREATED = "The address has been created."
@@ -34,11 +33,7 @@ class ContactAddressesController(Controller):
         self, contact_id: FromPath[str], principal: Principal, database: Db
     ) -> Response[bytes]:
         """Billing, shipping and the additional addresses, with every field."""
-        key = str(contact_key(contact_id))
-        org = principal.organization.organization_id
-        record = await database.read(lambda connection: ContactsRepo(connection).get_record(org, key))
-        if record is None:
-            raise NotFound()
+        record = await read_record(database, principal, contact_id)
         return json_response(with_object(SUCCESS, "addresses", addresses_of(record)))
 
     @post("/", status_code=201, opt={"access": Access.UPDATE}, operation_id="createAddress")

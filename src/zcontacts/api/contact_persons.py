@@ -6,11 +6,11 @@ from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath
 
 from zcontacts.api.bodies import decoder_for, read_body
-from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, contact_key
+from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, read_record
 from zcontacts.api.context import SUCCESS, stamp_of
 from zcontacts.api.paging import page_of
 from zcontacts.api.responses import json_response, message_body, with_items, with_object
-from zcontacts.domain.contacts import add_person, delete_person, mark_primary, update_person
+from zcontacts.domain.contact_parts import add_person, delete_person, mark_primary, update_person
 from zcontacts.domain.schemas import ContactPersonCreate, ContactPersonIn
 from zcontacts.domain.scopes import Access
 from zcontacts.errors import NotFound
@@ -39,12 +39,7 @@ class ContactPersonsController(Controller):
     ) -> Response[bytes]:
         """The contact's persons, primary first as stored."""
         page, per_page = page_of(request)
-        key = str(contact_key(contact_id))
-        org = principal.organization.organization_id
-        record = await database.read(lambda connection: ContactsRepo(connection).get_record(org, key))
-        if record is None:
-            raise NotFound()
-        persons = record.contact.contact_persons
+        persons = (await read_record(database, principal, contact_id)).contact.contact_persons
         start = (page - 1) * per_page
         chunk = persons[start : start + per_page]
         return json_response(
@@ -60,11 +55,7 @@ class ContactPersonsController(Controller):
         self, contact_id: FromPath[str], contact_person_id: FromPath[str], principal: Principal, database: Db
     ) -> Response[bytes]:
         """One person of the contact."""
-        key = str(contact_key(contact_id))
-        org = principal.organization.organization_id
-        record = await database.read(lambda connection: ContactsRepo(connection).get_record(org, key))
-        if record is None:
-            raise NotFound()
+        record = await read_record(database, principal, contact_id)
         person = next(
             (p for p in record.contact.contact_persons if p.contact_person_id == contact_person_id), None
         )

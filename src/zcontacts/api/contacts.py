@@ -38,6 +38,16 @@ def contact_key(contact_id: str) -> int:
     return int(contact_id)
 
 
+async def read_record(database: Database, principal: Grant, contact_id: str) -> ContactRecord:
+    """The addressed contact's full record, or 404."""
+    key = str(contact_key(contact_id))
+    organization_id = principal.organization.organization_id
+    record = await database.read(lambda connection: ContactsRepo(connection).get_record(organization_id, key))
+    if record is None:
+        raise NotFound()
+    return record
+
+
 def page_context(query: ListQuery, has_more: bool) -> bytes:
     """The list response's page_context."""
     return encode(

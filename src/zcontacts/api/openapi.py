@@ -81,7 +81,10 @@ def complete_openapi(app: Litestar) -> None:
         }
     }
     document["security"] = [{"zohoOAuthToken": []}]
-    for path_item in document.get("paths", {}).values():
+    for path, path_item in document.get("paths", {}).items():
+        if path.startswith("/oauth/"):
+            path_item["post"]["security"] = []  # the token endpoint authenticates the client itself
+            continue
         for operation in path_item.values():
             if not isinstance(operation, dict) or "operationId" not in operation:
                 continue

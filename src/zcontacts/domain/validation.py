@@ -7,7 +7,7 @@ import re
 import msgspec
 from msgspec import UNSET
 
-from zcontacts.domain.schemas import ContactUpdate
+from zcontacts.domain.schemas import ContactPersonIn, ContactUpdate
 from zcontacts.errors import FieldTooLong, InvalidValue, RequiredField
 
 SALUTATIONS = ("Mr", "Mrs", "Miss", "Ms", "Dr")
@@ -68,3 +68,9 @@ def check_email(field: str, value: str | msgspec.UnsetType | None) -> None:
     """A plausible address, or empty."""
     if isinstance(value, str) and value != "" and not _EMAIL.match(value):
         raise InvalidValue(f"Invalid value passed for {field}: {value!r} is not a valid email address.")
+
+
+def check_person(prefix: str, person: ContactPersonIn) -> None:
+    """The rules of one contact person's fields."""
+    check_salutation(f"{prefix}salutation", person.salutation)
+    check_email(f"{prefix}email", person.email)
