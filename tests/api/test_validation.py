@@ -135,3 +135,12 @@ def test_framework_error_bodies_never_leak(client: Any, tenant: Tenant) -> None:
     assert "extra" not in body
     assert "detail" not in body
     assert "status_code" not in body
+
+
+def test_legacy_form_body_on_update(client: Any, tenant: Tenant) -> None:
+    contact = make_contact(client, tenant)
+    url = f"{CONTACTS}/{contact['contact_id']}"
+    response = client.put(url, data={"JSONString": '{"notes": "from a form"}'}, headers=tenant.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["contact"]["notes"] == "from a form"
+    assert_error(client.put(url, data={"JSONString": "{not json"}, headers=tenant.headers), 400, 1038)

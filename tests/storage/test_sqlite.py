@@ -78,3 +78,28 @@ def test_every_listing_is_served_by_an_index(database: Database, params: list[tu
     # Without a filter the index delivers rows in order; with one, only the matching rows are sorted.
     if all(key in ("sort_column", "sort_order", "filter_by", "page") for key, _ in params):
         assert "TEMP B-TREE" not in plan, plan
+
+
+def test_upgrade_from_0001_backfills_contact_records(database_url: str, tmp_path: Path) -> None:
+    """Contacts written before revision 0002 get their full record, so updates and address calls work."""
+    from litestar.testing import TestClient
+
+    from tests.helpers import CONTACTS, make_contact, make_tenant
+    from zcontacts.app import create_app
+    from zcontacts.config import Settings
+
+    database = Database.from_url(database_url)
+    tenant = make_tenant(database)
+    with TestClient(create_app(Settings(database_url=database_url, token_cache_seconds=0))) as client:
+        contact = make_contact(client, tenant, billing_address={"city": "Pune"})
+    migrate.downgrade(database.engine, "0001")
+    assert "state_doc" not in {c["name"] for c in inspect(database.engine).get_columns("contacts")}
+    migrate.upgrade(database.engine)
+    with TestClient(create_app(Settings(database_url=database_url, token_cache_seconds=0))) as client:
+        url = f"{CONTACTS}/{contact['contact_id']}"
+        assert client.get(url, headers=tenant.headers).json()["contact"] == contact
+        addresses = client.get(f"{url}/address", headers=tenant.headers).json()["addresses"]
+        assert (addresses[0]["city"], addresses[0]["street2"]) == ("Pune", "")
+        updated = client.put(url, json={"notes": "after upgrade"}, headers=tenant.headers)
+        assert updated.status_code == 200, updated.text
+    database.dispose()
