@@ -344,3 +344,30 @@ def test_books_scopes_are_accepted(client: Any, database: Database, tenant: Tena
     assert_error(
         client.post("/books/v3/contacts", json={"contact_name": "X"}, headers=books.headers), 401, 57
     )
+
+
+def test_sub_resources_never_cross_organizations(client: Any, database: Database, tenant: Tenant) -> None:
+    from tests.helpers import make_tenant
+
+    other = make_tenant(database, name="Other")
+    theirs = make_contact(client, other, contact_persons=[{"first_name": "Secret"}])
+    person_id = theirs["contact_persons"][0]["contact_person_id"]
+    address_id = theirs["billing_address"]["address_id"]
+    base = f"{CONTACTS}/{theirs['contact_id']}"
+    for method, url, body in [
+        ("GET", f"{base}/contactpersons", None),
+        ("GET", f"{base}/contactpersons/{person_id}", None),
+        ("PUT", f"{CONTACTS}/contactpersons/{person_id}", {"first_name": "Mine"}),
+        ("DELETE", f"{CONTACTS}/contactpersons/{person_id}", None),
+        ("POST", f"{CONTACTS}/contactpersons/{person_id}/primary", None),
+        ("GET", f"{base}/address", None),
+        ("PUT", f"{base}/address/{address_id}", {"city": "Mine"}),
+        ("POST", f"{base}/address", {"city": "Mine"}),
+        ("POST", f"{base}/inactive", None),
+        ("GET", f"{base}/comments", None),
+    ]:
+        assert_error(client.request(method, url, json=body, headers=tenant.headers), 404, 1002)
+    created = client.post(f"{CONTACTS}/contactpersons", json={"contact_id": theirs["contact_id"], "first_name": "X"},
+                          headers=tenant.headers)  # fmt: skip
+    assert_error(created, 400, 2, "contact_id")
+    assert _get(client, other, theirs["contact_id"]) == theirs

@@ -156,3 +156,13 @@ def test_client_secrets_are_stored_only_as_hashes(database: Database, self_clien
                                        + c.exec_driver_sql("SELECT * FROM oauth_grant_codes").all()), write=False)  # fmt: skip
     assert self_client.client_secret not in dump
     assert self_client.grant_code not in dump
+
+
+def test_revoking_an_access_token(client: Any, self_client: SelfClient) -> None:
+    body = _exchange(client, self_client).json()
+    auth = _auth(body["access_token"], self_client.organization_id)
+    assert client.post("/oauth/v2/token/revoke", data={"token": body["access_token"]}).json() == {
+        "status": "success"
+    }
+    assert_error(client.get(CONTACTS, headers=auth), 401, 57)
+    assert client.post("/oauth/v2/token/revoke").status_code == 400
