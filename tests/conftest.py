@@ -1,5 +1,9 @@
 """Shared fixtures: a migrated database per test (copied from one migrated template), the ASGI app over
-httpx, and small keyword factories for organizations, tokens and contacts."""
+httpx, and small keyword factories for organizations, tokens and contacts.
+
+Every test that uses a database runs once per backend: SQLite always, PostgreSQL when a server answers at
+ZCONTACTS_TEST_POSTGRES_URL (otherwise those copies are skipped, saying why). A module or test marked
+`@pytest.mark.backends("sqlite")` runs on the named backends only."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from tests.backends import REDIS_URL, PostgresDatabases, postgres_unreachable, redis_unreachable
 from tests.helpers import Tenant, make_tenant
 from zcontacts.app import create_app
 from zcontacts.config import Settings
@@ -28,12 +33,48 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+BACKENDS = ("sqlite", "postgresql")
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Run every test that touches a database on each backend (or on those its `backends` mark names)."""
+    if "database_url" in metafunc.fixturenames:
+        mark = metafunc.definition.get_closest_marker("backends")
+        metafunc.parametrize("database_url", mark.args if mark else BACKENDS, indirect=True)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresDatabases]:
+    """The PostgreSQL server's database factory; skips the test when no server answers."""
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    databases = PostgresDatabases().start()
+    yield databases
+    databases.close()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a reachable Redis server; skips the test when none answers."""
+    reason = redis_unreachable()
+    if reason:
+        pytest.skip(reason)
+    return REDIS_URL
+
+
 @pytest.fixture
-def database_url(template_db: Path, tmp_path: Path) -> str:
-    """A fresh, migrated SQLite database for this test."""
-    target = tmp_path / "zcontacts.db"
-    shutil.copyfile(template_db, target)
-    return f"sqlite:///{target}"
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database for this test, on the backend of the test's parameter."""
+    if request.param == "sqlite":
+        target = tmp_path / "zcontacts.db"
+        shutil.copyfile(request.getfixturevalue("template_db"), target)
+        yield f"sqlite:///{target}"
+        return
+    postgres: PostgresDatabases = request.getfixturevalue("postgres")
+    url = postgres.create()
+    yield url
+    postgres.drop(url)
 
 
 @pytest.fixture
@@ -47,7 +88,8 @@ def database(database_url: str) -> Iterator[Database]:
 @pytest.fixture
 def client(database_url: str) -> Iterator[TestClient[Any]]:
     """The real ASGI app, driven over httpx."""
-    app = create_app(Settings(database_url=database_url, token_cache_seconds=0))
+    # The rate limit is off: tests make many requests per organization (tests/api/test_ratelimit.py turns it on).
+    app = create_app(Settings(database_url=database_url, token_cache_seconds=0, rate_limit_per_minute=0))
     with TestClient(app=app) as test_client:
         yield test_client
 

@@ -17,8 +17,10 @@ from zcontacts.api.contact_persons import ContactPersonsController
 from zcontacts.api.contacts import ContactsController
 from zcontacts.api.context import BOOKS, EXPENSE
 from zcontacts.api.errors import EXCEPTION_HANDLERS
+from zcontacts.api.health import HEALTH_ROUTES
 from zcontacts.api.oauth import OAuthController
 from zcontacts.api.openapi import complete_openapi
+from zcontacts.api.ratelimit import RateLimiter, add_headers
 from zcontacts.config import Settings
 from zcontacts.storage import migrate
 from zcontacts.storage.database import Database
@@ -30,14 +32,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     database = Database.from_url(
         settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow
     )
+    rate_limiter = RateLimiter.from_settings(settings)
 
     def on_startup(app: Litestar) -> None:
+        # Refuses (UnknownRevision) a database migrated by a newer zcontacts, even without auto_migrate.
+        migrate.check_known(database.engine)
         if settings.auto_migrate:
             migrate.upgrade(database.engine)
         complete_openapi(app)
 
-    def on_shutdown() -> None:
+    async def on_shutdown() -> None:
         database.dispose()
+        if rate_limiter is not None:
+            await rate_limiter.close()
 
     logging.getLogger("zcontacts").setLevel(settings.log_level.upper())
     contact_routes = [
@@ -52,16 +59,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "/books/v3", route_handlers=contact_routes, opt={"wording": BOOKS}, include_in_schema=False
     )
     return Litestar(
-        route_handlers=[expense, books, OAuthController],
+        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
+        before_send=[add_headers],
         state=State(
             {
                 "settings": settings,
                 "database": database,
                 "grants": GrantCache(database, settings.token_cache_seconds),
+                "rate_limiter": rate_limiter,
+                "schema_head": migrate.head_revision(),
             }
         ),
         openapi_config=OpenAPIConfig(

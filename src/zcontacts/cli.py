@@ -44,7 +44,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 
 out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, for log collectors
 
 DatabaseUrl = Annotated[
     str | None,
@@ -58,7 +58,10 @@ def _open(database_url: str | None) -> Database:
     """The database, migrated to the newest schema."""
     settings = Settings.from_env(database_url=database_url)
     database = Database.from_url(settings.database_url)
-    migrate.upgrade(database.engine)
+    try:
+        migrate.upgrade(database.engine)
+    except migrate.UnknownRevision as exc:
+        raise _fail(str(exc)) from None
     return database
 
 
@@ -326,7 +329,10 @@ def db_current(database_url: DatabaseUrl = None) -> None:
     """Print the database's schema revision (empty before the first migration)."""
     settings = Settings.from_env(database_url=database_url)
     database = Database.from_url(settings.database_url)
-    _emit(migrate.current_revision(database.engine) or "")
+    revision = migrate.current_revision(database.engine)
+    _emit(revision or "")
+    if revision is not None and revision not in migrate.known_revisions():
+        err.print(f"[yellow]note:[/yellow] revision {revision} is newer than this zcontacts knows")
 
 
 def main() -> None:

@@ -26,6 +26,12 @@ class Settings:
     # Lifetime of access tokens issued by /oauth/v2/token (Zoho's is an hour).
     access_token_seconds: int = 3600
     auto_migrate: bool = True
+    # Requests per organization in any 60 seconds (Zoho's limit is 100); 0 turns the limit off.
+    rate_limit_per_minute: int = 100
+    # With a Redis URL the budget is shared by every replica; without one each process counts on its own.
+    redis_url: str = ""
+    # Prefix of the rate limit's Redis keys, so deployments sharing one Redis keep separate budgets.
+    redis_prefix: str = "zcontacts"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

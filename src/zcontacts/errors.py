@@ -141,3 +141,11 @@ class TooManyRequests(ZohoError):
     code = 44
     status = HTTPStatus.TOO_MANY_REQUESTS
     default_message = "You have made too many requests continuously. Please try again after some time."
+
+
+class NotReady(ZohoError):
+    """The server cannot serve requests now: its database is unreachable or its schema is not this code's."""
+
+    code = 1000
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    default_message = "Service unavailable: the database is not reachable."

@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.helpers import CONTACTS, Tenant, assert_error, make_contact
 
@@ -138,8 +139,8 @@ def test_filters(
 
 def test_status_filter(client: Any, tenant: Tenant, people: list[dict[str, Any]], database: Any) -> None:
     # Marking inactive comes with the status endpoints; set it in the store the way they will.
-    database.run(lambda c: c.exec_driver_sql(
-        "UPDATE contacts SET status = 'inactive' WHERE contact_id = ?", (int(people[0]["contact_id"]),)), write=True)  # fmt: skip
+    database.run(lambda c: c.execute(text(
+        "UPDATE contacts SET status = 'inactive' WHERE contact_id = :id"), {"id": int(people[0]["contact_id"])}), write=True)  # fmt: skip
     assert _names(client, tenant, filter_by="Status.Inactive") == ["Zeta Corp"]
     assert len(_names(client, tenant, filter_by="Status.Active")) == 3
     assert len(_names(client, tenant, filter_by="Status.All")) == 4

@@ -12,6 +12,8 @@ from zcontacts.storage import migrate
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 
+pytestmark = pytest.mark.backends("sqlite")
+
 
 def test_migrations_create_every_table_at_head(tmp_path: Path) -> None:
     database = Database.from_url(f"sqlite:///{tmp_path / 'new' / 'z.db'}")

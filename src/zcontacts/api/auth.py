@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request
 
+from zcontacts.api.ratelimit import enforce as enforce_rate_limit
 from zcontacts.domain.scopes import Access, grants
 from zcontacts.domain.tokens import Grant, token_hash
 from zcontacts.domain.zoho_time import now_ms
@@ -79,4 +80,6 @@ async def provide_principal(request: Request[Any, Any, Any]) -> Grant:
     organization_id = organization_id_of(request)
     if organization_id != grant.organization.organization_id:
         raise OrganizationNotAssociated(organization_id[:40])
+    # Counted only now, with the token verified: bad tokens cannot spend an organization's budget.
+    await enforce_rate_limit(request, organization_id)
     return grant

@@ -88,10 +88,13 @@ class ContactsRepo:
         for condition in self._conditions(query):
             statement = statement.where(condition)
         sort = _SORT_COLUMNS[query.sort_column]
+        # Names are unique per organization, so a name sort needs no id tie-break; without one PostgreSQL reads
+        # the (organization_id, contact_name_key) unique index in order instead of sorting (as SQLite does).
+        order = [sort] if query.sort_column == "contact_name" else [sort, contacts.c.contact_id]
         if query.sort_order == "D":
-            statement = statement.order_by(sort.desc(), contacts.c.contact_id.desc())
+            statement = statement.order_by(*(column.desc() for column in order))
         else:
-            statement = statement.order_by(sort.asc(), contacts.c.contact_id.asc())
+            statement = statement.order_by(*(column.asc() for column in order))
         return statement.limit(query.per_page + 1).offset(query.offset)
 
     def _conditions(self, query: ListQuery) -> list[ColumnElement[bool]]:

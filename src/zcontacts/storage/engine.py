@@ -25,7 +25,8 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
-    """An engine for `url`, configured for zcontacts' access pattern."""
+    """An engine for `url`, configured for zcontacts' access pattern. On PostgreSQL each process holds at most
+    `pool_size + max_overflow` connections: replicas × workers × that must stay under max_connections."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
@@ -33,9 +34,17 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        # A connection the server closed (restart, failover, idle timeout) is replaced before use, not failed on.
         pool_pre_ping=True,
         pool_recycle=1800,
+        # An unreachable server fails a request (and /readyz) within seconds instead of hanging it.
+        connect_args={"connect_timeout": 5, "application_name": "zcontacts", **_query_args(parsed)},
     )
+
+
+def _query_args(url: URL) -> dict[str, Any]:
+    """Connection arguments the URL sets itself (?connect_timeout=…) win over zcontacts' defaults."""
+    return {key: value for key, value in url.query.items() if key in ("connect_timeout", "application_name")}
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -1,0 +1,50 @@
+"""Probes for load balancers and orchestrators: no token, never rate limited, not in the API document.
+
+/healthz says the process is alive (it touches nothing); /readyz says this replica can serve: its database
+answers and is at the schema revision this code expects. A replica that is not ready gets a 503, so a load
+balancer sends its traffic elsewhere until the database is back or `zcontacts db upgrade` has run."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar import Request, Response, get
+from sqlalchemy.exc import SQLAlchemyError
+
+from zcontacts.api.responses import json_response, message_body
+from zcontacts.errors import NotReady
+from zcontacts.storage import migrate
+from zcontacts.storage.database import Database
+
+log = logging.getLogger("zcontacts")
+
+_OK = message_body(0, "ok")
+_READY = message_body(0, "ready")
+
+
+@get("/healthz", include_in_schema=False, sync_to_thread=False)
+def healthz() -> Response[bytes]:
+    """The process is up and its event loop answers."""
+    return json_response(_OK)
+
+
+@get("/readyz", include_in_schema=False)
+async def readyz(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """The database answers and its schema is at this code's head revision; else 503."""
+    database: Database = request.app.state.database
+    head: str | None = request.app.state.schema_head
+    try:
+        revision = await database.read(migrate.revision_of)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("readyz: database unreachable: %s", str(exc).splitlines()[0])
+        raise NotReady() from None
+    if revision != head:
+        raise NotReady(
+            f"Service unavailable: the database schema is at revision {revision or 'none'}, this server needs "
+            f"{head}; run `zcontacts db upgrade`."
+        )
+    return json_response(_READY)
+
+
+HEALTH_ROUTES = [healthz, readyz]

@@ -1,0 +1,68 @@
+"""GET /healthz (the process answers) and GET /readyz (the database answers, at this code's schema)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.backends import PostgresDatabases
+from tests.helpers import assert_error
+from zcontacts.app import create_app
+from zcontacts.config import Settings
+from zcontacts.storage import migrate
+from zcontacts.storage.database import Database
+
+
+def test_healthz_needs_no_token(client: Any) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.text == '{"code":0,"message":"ok"}'
+    assert response.headers["content-type"].startswith("application/json")
+
+
+def test_readyz_when_the_database_answers_at_head(client: Any) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"code": 0, "message": "ready"}
+
+
+def test_probes_are_not_part_of_the_api_document(client: Any) -> None:
+    paths = client.get("/docs/openapi.json").json()["paths"]
+    assert not {"/healthz", "/readyz"} & set(paths)
+
+
+def test_probes_answer_only_get(client: Any) -> None:
+    assert_error(client.post("/healthz"), 405, 37)
+
+
+def test_readyz_is_503_while_the_schema_is_behind(database_url: str) -> None:
+    database = Database.from_url(database_url)
+    migrate.downgrade(database.engine, "base")
+    database.dispose()
+    app = create_app(Settings(database_url=database_url, auto_migrate=False, rate_limit_per_minute=0))
+    with TestClient(app=app) as client:
+        assert_error(client.get("/readyz"), 503, 1000, "revision none", "zcontacts db upgrade")
+        assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_is_503_when_the_database_goes_away(
+    request: pytest.FixtureRequest, database_url: str, database: Database
+) -> None:
+    app = create_app(Settings(database_url=database_url, rate_limit_per_minute=0))
+    with TestClient(app=app) as client:
+        assert client.get("/readyz").status_code == 200
+        if database.inline:
+            # SQLite: the file is replaced by an empty one, as when a volume is lost.
+            path = database.engine.url.database or ""
+            app.state.database.dispose()
+            with open(path, "wb"):
+                pass
+            assert_error(client.get("/readyz"), 503, 1000, "revision none")
+        else:
+            postgres: PostgresDatabases = request.getfixturevalue("postgres")
+            database.dispose()
+            postgres.drop_now(database_url)
+            assert_error(client.get("/readyz"), 503, 1000, "not reachable")
+        assert client.get("/healthz").status_code == 200

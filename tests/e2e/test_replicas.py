@@ -1,0 +1,160 @@
+"""Replicas: several real `zcontacts serve` processes on one PostgreSQL database behave as one server: a write
+through one is read through another, ids never collide under concurrent creates, contact_name stays unique,
+and (with Redis) the rate limit is one budget shared by all of them."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from tests.backends import PostgresDatabases, libpq_url
+from tests.e2e.server import Server, headers
+
+pytestmark = pytest.mark.e2e
+CONTACTS = "/expense/v1/contacts"
+# Small pools, so the test holds few of the shared server's connections (and proves the setting reaches workers).
+POOL = {"ZCONTACTS_POOL_SIZE": "2", "ZCONTACTS_MAX_OVERFLOW": "2"}
+
+
+@pytest.fixture
+def shared_url(postgres: PostgresDatabases) -> Iterator[str]:
+    """A fresh PostgreSQL database for the replicas of one test."""
+    url = postgres.create()
+    yield url
+    postgres.drop(url)
+
+
+@pytest.fixture
+def replicas(shared_url: str, tmp_path: Path) -> Iterator[list[Server]]:
+    """Two servers on one database; the first start creates the organization and token both use."""
+    servers = [Server(database_url=shared_url, workdir=tmp_path, env=POOL) for _ in range(2)]
+    try:
+        for server in servers:
+            server.start()
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _auth(replicas: list[Server]) -> dict[str, str]:
+    return headers(*replicas[0].credentials())
+
+
+def test_a_write_through_one_replica_is_read_through_the_other(replicas: list[Server]) -> None:
+    one, other = replicas
+    auth = _auth(replicas)
+    created = httpx.post(one.url + CONTACTS, json={"contact_name": "Seen Everywhere"}, headers=auth)
+    assert created.status_code == 201
+    url = f"{CONTACTS}/{created.json()['contact']['contact_id']}"
+    assert httpx.get(other.url + url, headers=auth).json()["contact"] == created.json()["contact"]
+    updated = httpx.put(other.url + url, json={"notes": "from the other"}, headers=auth)
+    assert updated.status_code == 200
+    assert httpx.get(one.url + url, headers=auth).json()["contact"]["notes"] == "from the other"
+    listed = httpx.get(one.url + CONTACTS, headers=auth).json()["customers"]
+    assert [c["contact_name"] for c in listed] == ["Seen Everywhere"]
+    assert httpx.delete(one.url + url, headers=auth).status_code == 200
+    assert httpx.get(other.url + url, headers=auth).status_code == 404
+
+
+async def _post_all(
+    requests: list[tuple[Server, dict[str, Any]]], auth: dict[str, str]
+) -> list[httpx.Response]:
+    limits = httpx.Limits(max_connections=50)
+    async with httpx.AsyncClient(headers=auth, timeout=60, limits=limits) as client:
+        return await asyncio.gather(*(client.post(s.url + CONTACTS, json=body) for s, body in requests))
+
+
+def test_ids_never_collide_under_concurrent_creates_on_both(replicas: list[Server]) -> None:
+    bodies = [
+        (
+            server,
+            {
+                "contact_name": f"Customer {n}-{i}",
+                "contact_persons": [{"first_name": "A"}, {"first_name": "B"}],
+            },
+        )
+        for n, server in enumerate(replicas)
+        for i in range(100)
+    ]
+    responses = asyncio.run(_post_all(bodies, _auth(replicas)))
+    assert [r.status_code for r in responses] == [201] * 200, {r.status_code: r.text for r in responses}
+    ids: list[str] = []
+    for response in responses:
+        contact = response.json()["contact"]
+        ids += [contact["contact_id"], contact["billing_address"]["address_id"],
+                contact["shipping_address"]["address_id"]]  # fmt: skip
+        ids += [person["contact_person_id"] for person in contact["contact_persons"]]
+    assert len(ids) == 200 * 5
+    assert len(set(ids)) == len(ids)
+    page = httpx.get(replicas[1].url + CONTACTS, params={"per_page": 200}, headers=_auth(replicas)).json()
+    assert len(page["customers"]) == 200
+
+
+def test_contact_name_stays_unique_across_replicas(replicas: list[Server]) -> None:
+    spellings = ["Same Name", "same name", "SAME NAME", " Same Name "]
+    bodies = [(replicas[i % 2], {"contact_name": spellings[i % 4]}) for i in range(20)]
+    responses = asyncio.run(_post_all(bodies, _auth(replicas)))
+    statuses = sorted(r.status_code for r in responses)
+    assert statuses == [201] + [400] * 19, [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 400:
+            assert response.json()["code"] == 3062, response.text
+    for server in replicas:
+        listed = httpx.get(server.url + CONTACTS, headers=_auth(replicas)).json()["customers"]
+        assert len(listed) == 1
+
+
+def test_serve_with_workers_shares_the_port_and_respects_the_pool(
+    postgres: PostgresDatabases, shared_url: str, tmp_path: Path
+) -> None:
+    server = Server(database_url=shared_url, workdir=tmp_path, env=POOL).start("--workers", "2")
+    try:
+        auth = headers(*server.credentials())
+        bodies = [(server, {"contact_name": f"Worker {i}"}) for i in range(60)]
+        responses = asyncio.run(_post_all(bodies, auth))
+        assert [r.status_code for r in responses] == [201] * 60
+        assert httpx.get(server.url + "/readyz").status_code == 200
+        database = make_url(shared_url).database
+        with psycopg.connect(libpq_url(postgres.admin_url)) as admin:
+            row = admin.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = 'zcontacts'",
+                (database,),
+            ).fetchone()
+        assert row is not None
+        # Two workers, each at most pool_size + max_overflow = 4 connections.
+        assert 1 <= row[0] <= 8
+    finally:
+        server.stop()
+
+
+def test_one_rate_limit_budget_across_replicas(redis_url: str, tmp_path: Path) -> None:
+    # Only Redis matters here: two processes on one SQLite file are replicas too.
+    limit = {
+        "ZCONTACTS_RATE_LIMIT_PER_MINUTE": "6",
+        "ZCONTACTS_REDIS_URL": redis_url,
+        "ZCONTACTS_REDIS_PREFIX": f"zcontacts-test-{uuid.uuid4().hex}",
+    }
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    servers = [Server(database_url=url, workdir=tmp_path, env=limit) for _ in range(2)]
+    try:
+        for server in servers:
+            server.start()
+        auth = headers(*servers[0].credentials())
+        responses = [httpx.get(servers[i % 2].url + CONTACTS, headers=auth) for i in range(9)]
+        assert [r.status_code for r in responses] == [200] * 6 + [429] * 3
+        assert [int(r.headers["x-rate-limit-remaining"]) for r in responses] == [5, 4, 3, 2, 1, 0, 0, 0, 0]
+        assert all(r.json()["code"] == 44 for r in responses[6:])
+        assert all(1 <= int(r.headers["retry-after"]) <= 60 for r in responses[6:])
+        assert httpx.get(servers[1].url + "/healthz").status_code == 200
+    finally:
+        for server in servers:
+            server.stop()

@@ -1,0 +1,93 @@
+"""Migrations in production: `db upgrade` and `db current` on each backend, and servers that refuse to start on
+a database migrated by a newer zcontacts (its revision is unknown to this code)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from litestar.testing import TestClient
+from sqlalchemy import text
+
+from tests.e2e.server import free_port, zcontacts
+from zcontacts.app import create_app
+from zcontacts.config import Settings
+from zcontacts.storage import migrate
+from zcontacts.storage.database import Database
+
+pytestmark = pytest.mark.e2e
+FUTURE = "9999_from_the_future"
+
+
+def _stamp(database_url: str, revision: str) -> None:
+    database = Database.from_url(database_url)
+    database.run(
+        lambda c: c.execute(text("UPDATE alembic_version SET version_num = :r"), {"r": revision}), write=True
+    )
+    database.dispose()
+
+
+def test_db_upgrade_and_current_from_an_empty_database(database_url: str) -> None:
+    database = Database.from_url(database_url)
+    migrate.downgrade(database.engine, "base")
+    database.dispose()
+    assert zcontacts("db", "current", database_url=database_url).stdout.strip() == ""
+    upgraded = zcontacts("db", "upgrade", database_url=database_url)
+    assert upgraded.stdout.strip() == migrate.head_revision()
+    assert zcontacts("db", "current", database_url=database_url).stdout.strip() == migrate.head_revision()
+    assert zcontacts("db", "upgrade", database_url=database_url).returncode == 0  # idempotent
+
+
+def test_serve_refuses_a_newer_database(database_url: str, tmp_path: Path) -> None:
+    _stamp(database_url, FUTURE)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "zcontacts",
+            "serve",
+            "--port",
+            str(free_port()),
+            "--database-url",
+            database_url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert FUTURE in result.stderr
+    assert "unknown to this zcontacts" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "listening on" not in result.stdout
+    # The other commands refuse too, and `db current` still tells what the database is at.
+    refused = zcontacts("db", "upgrade", database_url=database_url, check=False)
+    assert refused.returncode == 2
+    assert FUTURE in refused.stderr
+    current = zcontacts("db", "current", database_url=database_url)
+    assert current.stdout.strip() == FUTURE
+    assert "newer" in current.stderr
+
+
+def test_an_app_worker_refuses_a_newer_database_at_startup(database_url: str) -> None:
+    _stamp(database_url, FUTURE)
+    app = create_app(Settings(database_url=database_url, auto_migrate=False))
+    # The test client's task group wraps what the lifespan raised.
+    with pytest.raises(ExceptionGroup) as raised, TestClient(app=app):
+        pass
+    assert raised.group_contains(migrate.UnknownRevision, match=FUTURE, depth=None)
+
+
+def test_a_worker_started_by_uvicorn_exits_non_zero(database_url: str, tmp_path: Path) -> None:
+    # What a replica started directly by uvicorn (or by `serve --workers N`) does.
+    _stamp(database_url, FUTURE)
+    command = [sys.executable, "-m", "uvicorn", "--factory", "zcontacts.app:create_app_from_env",
+               "--port", str(free_port())]  # fmt: skip
+    env = {"ZCONTACTS_DATABASE_URL": database_url, "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    assert result.returncode != 0
+    assert FUTURE in result.stderr
+    assert "Application startup failed" in result.stderr

@@ -1,0 +1,209 @@
+"""The PostgreSQL backend: the migrations (sequences, pg_trgm, "C" collation on keys), query plans on a table
+with enough rows, ids from sequences across connections, a lost name race, and the pool settings."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from sqlalchemy import Connection, inspect, text
+
+from tests.backends import PostgresDatabases
+from tests.helpers import Tenant
+from tests.storage.test_sqlite import LISTINGS
+from zcontacts.app import create_app
+from zcontacts.config import Settings
+from zcontacts.domain.contacts import create_contact
+from zcontacts.domain.listing import parse_list_query
+from zcontacts.domain.schemas import ContactCreate
+from zcontacts.domain.zoho_time import now_ms
+from zcontacts.errors import DuplicateName
+from zcontacts.storage import ids, migrate
+from zcontacts.storage.contacts import ContactsRepo
+from zcontacts.storage.database import Database
+from zcontacts.storage.organizations import OrganizationsRepo
+
+pytestmark = [pytest.mark.postgres, pytest.mark.backends("postgresql")]
+
+KEYS = ["contact_name_key", "company_name_key", "first_name_key", "last_name_key", "email_key", "phone_key"]
+
+
+@pytest.fixture
+def empty_url(postgres: PostgresDatabases) -> Iterator[str]:
+    """A database with nothing in it (not even pg_trgm)."""
+    url = postgres.create(template="template0")
+    yield url
+    postgres.drop(url)
+
+
+def test_migrations_on_an_empty_database(empty_url: str) -> None:
+    database = Database.from_url(empty_url)
+    assert migrate.current_revision(database.engine) is None
+    migrate.upgrade(database.engine)
+    migrate.upgrade(database.engine)  # idempotent
+    assert migrate.current_revision(database.engine) == migrate.head_revision()
+
+    def catalog(connection: Connection) -> dict[str, object]:
+        def scalars(sql: str) -> list[object]:
+            return list(connection.execute(text(sql)).scalars())
+
+        return {
+            "extensions": scalars("SELECT extname FROM pg_extension"),
+            "sequences": scalars("SELECT sequencename || ':' || start_value FROM pg_sequences ORDER BY 1"),
+            "collations": scalars(
+                "SELECT column_name || ':' || collation_name FROM information_schema.columns "
+                "WHERE table_name = 'contacts' AND collation_name IS NOT NULL ORDER BY 1"
+            ),
+            "trigram": scalars(
+                "SELECT indexname FROM pg_indexes WHERE indexdef LIKE '%gin_trgm_ops%' ORDER BY 1"
+            ),
+        }
+
+    found = database.run(catalog, write=False)
+    assert "pg_trgm" in found["extensions"]
+    assert found["sequences"] == ["ids:46000000000000001", "organization_ids:10234695"]
+    assert found["collations"] == sorted(f"{key}:C" for key in KEYS)
+    assert found["trigram"] == sorted(f"ix_contacts_trgm_{key}" for key in [*KEYS, "search_key"])
+    migrate.downgrade(database.engine, "base")
+    assert inspect(database.engine).get_table_names() == ["alembic_version"]
+    assert (
+        database.run(lambda c: c.execute(text("SELECT count(*) FROM pg_sequences")).scalar(), write=False)
+        == 0
+    )
+    migrate.upgrade(database.engine)
+    assert migrate.current_revision(database.engine) == migrate.head_revision()
+    database.dispose()
+
+
+# ---- query plans ------------------------------------------------------------------------------------------
+
+ORGANIZATIONS, ROWS = 8, 8000  # 1,000 contacts each: enough that the planner prefers indexes to scans
+ORGANIZATION = "10234696"
+
+
+@pytest.fixture(scope="module")
+def populated(postgres: PostgresDatabases) -> Iterator[Database]:
+    """Contacts of several organizations, written in bulk and analyzed."""
+    url = postgres.create()
+    database = Database.from_url(url)
+
+    def populate(connection: Connection) -> None:
+        connection.execute(
+            text("INSERT INTO organizations SELECT 10234695 + g, 'Org ' || g, 1, 'USD', '$', 2, 'UTC', 0 "
+                 "FROM generate_series(0, :orgs - 1) g"),
+            {"orgs": ORGANIZATIONS},
+        )  # fmt: skip
+        connection.execute(
+            text("""
+            INSERT INTO contacts (contact_id, organization_id, contact_name, contact_name_key, company_name,
+              company_name_key, first_name_key, last_name_key, email_key, phone_key, search_key, status, website,
+              twitter, facebook, notes, created_at_ms, updated_at_ms, doc, summary_doc)
+            SELECT 46000000000000001 + g, 10234695 + g % :orgs, k, k, 'co ' || k, 'co ' || md5(k), 'f' || md5(k),
+              'l' || md5(k), md5(k || 'e') || '@example.com', (g * 7919 % 1000003)::text,
+              k || chr(31) || 'co ' || md5(k) || chr(31) || md5(k || 'e') || '@example.com',
+              CASE WHEN g % 10 = 0 THEN 'inactive' ELSE 'active' END, '', '', '', '',
+              1700000000000 + g * 1000, 1700000000000 + (g * 7) % 100000 * 1000, '\\x7b7d', '\\x7b7d'
+            FROM (SELECT g, md5(g::text) AS k FROM generate_series(1, :rows) g) numbered"""),
+            {"orgs": ORGANIZATIONS, "rows": ROWS},
+        )
+        connection.execute(text("ANALYZE"))
+
+    database.run(populate, write=True)
+    yield database
+    database.dispose()
+    postgres.drop(url)
+
+
+def _plan(database: Database, params: list[tuple[str, str]]) -> str:
+    query = parse_list_query(params)
+
+    def explain(connection: Connection) -> str:
+        statement = ContactsRepo(connection).list_statement(ORGANIZATION, query)
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        return "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}"))
+
+    return database.run(explain, write=False)
+
+
+PG_LISTINGS = [*LISTINGS, [("contact_name_contains", "ab")], [("search_text", "a")]]
+
+
+@pytest.mark.parametrize("params", PG_LISTINGS, ids=lambda p: "&".join(f"{k}={v}" for k, v in p) or "default")
+def test_every_listing_is_served_by_an_index(populated: Database, params: list[tuple[str, str]]) -> None:
+    # No planner settings are touched (enable_seqscan stays on): these are the plans production gets.
+    plan = _plan(populated, params)
+    assert "Seq Scan" not in plan, plan
+    assert "Index" in plan, plan
+    # Without a filter, an index delivers rows in order. (Inactive contacts are few: the planner rightly
+    # fetches them by the status index and sorts that handful by email.)
+    if all(key in ("sort_column", "sort_order", "filter_by", "page") for key, _ in params):
+        if ("filter_by", "Status.Inactive") not in params:
+            assert "Sort" not in plan, plan
+
+
+def test_the_default_listing_reads_the_name_index_in_order(populated: Database) -> None:
+    plan = _plan(populated, [])
+    assert "Index Scan using uq_contacts_organization_id_contact_name_key" in plan, plan
+    assert "Limit" in plan.splitlines()[0], plan
+
+
+# ---- writes -----------------------------------------------------------------------------------------------
+
+
+def test_ids_from_sequences_never_repeat_across_connections(database: Database) -> None:
+    def take(_: int) -> list[int]:
+        return database.run(lambda connection: ids.allocate(connection, 50), write=True)
+
+    with ThreadPoolExecutor(8) as pool:
+        batches = list(pool.map(take, range(40)))
+    every = [i for batch in batches for i in batch]
+    assert len(set(every)) == len(every) == 2000
+
+
+def test_a_lost_name_race_is_a_duplicate_name(database: Database, tenant: Tenant) -> None:
+    """Two transactions both see the name free; the database's unique index decides, and the loser gets 3062."""
+    organization = database.run(lambda c: OrganizationsRepo(c).get(tenant.organization_id), write=False)
+    assert organization is not None
+    inserted, second_inserting = threading.Event(), threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def second() -> None:
+        inserted.wait(10)
+        try:
+            with database.engine.connect() as connection, connection.begin():
+                repo = ContactsRepo(connection)
+                assert not repo.name_taken(tenant.organization_id, "race", None)  # the first is not committed
+                second_inserting.set()
+                create_contact(repo, organization, ContactCreate(contact_name="RACE"), now_ms())
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    with database.engine.connect() as connection, connection.begin():
+        create_contact(ContactsRepo(connection), organization, ContactCreate(contact_name="Race"), now_ms())
+        inserted.set()
+        second_inserting.wait(10)
+        thread.join(0.5)  # the second insert now waits on the unique index for this commit
+        assert thread.is_alive()
+    thread.join(10)
+    assert len(outcome) == 1
+    assert isinstance(outcome[0], DuplicateName), outcome
+    assert outcome[0].code == 3062
+
+
+def test_pool_settings_reach_the_engine(database_url: str) -> None:
+    app = create_app(
+        Settings(database_url=database_url, pool_size=3, max_overflow=4, rate_limit_per_minute=0)
+    )
+    engine = app.state.database.engine
+    assert (engine.pool.size(), engine.pool._max_overflow) == (3, 4)
+    assert app.state.database._threads.total_tokens == 7
+    app.state.database.dispose()
+    environ = {"ZCONTACTS_POOL_SIZE": "5", "ZCONTACTS_MAX_OVERFLOW": "0"}
+    settings = Settings.from_env(environ, database_url=database_url)
+    assert (settings.pool_size, settings.max_overflow) == (5, 0)
+    assert settings.to_env()["ZCONTACTS_POOL_SIZE"] == "5"  # what `serve` hands its workers
