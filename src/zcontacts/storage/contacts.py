@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -147,6 +148,24 @@ class ContactsRepo:
             raise _duplicate_or(exc, contact) from exc
         self._write_children(organization_id, contact)
 
+    def insert_many(self, organization_id: str, created: Sequence[tuple[Contact, int]]) -> None:
+        """Write many new contacts (each with its creation time) in the caller's transaction: the same rows and
+        rendered JSON as `insert`, sent as one executemany per table (bulk imports, benchmark data)."""
+        if not created:
+            return
+        rows = []
+        for contact, at_ms in created:
+            values = _contact_values(organization_id, contact, at_ms)
+            values["created_at_ms"] = at_ms
+            rows.append(values)
+        self.connection.execute(insert(contacts), rows)
+        org = int(organization_id)
+        children = [_children_rows(org, contact) for contact, _ in created]
+        for table, index in ((contact_addresses, 0), (contact_persons, 1), (contact_custom_fields, 2)):
+            table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
+            if table_rows:
+                self.connection.execute(insert(table), table_rows)
+
     def replace(self, organization_id: str, contact: Contact, at_ms: int) -> None:
         """Write a new state of an existing contact; children are rewritten in the same transaction."""
         values = _contact_values(organization_id, contact, at_ms)
@@ -175,46 +194,45 @@ class ContactsRepo:
         return result.rowcount > 0
 
     def _write_children(self, organization_id: str, contact: Contact) -> None:
-        org = int(organization_id)
-        contact_id = int(contact.contact_id)
-        self.connection.execute(
-            insert(contact_addresses),
-            [
-                {**_address_values(address), "contact_id": contact_id, "organization_id": org, "kind": kind}
-                for kind, address in (
-                    ("billing", contact.billing_address),
-                    ("shipping", contact.shipping_address),
-                )
-            ],
-        )
-        if contact.contact_persons:
-            self.connection.execute(
-                insert(contact_persons),
-                [
-                    {
-                        **msgspec.structs.asdict(person),
-                        "contact_person_id": int(person.contact_person_id),
-                        "contact_id": contact_id,
-                        "organization_id": org,
-                        "position": position,
-                    }
-                    for position, person in enumerate(contact.contact_persons)
-                ],
-            )
-        if contact.custom_fields:
-            self.connection.execute(
-                insert(contact_custom_fields),
-                [
-                    {
-                        "contact_id": contact_id,
-                        "customfield_id": field.customfield_id,
-                        "organization_id": org,
-                        "position": position,
-                        "value_json": encode(field.value).decode(),
-                    }
-                    for position, field in enumerate(contact.custom_fields)
-                ],
-            )
+        addresses, persons, custom_fields = _children_rows(int(organization_id), contact)
+        self.connection.execute(insert(contact_addresses), addresses)
+        if persons:
+            self.connection.execute(insert(contact_persons), persons)
+        if custom_fields:
+            self.connection.execute(insert(contact_custom_fields), custom_fields)
+
+
+_Rows = list[dict[str, Any]]
+
+
+def _children_rows(org: int, contact: Contact) -> tuple[_Rows, _Rows, _Rows]:
+    """The address, person and custom-field rows of a contact (shared by insert, insert_many and replace)."""
+    contact_id = int(contact.contact_id)
+    addresses = [
+        {**_address_values(address), "contact_id": contact_id, "organization_id": org, "kind": kind}
+        for kind, address in (("billing", contact.billing_address), ("shipping", contact.shipping_address))
+    ]
+    persons = [
+        {
+            **msgspec.structs.asdict(person),
+            "contact_person_id": int(person.contact_person_id),
+            "contact_id": contact_id,
+            "organization_id": org,
+            "position": position,
+        }
+        for position, person in enumerate(contact.contact_persons)
+    ]
+    custom_fields = [
+        {
+            "contact_id": contact_id,
+            "customfield_id": field.customfield_id,
+            "organization_id": org,
+            "position": position,
+            "value_json": encode(field.value).decode(),
+        }
+        for position, field in enumerate(contact.custom_fields)
+    ]
+    return addresses, persons, custom_fields
 
 
 def _address_values(address: Any) -> dict[str, Any]:
