@@ -190,6 +190,8 @@ def dataset(count: int, *, progress: Progress | None = None) -> Dataset:
     """The cached dataset of `count` customers, loading it first if no cache matches this code."""
     path = cache_path(count)
     meta = path.with_suffix(".json")
+    if not (path.exists() and meta.exists()):
+        _upgrade_older_cache(count, path)
     if path.exists() and meta.exists():
         loaded = Dataset(**{**json.loads(meta.read_text()), "path": path})
         reset(loaded)
@@ -203,6 +205,30 @@ def dataset(count: int, *, progress: Progress | None = None) -> Dataset:
     loaded = Dataset(**{**asdict(loaded), "path": path})
     meta.write_text(json.dumps({k: v for k, v in asdict(loaded).items() if k != "path"}))
     return loaded
+
+
+def _upgrade_older_cache(count: int, path: Path) -> None:
+    """A dataset cached under an older schema revision is migrated forward (as users' databases are) rather
+    than loaded again; its files are renamed to the current revision's."""
+    for older in sorted(CACHE.glob(f"customers-{count}-rev*-g{GENERATOR_VERSION}.db")):
+        meta = older.with_suffix(".json")
+        if older == path or not meta.exists():
+            continue
+        print(
+            f"upgrading the cached {count:,}-customer set from {older.name} to revision {migrate.head_revision()}"
+        )
+        database = Database.from_url(f"sqlite:///{older}")
+        try:
+            migrate.upgrade(database.engine)
+        finally:
+            database.dispose()
+        _checkpoint(older)
+        described = json.loads(meta.read_text())
+        described["revision"] = migrate.head_revision() or ""
+        shutil.move(older, path)
+        path.with_suffix(".json").write_text(json.dumps(described))
+        meta.unlink()
+        return
 
 
 def _load(path: Path, count: int, progress: Progress | None) -> Dataset:
@@ -224,15 +250,22 @@ def _load(path: Path, count: int, progress: Progress | None) -> Dataset:
     _checkpoint(path)
     elapsed = time.monotonic() - started
     owned.console.print(f"loaded {count:,} customers in {elapsed:.1f} s ({count / elapsed:,.0f}/s)")
+    return describe(path, count, org.organization_id, token, first_id, last_id)
+
+
+def describe(
+    path: Path, count: int, organization_id: str, token: str, first_id: int, last_id: int
+) -> Dataset:
+    """What the workloads need to know about a loaded database: sample ids, companies, search terms."""
     rng = random.Random(count)
     samples = sorted(rng.sample(range(count), min(count, 1000)))
     # Ids are allocated in creation order, so the n-th customer's id is found from the table, not guessed.
-    sample_ids = _ids_of(path, samples)
+    sample_ids = _ids_of(path, organization_id, samples)
     return Dataset(
         path=path,
         count=count,
         revision=migrate.head_revision() or "",
-        organization_id=org.organization_id,
+        organization_id=organization_id,
         token=token,
         first_id=first_id,
         last_id=last_id,
@@ -251,14 +284,16 @@ def _checkpoint(path: Path) -> None:
         connection.close()
 
 
-def _ids_of(path: Path, numbers: list[int]) -> list[str]:
+def _ids_of(path: Path, organization_id: str, numbers: list[int]) -> list[str]:
     """Contact ids of the customers with these creation numbers (their created_at_ms says which is which)."""
     database = Database.from_url(f"sqlite:///{path}")
     stamps = [EPOCH_MS + n * 60_000 for n in numbers]
-    statement = text("SELECT contact_id FROM contacts WHERE created_at_ms = :at")
+    # Served by the (organization_id, created_at_ms, contact_id) index.
+    statement = text("SELECT contact_id FROM contacts WHERE organization_id = :org AND created_at_ms = :at")
 
     def work(connection: Connection) -> list[str]:
-        return [str(connection.execute(statement, {"at": at}).scalar_one()) for at in stamps]
+        org = int(organization_id)
+        return [str(connection.execute(statement, {"org": org, "at": at}).scalar_one()) for at in stamps]
 
     try:
         return database.run(work, write=False)

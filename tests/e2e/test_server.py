@@ -13,6 +13,7 @@ import pytest
 
 from tests.e2e.server import Server, headers, zcontacts
 from tests.helpers import reference
+from zcontacts.storage import migrate
 
 pytestmark = pytest.mark.e2e
 CONTACTS = "/expense/v1/contacts"
@@ -102,7 +103,8 @@ def test_cli_refusals(tmp_path: Path) -> None:
     assert zcontacts("orgs", "create", "--name", "B", "--time-zone", "Mars/Base", database_url=url,
                      check=False).returncode == 2  # fmt: skip
     assert zcontacts("tokens", "revoke", "1000.nope", database_url=url, check=False).returncode == 2
-    assert zcontacts("db", "current", database_url=url).stdout.strip() == "0001"
+    # The newest migration, whichever it is (a new migration must not break this test).
+    assert zcontacts("db", "current", database_url=url).stdout.strip() == migrate.head_revision()
 
 
 def test_token_expiry_from_the_cli(server: Server) -> None:

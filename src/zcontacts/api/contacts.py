@@ -18,7 +18,7 @@ from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
 from zcontacts.domain.zoho_time import now_ms
 from zcontacts.errors import NotFound
-from zcontacts.storage.contacts import ContactsRepo
+from zcontacts.storage.contacts import ContactsRepo, read_doc, read_page
 from zcontacts.storage.database import Database
 
 CREATED = "The customer has been created."
@@ -91,9 +91,7 @@ class ContactsController(Controller):
         """List customers, paged, filtered and sorted. OAuth scope: ZohoExpense.customer.READ."""
         query = parse_list_query(request.query_params.items())
         organization_id = principal.organization.organization_id
-        rows = await database.read(
-            lambda connection: ContactsRepo(connection).list_summaries(organization_id, query)
-        )
+        rows = await read_page(database, organization_id, query)
         has_more = len(rows) > query.per_page
         return json_response(with_list("customers", rows[: query.per_page], page_context(query, has_more)))
 
@@ -107,7 +105,7 @@ class ContactsController(Controller):
         """Details of an existing customer. OAuth scope: ZohoExpense.customer.READ."""
         key = contact_key(contact_id)
         organization_id = principal.organization.organization_id
-        doc = await database.read(lambda connection: ContactsRepo(connection).get_doc(organization_id, key))
+        doc = await read_doc(database, organization_id, key)
         if doc is None:
             raise NotFound()
         return json_response(with_contact(SUCCESS, doc))
