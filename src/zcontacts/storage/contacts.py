@@ -189,7 +189,7 @@ def _deep_page(reader: Reader, organization_id: str, query: ListQuery) -> list[b
             query.per_page + 1,
             query.offset - target * step,
         ]
-        return [bytes(row[0]) for row in reader.fetch(seek_page_sql(shape), args)]
+        return [row[0] for row in reader.fetch(seek_page_sql(shape), args)]
 
 
 def _seek_parameters(mark: Mark) -> tuple[Any, Any, int]:
@@ -254,7 +254,7 @@ class ContactsRepo:
         """The stored JSON of one contact, or None."""
         if self.reader is not None:
             rows = self.reader.fetch(_DOC_SQL, (contact_id, int(organization_id)))
-            return bytes(rows[0][0]) if rows else None
+            return rows[0][0] if rows else None
         row = self.connection.execute(
             _GET_DOC, {"contact_id": contact_id, "organization_id": int(organization_id)}
         ).first()
@@ -266,7 +266,8 @@ class ContactsRepo:
             if query.offset >= PAGE_MARK_EVERY:
                 return _deep_page(self.reader, organization_id, query)
             sql, parameters = sqlite_page(organization_id, query)
-            return [bytes(row[0]) for row in self.reader.fetch(sql, parameters)]
+            # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
+            return [row[0] for row in self.reader.fetch(sql, parameters)]
         return [bytes(row[0]) for row in self.connection.execute(self.list_statement(organization_id, query))]
 
     def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
