@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import msgspec
@@ -10,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    bindparam,
     column,
     delete,
     exists,
@@ -25,6 +28,7 @@ from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
 from zcontacts.storage import ids
+from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.tables import (
     contact_addresses,
     contact_custom_fields,
@@ -58,26 +62,222 @@ _FTS_MATCHES = {
 }
 
 
-class ContactsRepo:
-    """Contact rows of one connection's transaction; implements the domain's ContactStore."""
+# ---- the hot reads ---------------------------------------------------------------------------------------
+# get and list are most of the traffic. On SQLite they run as plain SQL on the database's raw reader (see
+# Database.fetch), built here once per query shape; tests check it is exactly the SQL that list_statement
+# compiles to, so the query plans tested on list_statement are the plans served. PostgreSQL keeps the
+# SQLAlchemy path in a worker thread, where the network dwarfs these microseconds.
 
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.sqlite = connection.dialect.name == "sqlite"
+# Built once: SQLAlchemy compiles it on first use and finds it in its cache afterwards.
+_GET_DOC = select(contacts.c.doc).where(
+    contacts.c.contact_id == bindparam("contact_id"),
+    contacts.c.organization_id == bindparam("organization_id"),
+)
+# The same statement as SQLite text (a test checks they match).
+_DOC_SQL = (
+    "SELECT contacts.doc \nFROM contacts \nWHERE contacts.contact_id = ? AND contacts.organization_id = ?"
+)
+
+
+async def read_doc(database: Database, organization_id: str, contact_id: int) -> bytes | None:
+    """The stored JSON of one contact, or None (the get-by-id hot path)."""
+    if database.inline:
+        return ContactsRepo(reader=database.reader()).get_doc(organization_id, contact_id)
+    return await database.read(
+        lambda connection: ContactsRepo(connection).get_doc(organization_id, contact_id)
+    )
+
+
+async def read_page(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
+    """Stored list rows of one page, plus one more row when a next page exists (the list hot path)."""
+    if database.inline:
+        return ContactsRepo(reader=database.reader()).list_summaries(organization_id, query)
+    return await database.read(
+        lambda connection: ContactsRepo(connection).list_summaries(organization_id, query)
+    )
+
+
+def sqlite_page(organization_id: str, query: ListQuery) -> tuple[str, list[Any]]:
+    """The SQLite text and parameters of `list_statement(organization_id, query)`."""
+    where, order = _sqlite_clauses(*_shape(query))
+    sql = f"SELECT contacts.summary_doc \nFROM contacts \nWHERE {where} ORDER BY {order}\n LIMIT ? OFFSET ?"
+    return sql, [*_filter_parameters(organization_id, query), query.per_page + 1, query.offset]
+
+
+def _shape(query: ListQuery) -> Shape:
+    """What the SQL text of a listing depends on (its parameters aside)."""
+    return (
+        query.status is not None,
+        tuple((f.field, f.op) for f in query.filters),
+        bool(query.search_text),
+        query.sort_column,
+        query.sort_order,
+    )
+
+
+def _filter_parameters(organization_id: str, query: ListQuery) -> list[Any]:
+    """Parameters of the WHERE clause, in its order."""
+    parameters: list[Any] = [int(organization_id)]
+    if query.status is not None:
+        parameters.append(query.status)
+    for field_filter in query.filters:
+        if field_filter.op == "startswith":
+            parameters += [field_filter.value, field_filter.value + _TOP]
+        elif field_filter.op == "contains":
+            parameters.append(_glob_pattern(field_filter.value))
+        else:
+            parameters.append(field_filter.value)
+    if query.search_text:
+        parameters.append(_glob_pattern(query.search_text))
+    return parameters
+
+
+@lru_cache(maxsize=512)
+def _sqlite_clauses(
+    status: bool, filters: tuple[tuple[str, str], ...], search: bool, sort_column: str, sort_order: str
+) -> tuple[str, str]:
+    """WHERE and ORDER BY of a listing shape, exactly as SQLAlchemy compiles list_statement for SQLite."""
+    conditions = ["contacts.organization_id = ?"]
+    if status:
+        conditions.append("contacts.status = ?")
+    for field, op in filters:
+        key = f"{field}_key"
+        if op == "startswith":
+            conditions.append(f"contacts.{key} >= ? AND contacts.{key} < ?")
+        elif op == "contains":
+            conditions.append(_FTS_IN.format(key=key))
+        else:
+            conditions.append(f"contacts.{key} = ?")
+    if search:
+        conditions.append(_FTS_IN.format(key="search_key"))
+    direction = "DESC" if sort_order == "D" else "ASC"
+    sort = _SORT_COLUMNS[sort_column].name
+    # As list_statement: names are unique per organization, so a name sort has no id tie-break.
+    if sort_column == "contact_name":
+        return " AND ".join(conditions), f"contacts.{sort} {direction}"
+    return " AND ".join(conditions), f"contacts.{sort} {direction}, contacts.contact_id {direction}"
+
+
+# ---- deep pages ------------------------------------------------------------------------------------------
+# OFFSET steps over every skipped row: page 5,000 of a million customers costs ~80 ms however good the index.
+# So a reader remembers "marks": the (sort key, id) of every PAGE_MARK_EVERY-th row of a listing, valid while
+# the database is unchanged (Reader.snapshot). A deep page seeks to the nearest mark at or before its first
+# row and skips the rest with OFFSET; a missing mark is found from the nearest earlier one the same way. The
+# rows, their order (ties by id) and the look-ahead row are exactly those of the plain OFFSET query, read
+# from one snapshot. The first deep page after a change costs what OFFSET costs; later ones at most
+# PAGE_MARK_EVERY skipped rows.
+PAGE_MARK_EVERY = 10_000
+
+Mark = tuple[Any, int]  # (sort key, contact_id) of a row
+
+
+Shape = tuple[bool, tuple[tuple[str, str], ...], bool, str, str]
+
+
+def _deep_page(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
+    shape = _shape(query)
+    parameters = _filter_parameters(organization_id, query)
+    step = PAGE_MARK_EVERY
+    target = query.offset // step
+    with reader.snapshot() as facts:
+        marks: dict[int, Mark] = facts.setdefault(("page marks", step, shape, tuple(parameters)), {})
+        if target not in marks:
+            known = max((m for m in marks if m < target), default=0)
+            if known:
+                sql = _mark_sql(shape, from_mark=True)
+                args = [*parameters, *_seek_parameters(marks[known]), (target - known) * step]
+            else:
+                sql = _mark_sql(shape, from_mark=False)
+                args = [*parameters, target * step]
+            rows = reader.fetch(sql, args)
+            if not rows:
+                return []  # fewer rows than the page's offset: an empty page, as OFFSET gives
+            marks[target] = (rows[0][0], rows[0][1])
+        args = [
+            *parameters,
+            *_seek_parameters(marks[target]),
+            query.per_page + 1,
+            query.offset - target * step,
+        ]
+        return [row[0] for row in reader.fetch(seek_page_sql(shape), args)]
+
+
+def _seek_parameters(mark: Mark) -> tuple[Any, Any, int]:
+    key, contact_id = mark
+    return key, key, contact_id
+
+
+@lru_cache(maxsize=64)
+def _seek_clause(sort_column: str, sort_order: str) -> str:
+    """Rows at or after a mark in (key, id) order: a range on the key (which the index serves), then ties."""
+    key = f"contacts.{_SORT_COLUMNS[sort_column].name}"
+    if sort_order == "D":
+        return f"{key} <= ? AND ({key} < ? OR contacts.contact_id <= ?)"
+    return f"{key} >= ? AND ({key} > ? OR contacts.contact_id >= ?)"
+
+
+@lru_cache(maxsize=512)
+def _mark_sql(shape: Shape, *, from_mark: bool) -> str:
+    """The (key, id) of the row `OFFSET ?` rows into the listing (or past a mark)."""
+    where, order = _sqlite_clauses(*shape)
+    if from_mark:
+        where += " AND " + _seek_clause(shape[3], shape[4])
+    key = f"contacts.{_SORT_COLUMNS[shape[3]].name}"
+    return f"SELECT {key}, contacts.contact_id FROM contacts WHERE {where} ORDER BY {order} LIMIT 1 OFFSET ?"
+
+
+@lru_cache(maxsize=512)
+def seek_page_sql(shape: Shape) -> str:
+    """A page read from a mark on: the listing's WHERE plus the seek, same order, LIMIT and OFFSET."""
+    where, order = _sqlite_clauses(*shape)
+    seek = _seek_clause(shape[3], shape[4])
+    return f"SELECT contacts.summary_doc FROM contacts WHERE {where} AND {seek} ORDER BY {order} LIMIT ? OFFSET ?"
+
+
+_FTS_IN = "contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE {key} GLOB ?)"
+
+
+def _glob_pattern(value: str) -> str:
+    """A GLOB pattern matching `value` anywhere, its wildcard characters taken literally."""
+    return "*" + value.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "*"
+
+
+class ContactsRepo:
+    """Contact rows of one connection's transaction; implements the domain's ContactStore. Built over a
+    database's Reader instead (SQLite only), it serves the hot reads get_doc and list_summaries and nothing else."""
+
+    def __init__(self, connection: Connection | None = None, *, reader: Reader | None = None) -> None:
+        self._connection = connection
+        self.reader = reader
+        self.sqlite = reader is not None or (connection is not None and connection.dialect.name == "sqlite")
+
+    @property
+    def connection(self) -> Connection:
+        """The transaction's connection."""
+        if self._connection is None:
+            raise RuntimeError("this ContactsRepo serves hot reads only")
+        return self._connection
 
     # ---- reads that serve stored bytes ------------------------------------------------------------------
 
     def get_doc(self, organization_id: str, contact_id: int) -> bytes | None:
         """The stored JSON of one contact, or None."""
+        if self.reader is not None:
+            rows = self.reader.fetch(_DOC_SQL, (contact_id, int(organization_id)))
+            return rows[0][0] if rows else None
         row = self.connection.execute(
-            select(contacts.c.doc).where(
-                contacts.c.contact_id == contact_id, contacts.c.organization_id == int(organization_id)
-            )
+            _GET_DOC, {"contact_id": contact_id, "organization_id": int(organization_id)}
         ).first()
         return None if row is None else bytes(row[0])
 
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""
+        if self.reader is not None:
+            if query.offset >= PAGE_MARK_EVERY:
+                return _deep_page(self.reader, organization_id, query)
+            sql, parameters = sqlite_page(organization_id, query)
+            # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
+            return [row[0] for row in self.reader.fetch(sql, parameters)]
         return [bytes(row[0]) for row in self.connection.execute(self.list_statement(organization_id, query))]
 
     def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
@@ -114,9 +314,8 @@ class ContactsRepo:
     def _contains(self, column: Any, fts_column: str, value: str) -> ColumnElement[bool]:
         """Substring match served by a trigram index: FTS5 on SQLite, pg_trgm on PostgreSQL."""
         if self.sqlite:
-            pattern = "*" + value.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "*"
             return contacts.c.contact_id.in_(
-                _FTS_MATCHES[fts_column].bindparams(**{f"p_{fts_column}": pattern})
+                _FTS_MATCHES[fts_column].bindparams(**{f"p_{fts_column}": _glob_pattern(value)})
             )
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         result: ColumnElement[bool] = column.like(f"%{escaped}%", escape="\\")
@@ -178,6 +377,24 @@ class ContactsRepo:
         except IntegrityError as exc:
             raise _duplicate_or(exc, record.contact) from exc
         self._write_children(organization_id, record)
+
+    def insert_many(self, organization_id: str, created: Sequence[tuple[ContactRecord, int]]) -> None:
+        """Write many new contacts (each with its creation time) in the caller's transaction: the same rows and
+        rendered JSON as `insert`, sent as one executemany per table (bulk imports, benchmark data)."""
+        if not created:
+            return
+        rows = []
+        for record, at_ms in created:
+            values = _contact_values(organization_id, record, at_ms)
+            values["created_at_ms"] = at_ms
+            rows.append(values)
+        self.connection.execute(insert(contacts), rows)
+        org = int(organization_id)
+        children = [_children_rows(org, record) for record, _ in created]
+        for table, index in ((contact_addresses, 0), (contact_persons, 1), (contact_custom_fields, 2)):
+            table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
+            if table_rows:
+                self.connection.execute(insert(table), table_rows)
 
     def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Write a new state of an existing contact; children are rewritten in the same transaction."""
@@ -270,46 +487,48 @@ class ContactsRepo:
         return result.rowcount > 0
 
     def _write_children(self, organization_id: str, record: ContactRecord) -> None:
-        org = int(organization_id)
-        contact = record.contact
-        contact_id = int(contact.contact_id)
-        kinds = [("billing", record.billing), ("shipping", record.shipping)]
-        kinds += [("additional", address) for address in record.additional]
-        self.connection.execute(
-            insert(contact_addresses),
-            [
-                {**_address_values(address), "contact_id": contact_id, "organization_id": org, "kind": kind}
-                for kind, address in kinds
-            ],
-        )
-        if contact.contact_persons:
-            self.connection.execute(
-                insert(contact_persons),
-                [
-                    {
-                        **msgspec.structs.asdict(person),
-                        "contact_person_id": int(person.contact_person_id),
-                        "contact_id": contact_id,
-                        "organization_id": org,
-                        "position": position,
-                    }
-                    for position, person in enumerate(contact.contact_persons)
-                ],
-            )
-        if contact.custom_fields:
-            self.connection.execute(
-                insert(contact_custom_fields),
-                [
-                    {
-                        "contact_id": contact_id,
-                        "customfield_id": field.customfield_id,
-                        "organization_id": org,
-                        "position": position,
-                        "value_json": encode(field.value).decode(),
-                    }
-                    for position, field in enumerate(contact.custom_fields)
-                ],
-            )
+        addresses, persons, custom_fields = _children_rows(int(organization_id), record)
+        self.connection.execute(insert(contact_addresses), addresses)
+        if persons:
+            self.connection.execute(insert(contact_persons), persons)
+        if custom_fields:
+            self.connection.execute(insert(contact_custom_fields), custom_fields)
+
+
+_Rows = list[dict[str, Any]]
+
+
+def _children_rows(org: int, record: ContactRecord) -> tuple[_Rows, _Rows, _Rows]:
+    """The address, person and custom-field rows of a contact (shared by insert, insert_many and replace)."""
+    contact = record.contact
+    contact_id = int(contact.contact_id)
+    kinds = [("billing", record.billing), ("shipping", record.shipping)]
+    kinds += [("additional", address) for address in record.additional]
+    addresses = [
+        {**_address_values(address), "contact_id": contact_id, "organization_id": org, "kind": kind}
+        for kind, address in kinds
+    ]
+    persons = [
+        {
+            **msgspec.structs.asdict(person),
+            "contact_person_id": int(person.contact_person_id),
+            "contact_id": contact_id,
+            "organization_id": org,
+            "position": position,
+        }
+        for position, person in enumerate(contact.contact_persons)
+    ]
+    custom_fields = [
+        {
+            "contact_id": contact_id,
+            "customfield_id": field.customfield_id,
+            "organization_id": org,
+            "position": position,
+            "value_json": encode(field.value).decode(),
+        }
+        for position, field in enumerate(contact.custom_fields)
+    ]
+    return addresses, persons, custom_fields
 
 
 def _address_values(address: AddressDetail) -> dict[str, Any]:

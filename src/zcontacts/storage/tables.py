@@ -111,7 +111,12 @@ contacts = Table(
     Index(None, "organization_id", "last_name_key", "contact_id"),
     Index(None, "organization_id", "created_at_ms", "contact_id"),
     Index(None, "organization_id", "updated_at_ms", "contact_id"),
-    Index(None, "organization_id", "status", "contact_name_key"),
+    # A status listing reads in (sort key, id) order from one of these, whatever its sort (migration perf1).
+    Index(None, "organization_id", "status", "contact_name_key", "contact_id"),
+    Index(None, "organization_id", "status", "company_name_key", "contact_id"),
+    Index(None, "organization_id", "status", "email_key", "contact_id"),
+    Index(None, "organization_id", "status", "created_at_ms", "contact_id"),
+    Index(None, "organization_id", "status", "updated_at_ms", "contact_id"),
 )
 
 contact_addresses = Table(

@@ -1,0 +1,362 @@
+"""The benchmark: `./scripts/bench` (or `.venv/bin/python -m bench.run`). Loads (or reuses) the datasets,
+starts zcontacts, the limit, json-server and Prism on loopback ports, drives every workload at each
+connection count against each target in turn (interleaved, so machine noise hits all alike), then prints the
+table, the list query plans and the targets. Every wrk run is bounded; the run stops by itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+import uuid
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import httpx
+import msgspec
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from sqlalchemy import Connection
+
+from bench import data, servers, setup, wrk
+from bench.report import Cell, check_targets, checks_table, markdown_table, results_table
+from bench.workloads import (
+    DESCRIPTIONS,
+    JSON_SERVER,
+    LIST_WORKLOADS,
+    PATH,
+    PLACEHOLDER,
+    WORKLOADS,
+    Inputs,
+    Plan,
+    plan,
+)
+from zcontacts.domain.listing import parse_list_query
+from zcontacts.storage.contacts import ContactsRepo
+from zcontacts.storage.database import Database
+
+RESULTS = Path(__file__).resolve().parent / "results"
+JSON_SERVER_SIZE = 10_000  # json-server keeps everything in one JSON document in memory
+console = Console(highlight=False)
+
+
+def arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options."""
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smoke run: 10,000 customers, 1 s per cell")
+    parser.add_argument("--sizes", default="10000,1000000", help="customer counts (comma separated)")
+    parser.add_argument("--seconds", type=float, default=5.0, help="length of each measured cell")
+    parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured run before each workload")
+    parser.add_argument("--connections", default="1,16,64", help="connection counts (comma separated)")
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="workloads (comma separated)")
+    parser.add_argument("--targets", default="zcontacts,limit,json-server,prism", help="targets to run")
+    parser.add_argument("--workers", type=int, default=1, help="zcontacts and limit server processes")
+    parser.add_argument("--limit-server", default="uvicorn", choices=("uvicorn", "granian"),
+                        help="HTTP server for the limit app (use the one `zcontacts serve` uses)")  # fmt: skip
+    parser.add_argument("--no-install", action="store_true", help="do not install wrk or the npm tools")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.sizes, args.seconds, args.warmup = "10000", 1.0, 0.5
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the whole benchmark."""
+    args = arguments(argv)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    connections = [int(c) for c in args.connections.split(",")]
+    workloads = [w for w in args.workloads.split(",") if w]
+    wanted = set(args.targets.split(","))
+    unknown = set(workloads) - set(WORKLOADS)
+    if unknown:
+        raise SystemExit(f"unknown workloads: {', '.join(sorted(unknown))}")
+
+    notes: list[str] = []
+    if not args.no_install:
+        if (reason := setup.ensure_wrk(console)) is not None:
+            raise SystemExit(f"cannot run without wrk: {reason}")
+        for package, reason in setup.ensure_npm_tools(console).items():
+            if reason is not None:
+                notes.append(f"{package} unavailable, its target is skipped: {reason}")
+    available = {
+        "json-server": setup.installed_version("json-server") is not None,
+        "prism": setup.installed_version("@stoplight/prism-cli") is not None,
+    }
+    for name, ok in available.items():
+        if name in wanted and not ok:
+            wanted.discard(name)
+            notes.append(f"{name} is not installed: skipped")
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+
+    cells: list[Cell] = []
+    cold_starts: list[float] = []
+    peak_rss: list[float] = []
+    started = time.monotonic()
+    with Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    ) as progress:  # fmt: skip
+        small = data.dataset(JSON_SERVER_SIZE, progress=progress) if "json-server" in wanted else None
+        for size in sizes:
+            loaded = data.dataset(size, progress=progress)
+            size_workloads = [w for w in workloads if w != "list_deep" or size >= 100_000]
+            print_plans(loaded, size_workloads)
+            outcome = run_size(
+                loaded, small, size_workloads, connections, wanted, args, progress=progress, notes=notes
+            )
+            cells += outcome[0]
+            cold_starts += outcome[1]
+            peak_rss += outcome[2]
+
+    cold = max(cold_starts) if cold_starts else None
+    rss = max(peak_rss) if peak_rss else None
+    console.print(results_table(cells))
+    for workload in workloads:
+        console.print(f"  {workload:<12} {DESCRIPTIONS[workload]}", style="dim")
+    console.print(
+        "  ÷peer is zcontacts req/s divided by the peer's; '!' marks a cell with error responses. Server time "
+        "of a page is its latency at 1 connection.",
+        style="dim",
+    )
+    if "json-server" in wanted and any(s != JSON_SERVER_SIZE for s in sizes):
+        console.print(
+            f"  json-server holds the {JSON_SERVER_SIZE:,}-customer set in every row: it keeps its whole database "
+            "as one JSON document in memory and rewrites the file on every write, which is not workable at "
+            "1,000,000 customers (over 1.5 GB of JSON).",
+            style="dim",
+        )
+    checks = check_targets(cells, cold_start_s=cold, peak_rss_mb=rss)
+    console.print(checks_table(checks))
+    for note in notes:
+        console.print(f"[yellow]note:[/yellow] {note}")
+    save(cells, checks, args, cold, rss, notes)
+    console.print(
+        f"done in {time.monotonic() - started:.0f} s; results in {RESULTS}/latest.json and latest.md"
+    )
+
+
+def print_plans(loaded: data.Dataset, workloads: list[str]) -> None:
+    """EXPLAIN QUERY PLAN of each list workload's statement on this dataset (no full scans)."""
+    inputs = inputs_for(loaded)
+    database = Database.from_url(loaded.url)
+    console.print(f"[bold]query plans over {loaded.count:,} customers[/bold]")
+    try:
+        for workload in workloads:
+            if workload not in LIST_WORKLOADS:
+                continue
+            path = plan("zoho", workload, inputs).paths[0]
+            query = parse_list_query(httpx.URL(path).params.multi_items())
+
+            def explain(connection: Connection, q: object = query) -> tuple[str, float]:
+                repo = ContactsRepo(connection)
+                statement = repo.list_statement(loaded.organization_id, q)  # type: ignore[arg-type]
+                compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+                rows = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}").all()
+                begin = time.perf_counter()
+                repo.list_summaries(loaded.organization_id, q)  # type: ignore[arg-type]
+                return "\n".join(f"    {row[-1]}" for row in rows), time.perf_counter() - begin
+
+            text, seconds = database.run(explain, write=False)
+            console.print(f"  {workload} ({path.split('?', 1)[-1] if '?' in path else 'default'}): "
+                          f"{seconds * 1000:.1f} ms in process\n{text}")  # fmt: skip
+    finally:
+        database.dispose()
+
+
+def inputs_for(loaded: data.Dataset) -> Inputs:
+    """What the workloads address in a dataset."""
+    return Inputs(
+        count=loaded.count,
+        organization_id=loaded.organization_id,
+        token=loaded.token,
+        sample_ids=loaded.sample_ids,
+        companies=loaded.companies,
+        search_terms=loaded.search_terms,
+    )
+
+
+def run_size(
+    loaded: data.Dataset,
+    small: data.Dataset | None,
+    workloads: list[str],
+    connections: list[int],
+    wanted: set[str],
+    args: argparse.Namespace,
+    *,
+    progress: Progress,
+    notes: list[str],
+) -> tuple[list[Cell], list[float], list[float]]:
+    """Every cell of one dataset; returns the cells, zcontacts' cold start and its peak memory."""
+    base = inputs_for(loaded)
+    headers = {
+        "Authorization": f"Zoho-oauthtoken {loaded.token}",
+        "X-com-zoho-expense-organizationid": loaded.organization_id,
+    }
+    ready = f"{PATH}/{loaded.sample_ids[0]}"
+    victims_start = loaded.count + 10_000_000  # creation numbers far past the loaded ones
+    targets: list[servers.Target] = []
+    inputs: dict[str, Inputs] = {}
+    folder = Path(tempfile.mkdtemp(prefix="zc-bench-"))
+    cells: list[Cell] = []
+    try:
+        zc = servers.zcontacts(loaded.url, ready, headers, workers=args.workers)
+        zc.start()
+        console.print(f"zcontacts on {loaded.count:,} customers: cold start {zc.cold_start_s * 1000:.0f} ms")
+        targets.append(zc)
+        if "limit" in wanted:
+            targets.append(servers.limit(loaded.path, ready, headers, server=args.limit_server))
+        if "json-server" in wanted and small is not None:
+            note = "" if loaded.count == small.count else f"holds {small.count:,}"
+            targets.append(
+                servers.json_server(json_server_db(small, folder), f"/contacts/{small.sample_ids[0]}", note)
+            )
+        if "prism" in wanted:
+            openapi = folder / "openapi.json"
+            openapi.write_bytes(httpx.get(zc.url + "/docs/openapi.json").content)
+            targets.append(servers.prism(openapi, ready, headers))
+        for target in targets[1:]:
+            try:
+                target.start()
+            except RuntimeError as exc:
+                notes.append(f"{target.name} did not start, skipped: {str(exc)[:300]}")
+                targets.remove(target)
+        if "zcontacts" not in wanted:
+            targets.remove(zc)
+
+        task = progress.add_task(
+            f"{loaded.count:,} customers", total=len(workloads) * len(connections) * len(targets)
+        )
+        offset = 0
+        for target in targets:
+            if target.dialect == JSON_SERVER and small is not None:
+                ids = small.sample_ids
+                inputs[target.name] = replace(
+                    inputs_for(small), update_ids=ids[:500], delete_ids=_json_server_victims(small)
+                )
+            elif target.name == "prism":
+                inputs[target.name] = replace(base, update_ids=base.sample_ids, delete_ids=base.sample_ids)
+            else:
+                made = data.add_victims(loaded, 1000, victims_start + offset)
+                offset += 1000
+                inputs[target.name] = replace(base, update_ids=made)
+        rates: dict[tuple[str, int], float] = {}
+        for workload in workloads:
+            for target in targets:
+                if args.warmup > 0 and workload != "delete":
+                    _measure(target, workload, inputs[target.name], 16, args.warmup)
+                probe = _probe(target, plan(target.dialect, workload, inputs[target.name]))
+                if probe:
+                    notes.append(f"{target.name} {workload}: {probe}")
+            for count in connections:
+                for target in targets:
+                    progress.update(task, description=f"{loaded.count:,}: {workload} c{count} {target.name}")
+                    target_inputs = inputs[target.name]
+                    if workload == "delete" and target.dialect != JSON_SERVER and target.name != "prism":
+                        need = int(max(rates.get((target.name, count), 2000.0), 500.0) * args.seconds * 1.5)
+                        made = data.add_victims(loaded, need, victims_start + offset)
+                        offset += need
+                        target_inputs = replace(target_inputs, delete_ids=made)
+                    target.sample_memory(True)
+                    result = _measure(target, workload, target_inputs, count, args.seconds)
+                    target.sample_memory(False)
+                    if workload in ("create", "update"):
+                        rates[(target.name, count)] = max(rates.get((target.name, count), 0.0), result.rps)
+                    cells.append(
+                        Cell(size=loaded.count, workload=workload, connections=count, target=target.name,
+                             rps=result.rps, p50_ms=result.p50_ms, p99_ms=result.p99_ms, requests=result.requests,
+                             bad_status=result.bad_status, socket_errors=result.socket_errors, note=target.note)
+                    )  # fmt: skip
+                    progress.advance(task)
+                    time.sleep(0.3)
+        progress.remove_task(task)
+        for target in targets:
+            if target.name != "zcontacts":
+                console.print(f"  {target.name}: cold start {target.cold_start_s * 1000:.0f} ms, "
+                              f"peak RSS {target.peak_rss_mb:.0f} MiB", style="dim")  # fmt: skip
+        console.print(f"  zcontacts: peak RSS {zc.peak_rss_mb:.0f} MiB", style="dim")
+        return cells, [zc.cold_start_s], [zc.peak_rss_mb] if zc.peak_rss_mb else []
+    finally:
+        for target in targets:
+            target.stop()
+        removed = data.reset(loaded)
+        console.print(f"  removed the run's {removed:,} customers; the cached set is as loaded", style="dim")
+
+
+def _measure(
+    target: servers.Target, workload: str, inputs: Inputs, connections: int, seconds: float
+) -> wrk.Result:
+    return wrk.run(
+        target.url,
+        plan(target.dialect, workload, inputs),
+        connections=connections,
+        seconds=seconds,
+        run_tag=uuid.uuid4().hex[:8],
+    )
+
+
+def _probe(target: servers.Target, workload_plan: Plan) -> str:
+    """One request of the workload before it is measured: '' when it gets the expected status."""
+    if workload_plan.method == "DELETE":
+        return ""  # would consume a victim; wrk counts bad statuses anyway
+    body = None
+    if workload_plan.body is not None:
+        body = workload_plan.body.replace(PLACEHOLDER, "probe-" + uuid.uuid4().hex[:8])
+    response = httpx.request(
+        workload_plan.method,
+        target.url + workload_plan.paths[0],
+        headers=workload_plan.headers,
+        content=body,
+        timeout=30,
+    )
+    if response.status_code != workload_plan.expect:
+        return f"probe got {response.status_code} (expected {workload_plan.expect}): {response.text[:200]}"
+    return ""
+
+
+def json_server_db(small: data.Dataset, folder: Path) -> Path:
+    """db.json for json-server: the same stored customer documents, under `contacts`."""
+    path = folder / "db.json"
+    with path.open("wb") as out:
+        out.write(b'{"contacts":[')
+        for index, doc in enumerate(data.iter_docs(small)):
+            if index:
+                out.write(b",")
+            out.write(doc)
+        out.write(b"]}")
+    return path
+
+
+def _json_server_victims(small: data.Dataset) -> list[str]:
+    """Loaded ids json-server may delete: every id that get and update do not use, newest first."""
+    keep = set(small.sample_ids)
+    decoder = msgspec.json.Decoder(dict[str, object])
+    ids = [str(decoder.decode(doc)["contact_id"]) for doc in data.iter_docs(small)]
+    return [i for i in reversed(ids) if i not in keep]
+
+
+def save(
+    cells: list[Cell],
+    checks: list[object],
+    args: argparse.Namespace,
+    cold: float | None,
+    rss: float | None,
+    notes: list[str],
+) -> None:
+    """results/latest.json (every figure) and results/latest.md (the table)."""
+    RESULTS.mkdir(exist_ok=True)
+    payload = {
+        "arguments": vars(args),
+        "cold_start_s": cold,
+        "peak_rss_mb": rss,
+        "cells": [asdict(c) for c in cells],
+        "checks": [asdict(c) for c in checks],  # type: ignore[call-overload]
+        "notes": notes,
+    }
+    (RESULTS / "latest.json").write_text(json.dumps(payload, indent=1))
+    (RESULTS / "latest.md").write_text(markdown_table(cells) + "\n")
+
+
+if __name__ == "__main__":
+    main()
