@@ -170,6 +170,9 @@ def test_person_refusals(client: Any, tenant: Tenant) -> None:
     assert_error(client.put(f"{base}/46000000000999999", json={"first_name": "X"}, headers=tenant.headers), 404, 1002,
                  "Contact person does not exist.")  # fmt: skip
     assert_error(client.delete(f"{base}/abc", headers=tenant.headers), 404, 1002)
+    assert_error(client.delete(f"{base}/²", headers=tenant.headers), 404, 1002)
+    assert_error(client.get(f"{CONTACTS}/{contact['contact_id']}/comments", params={"page": "²"},
+                            headers=tenant.headers), 400, 2, "page")  # fmt: skip
     assert_error(client.post(f"{base}/46000000000999999/primary", headers=tenant.headers), 404, 1002)
     other = make_contact(client, tenant, contact_name="Other")
     person_id = contact["contact_persons"][0]["contact_person_id"]

@@ -16,6 +16,8 @@ from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage.contacts import _DOC_SQL, _GET_DOC, ContactsRepo, sqlite_page
 from zcontacts.storage.database import Database
 
+pytestmark = pytest.mark.backends("sqlite")  # the raw reader and its marks are SQLite-only
+
 MORE_SHAPES = [
     [("filter_by", "Status.Active"), ("contact_name_startswith", "a[*?"), ("email_contains", "x*"),
      ("phone", "1"), ("search_text", "q?"), ("sort_column", "last_modified_time"), ("sort_order", "D"),

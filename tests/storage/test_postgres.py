@@ -15,7 +15,7 @@ from tests.helpers import Tenant
 from tests.storage.test_sqlite import LISTINGS
 from zcontacts.app import create_app
 from zcontacts.config import Settings
-from zcontacts.domain.contacts import create_contact
+from zcontacts.domain.contacts import Stamp, create_contact
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.schemas import ContactCreate
 from zcontacts.domain.zoho_time import now_ms
@@ -176,7 +176,7 @@ def test_a_lost_name_race_is_a_duplicate_name(database: Database, tenant: Tenant
                 repo = ContactsRepo(connection)
                 assert not repo.name_taken(tenant.organization_id, "race", None)  # the first is not committed
                 second_inserting.set()
-                create_contact(repo, organization, ContactCreate(contact_name="RACE"), now_ms())
+                create_contact(repo, organization, ContactCreate(contact_name="RACE"), Stamp(now_ms()))
             outcome.append(None)
         except BaseException as exc:
             outcome.append(exc)
@@ -184,7 +184,9 @@ def test_a_lost_name_race_is_a_duplicate_name(database: Database, tenant: Tenant
     thread = threading.Thread(target=second)
     thread.start()
     with database.engine.connect() as connection, connection.begin():
-        create_contact(ContactsRepo(connection), organization, ContactCreate(contact_name="Race"), now_ms())
+        create_contact(
+            ContactsRepo(connection), organization, ContactCreate(contact_name="Race"), Stamp(now_ms())
+        )
         inserted.set()
         second_inserting.wait(10)
         thread.join(0.5)  # the second insert now waits on the unique index for this commit

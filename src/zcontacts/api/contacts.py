@@ -14,6 +14,7 @@ from zcontacts.api.bodies import decoder_for, read_body
 from zcontacts.api.context import SUCCESS, database_of, provide_database, stamp_of, wording_of
 from zcontacts.api.responses import json_response, message_body, with_contact, with_list
 from zcontacts.domain.contacts import create_contact, delete_contact, update_contact
+from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import ListQuery, parse_list_query
 from zcontacts.domain.schemas import ContactCreate, ContactRecord, ContactUpdate, PageContext, encode
 from zcontacts.domain.scopes import Access
@@ -24,7 +25,6 @@ from zcontacts.storage.database import Database
 
 _CREATE_BODY = decoder_for(ContactCreate)
 _UPDATE_BODY = decoder_for(ContactUpdate)
-_MAX_ID = 2**63 - 1
 
 Principal = NamedDependency[Grant]
 Db = NamedDependency[Database]
@@ -37,9 +37,10 @@ CONTACT_DEPENDENCIES = {"principal": Provide(provide_principal), "database": Pro
 
 def contact_key(contact_id: str) -> int:
     """The numeric id in a path; anything else names no customer."""
-    if not contact_id.isdigit() or len(contact_id) > 19 or int(contact_id) > _MAX_ID:
+    key = as_id(contact_id)
+    if key is None:
         raise NotFound()
-    return int(contact_id)
+    return key
 
 
 async def read_record(database: Database, principal: Grant, contact_id: str) -> ContactRecord:

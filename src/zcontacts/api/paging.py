@@ -26,7 +26,7 @@ def page_of(request: Request[Any, Any, Any]) -> tuple[int, int]:
 def _number(raw: str | None, key: str, default: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit() or len(raw) > 9 or int(raw) < 1:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 9 or int(raw) < 1:
         raise InvalidValue(f"Invalid value passed for {key}: use a whole number from 1.")
     return int(raw)
 

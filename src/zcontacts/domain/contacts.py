@@ -10,6 +10,7 @@ from typing import Protocol
 import msgspec
 from msgspec import UNSET
 
+from zcontacts.domain.ids import is_id
 from zcontacts.domain.merging import (
     PERSON_FIELDS,
     any_person_field,
@@ -309,7 +310,7 @@ def save_change(
 
 
 def load_contact(store: ContactStore, org: Organization, contact_id: str, field: str = "") -> ContactRecord:
-    record = store.load_for_update(org.organization_id, contact_id) if contact_id.isdigit() else None
+    record = store.load_for_update(org.organization_id, contact_id) if is_id(contact_id) else None
     if record is None:
         if field:
             raise InvalidValue(

@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from zcontacts.domain.contacts import Change, duplicate_name, name_key
 from zcontacts.domain.history import HistoryRow
+from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
 from zcontacts.storage import ids
@@ -346,7 +347,7 @@ class ContactsRepo:
         return self._record(organization_id, contact_id, lock=False)
 
     def _record(self, organization_id: str, contact_id: str, *, lock: bool) -> ContactRecord | None:
-        if not contact_id.isdigit() or len(contact_id) > 19:
+        if not is_id(contact_id):
             return None
         statement = select(contacts.c.state_doc).where(
             contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
@@ -358,7 +359,7 @@ class ContactsRepo:
 
     def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
         """The contact a person belongs to, within the organization."""
-        if not contact_person_id.isdigit() or len(contact_person_id) > 19:
+        if not is_id(contact_person_id):
             return None
         contact_id = self.connection.execute(
             select(contact_persons.c.contact_id).where(
@@ -437,7 +438,7 @@ class ContactsRepo:
     ) -> list[HistoryRow] | None:
         """A contact's history, newest first; None when there is none (or, with `live_only`, when the contact
         no longer exists: the API shows history of live contacts, operators see a deleted one's too)."""
-        if not contact_id.isdigit() or len(contact_id) > 19:
+        if not is_id(contact_id):
             return None
         if live_only and self.get_doc(organization_id, int(contact_id)) is None:
             return None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, func, insert, select
 
+from zcontacts.domain.ids import is_id
 from zcontacts.domain.organizations import Organization
 from zcontacts.storage import ids
 from zcontacts.storage.tables import organizations
@@ -70,7 +71,7 @@ class OrganizationsRepo:
 
     def get(self, organization_id: str) -> Organization | None:
         """One organization, or None."""
-        if not organization_id.isdigit() or len(organization_id) > 18:
+        if not is_id(organization_id):
             return None
         row = self.connection.execute(
             select(*ORGANIZATION_COLUMNS).where(organizations.c.organization_id == int(organization_id))
