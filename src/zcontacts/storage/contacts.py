@@ -412,7 +412,12 @@ class ContactsRepo:
             raise _duplicate_or(exc, record.contact) from exc
         contact_id = int(record.contact.contact_id)
         for table in (contact_addresses, contact_persons, contact_custom_fields):
-            self.connection.execute(delete(table).where(table.c.contact_id == contact_id))
+            # The organization too: every tenant statement names its shard key (docs/SCALING.md).
+            self.connection.execute(
+                delete(table).where(
+                    table.c.contact_id == contact_id, table.c.organization_id == int(organization_id)
+                )
+            )
         self._write_children(organization_id, record)
 
     def record_change(self, organization_id: str, change: Change) -> None:
