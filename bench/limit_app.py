@@ -8,6 +8,7 @@ Run: BENCH_DATABASE=path uvicorn bench.limit_app:create_app --factory --loop uvl
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sqlite3
 import time
@@ -138,6 +139,25 @@ class LimitApp:
 
     def __init__(self, path: str) -> None:
         self.db = connect(path)
+        self.path = path
+        self.writes = 0
+        self.checkpointing = False
+
+    def after_write(self) -> None:
+        """Passive WAL checkpoints in a worker thread every 8 writes, as zcontacts does."""
+        self.writes += 1
+        if self.writes % 8 or self.checkpointing:
+            return
+        self.checkpointing = True
+
+        def checkpoint() -> None:
+            try:
+                with sqlite3.connect(self.path) as connection:
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            finally:
+                self.checkpointing = False
+
+        asyncio.get_running_loop().run_in_executor(None, checkpoint)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve one request."""
@@ -161,14 +181,17 @@ class LimitApp:
                 status, body = 200, self.list(org, scope["query_string"].decode())
             elif method == "POST":
                 status, body = 201, self.create(org, await _body(receive))
+                self.after_write()
         elif path.startswith(PREFIX + "/"):
             contact_id = int(path[len(PREFIX) + 1 :])
             if method == "GET":
                 status, body = self.get(org, contact_id)
             elif method == "PUT":
                 status, body = self.update(org, contact_id, await _body(receive))
+                self.after_write()
             elif method == "DELETE":
                 status, body = self.delete(org, contact_id)
+                self.after_write()
         await send({"type": "http.response.start", "status": status, "headers": _JSON})
         await send({"type": "http.response.body", "body": body})
 

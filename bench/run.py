@@ -33,12 +33,12 @@ from bench.workloads import (
     plan,
 )
 from zcontacts.domain.listing import parse_list_query
-from zcontacts.storage.contacts import ContactsRepo
+from zcontacts.storage.contacts import ContactsRepo, _filter_parameters, _shape, seek_page_sql
 from zcontacts.storage.database import Database
 
 RESULTS = Path(__file__).resolve().parent / "results"
 JSON_SERVER_SIZE = 10_000  # json-server keeps everything in one JSON document in memory
-console = Console(highlight=False)
+console = Console(highlight=False, width=200)
 
 
 def arguments(argv: list[str] | None = None) -> argparse.Namespace:
@@ -159,6 +159,13 @@ def print_plans(loaded: data.Dataset, workloads: list[str]) -> None:
                 return "\n".join(f"    {row[-1]}" for row in rows), time.perf_counter() - begin
 
             text, seconds = database.run(explain, write=False)
+            if workload == "list_deep":
+                # Deep pages are read from a remembered (key, id) mark on: this is the statement served.
+                seek = seek_page_sql(_shape(query))
+                mark = ("", "", 0)
+                args = [*_filter_parameters(loaded.organization_id, query), *mark, query.per_page + 1, 0]
+                rows = database.fetch(f"EXPLAIN QUERY PLAN {seek}", args)
+                text += "\n    served from a mark by: " + "; ".join(str(row[-1]) for row in rows)
             console.print(f"  {workload} ({path.split('?', 1)[-1] if '?' in path else 'default'}): "
                           f"{seconds * 1000:.1f} ms in process\n{text}")  # fmt: skip
     finally:

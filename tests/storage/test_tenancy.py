@@ -15,9 +15,13 @@ from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.storage.tables import metadata
 
+# Credentials (tokens, OAuth clients and refresh tokens) are looked up by their hash before any organization
+# is known: they stay on the shared tables with organizations.
 TENANT_TABLES = {name for name, table in metadata.tables.items() if "organization_id" in table.c} - {
     "organizations",
     "tokens",
+    "oauth_clients",
+    "oauth_refresh_tokens",
 }
 
 
@@ -26,7 +30,13 @@ def _tables_named(statement: str) -> set[str]:
 
 
 def test_every_tenant_statement_names_the_organization(database_url: str, tenant: Tenant) -> None:
-    assert TENANT_TABLES == {"contacts", "contact_addresses", "contact_persons", "contact_custom_fields"}
+    assert TENANT_TABLES == {
+        "contacts",
+        "contact_addresses",
+        "contact_persons",
+        "contact_custom_fields",
+        "contact_history",
+    }
     app = create_app(Settings(database_url=database_url, token_cache_seconds=0, rate_limit_per_minute=0))
     statements: list[str] = []
 
@@ -48,6 +58,23 @@ def test_every_tenant_statement_names_the_organization(database_url: str, tenant
         }
         assert client.put(url, json=update, headers=auth).status_code == 200
         assert client.post(CONTACTS, json={"contact_name": "tenant co 2"}, headers=auth).status_code == 400
+        # The sub-resources: persons, addresses, status, history.
+        added = client.post(f"{CONTACTS}/contactpersons", json={"contact_id": created["contact_id"], "first_name": "Bo"},
+                            headers=auth).json()["contact_person"]  # fmt: skip
+        assert (
+            client.post(
+                f"{CONTACTS}/contactpersons/{added['contact_person_id']}/primary", headers=auth
+            ).status_code
+            == 200
+        )
+        assert (
+            client.delete(f"{CONTACTS}/contactpersons/{added['contact_person_id']}", headers=auth).status_code
+            == 200
+        )
+        assert client.post(f"{url}/address", json={"city": "Goa"}, headers=auth).status_code == 201
+        assert client.post(f"{url}/inactive", headers=auth).status_code == 200
+        assert client.get(f"{url}/comments", headers=auth).status_code == 200
+        assert client.get(f"{url}/address", headers=auth).status_code == 200
         for params in ({}, {"search_text": "ten"}, {"email_contains": "b.c"}, {"contact_name_startswith": "t"},
                        {"company_name": "x", "sort_column": "created_time", "sort_order": "D"}):  # fmt: skip
             assert client.get(CONTACTS, params=params, headers=auth).status_code == 200

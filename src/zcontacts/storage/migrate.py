@@ -1,31 +1,28 @@
 """Alembic, driven from code: `serve` and the CLI upgrade the schema before they touch it, and refuse a
 database whose revision this code does not know (it was migrated by a newer zcontacts: running old code on
-it could write rows the newer schema forbids)."""
+it could write rows the newer schema forbids).
+
+Importing Alembic costs about a third of a second, a third of a server's cold start, and almost every start
+finds the database already at head. So the version files' own `revision`/`down_revision` lines are read as text,
+and Alembic is imported only when there is something to do, or when the files cannot be read unambiguously
+(then Alembic decides, as before)."""
 
 from __future__ import annotations
 
-from functools import cache
+import re
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DatabaseError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 _SCRIPTS = Path(__file__).parent / "migrations"
-
-
-def alembic_config(engine: Engine | None = None) -> Config:
-    """An Alembic config for zcontacts' migrations (no alembic.ini needed)."""
-    config = Config()
-    config.set_main_option("script_location", str(_SCRIPTS))
-    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
-    if engine is not None:
-        config.set_main_option(
-            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
-        )
-    return config
+_REVISION = re.compile(r"^revision(?:: [^=]+)? = ['\"]([^'\"]+)['\"]", re.MULTILINE)
+_DOWN_REVISION = re.compile(r"^down_revision(?:: [^=]+)? = (.+)$", re.MULTILINE)
 
 
 class UnknownRevision(RuntimeError):
@@ -39,20 +36,65 @@ class UnknownRevision(RuntimeError):
         )
 
 
-@cache
-def _scripts() -> ScriptDirectory:
-    # The migration files ship with the code: read them once per process.
-    return ScriptDirectory.from_config(alembic_config())
+def alembic_config(engine: Engine | None = None) -> Config:
+    """An Alembic config for zcontacts' migrations (no alembic.ini needed)."""
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_SCRIPTS))
+    config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    if engine is not None:
+        config.set_main_option(
+            "sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%")
+        )
+    return config
+
+
+@lru_cache(maxsize=1)
+def _declared() -> tuple[frozenset[str], str] | None:
+    """(every revision, the single head) read from the version files' text; None when not certain (a file
+    without a readable revision, several heads), so callers ask Alembic instead."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (_SCRIPTS / "versions").glob("*.py"):
+        if path.name == "__init__.py":
+            continue
+        source = path.read_text(encoding="utf-8")
+        revision, down = _REVISION.search(source), _DOWN_REVISION.search(source)
+        if revision is None or down is None:
+            return None
+        revisions.add(revision.group(1))
+        parents.update(re.findall(r"['\"]([^'\"]+)['\"]", down.group(1)))
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return None
+    return frozenset(revisions), heads.pop()
+
+
+def declared_head() -> str | None:
+    """The single head of the version files, read without Alembic (None when not certain)."""
+    declared = _declared()
+    return None if declared is None else declared[1]
 
 
 def head_revision() -> str | None:
     """The newest revision this code knows."""
-    return _scripts().get_current_head()
+    declared = _declared()
+    if declared is not None:
+        return declared[1]
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def known_revisions() -> set[str]:
     """Every revision this code knows."""
-    return {script.revision for script in _scripts().walk_revisions()}
+    declared = _declared()
+    if declared is not None:
+        return set(declared[0])
+    from alembic.script import ScriptDirectory
+
+    return {script.revision for script in ScriptDirectory.from_config(alembic_config()).walk_revisions()}
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -63,20 +105,39 @@ def current_revision(engine: Engine) -> str | None:
 
 def revision_of(connection: Connection) -> str | None:
     """The revision recorded in the database of `connection` (None before the first migration)."""
+    from alembic.runtime.migration import MigrationContext
+
     return MigrationContext.configure(connection).get_current_revision()
+
+
+def _stored_revisions(engine: Engine) -> set[str] | None:
+    """The versions in the database's alembic_version table (None when there is no such table)."""
+    try:
+        with engine.connect() as connection:
+            return {
+                str(row[0]) for row in connection.execute(text("SELECT version_num FROM alembic_version"))
+            }
+    except DatabaseError:
+        return None
 
 
 def check_known(engine: Engine) -> str | None:
     """The database's revision; raises UnknownRevision when this code does not know it."""
-    revision = current_revision(engine)
-    if revision is not None and revision not in known_revisions():
-        raise UnknownRevision(revision, head_revision())
-    return revision
+    stored = _stored_revisions(engine) or set()
+    unknown = stored - known_revisions()
+    if unknown:
+        raise UnknownRevision(sorted(unknown)[0], head_revision())
+    return next(iter(stored), None)
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to `revision` in one transaction (UnknownRevision when it is past this code)."""
+    """Bring the database to `revision` in one transaction (UnknownRevision when it is past this code;
+    nothing to do, and no Alembic, when it is at head)."""
     check_known(engine)
+    if revision == "head" and (head := declared_head()) is not None and _stored_revisions(engine) == {head}:
+        return
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -85,6 +146,8 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Step the database back to `revision` ("base" empties it)."""
+    from alembic import command
+
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
