@@ -31,7 +31,7 @@ bodies = st.fixed_dictionaries(
     },
 )
 NO_HEALTH = settings(
-    max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 counter = itertools.count()
 
