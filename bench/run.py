@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import tempfile
 import time
 import uuid
@@ -61,8 +62,16 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _stop(_signum: int, _frame: object) -> None:
+    # SIGTERM (and SIGINT where a shell ignores it for background jobs) ends the run through its finally
+    # blocks: every server stopped, every customer the run added removed.
+    raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the whole benchmark."""
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     args = arguments(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     connections = [int(c) for c in args.connections.split(",")]
