@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import tempfile
 import time
 import uuid
@@ -61,8 +62,16 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _stop(_signum: int, _frame: object) -> None:
+    # SIGTERM (and SIGINT where a shell ignores it for background jobs) ends the run through its finally
+    # blocks: every server stopped, every customer the run added removed.
+    raise SystemExit(1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the whole benchmark."""
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     args = arguments(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
     connections = [int(c) for c in args.connections.split(",")]
@@ -253,6 +262,7 @@ def run_size(
             for target in targets:
                 if args.warmup > 0 and workload != "delete":
                     _measure(target, workload, inputs[target.name], 16, args.warmup)
+                _settle(target)
                 probe = _probe(target, plan(target.dialect, workload, inputs[target.name]))
                 if probe:
                     notes.append(f"{target.name} {workload}: {probe}")
@@ -276,7 +286,12 @@ def run_size(
                              bad_status=result.bad_status, socket_errors=result.socket_errors, note=target.note)
                     )  # fmt: skip
                     progress.advance(task)
-                    time.sleep(0.3)
+                    console.print(f"  {loaded.count:,} {workload} c{count} {target.name}: {result.rps:,.0f}/s "
+                                  f"p50 {result.p50_ms:.2f} p99 {result.p99_ms:.2f} ms"
+                                  f"{f' ({result.bad_status} bad)' if result.bad_status else ''}", style="dim")  # fmt: skip
+                    # A target still working through queued requests (json-server rewriting its file)
+                    # would steal the next target's CPU: wait until it answers again.
+                    _settle(target)
         progress.remove_task(task)
         for target in targets:
             if target.name != "zcontacts":
@@ -303,6 +318,17 @@ def _measure(
     )
 
 
+def _settle(target: servers.Target, limit_s: float = 120.0) -> None:
+    """Wait (bounded) until the target answers its ready request again."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(target.url + target.ready_path, headers=target.headers, timeout=limit_s)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.5)
+
+
 def _probe(target: servers.Target, workload_plan: Plan) -> str:
     """One request of the workload before it is measured: '' when it gets the expected status."""
     if workload_plan.method == "DELETE":
@@ -310,13 +336,16 @@ def _probe(target: servers.Target, workload_plan: Plan) -> str:
     body = None
     if workload_plan.body is not None:
         body = workload_plan.body.replace(PLACEHOLDER, "probe-" + uuid.uuid4().hex[:8])
-    response = httpx.request(
-        workload_plan.method,
-        target.url + workload_plan.paths[0],
-        headers=workload_plan.headers,
-        content=body,
-        timeout=30,
-    )
+    try:
+        response = httpx.request(
+            workload_plan.method,
+            target.url + workload_plan.paths[0],
+            headers=workload_plan.headers,
+            content=body,
+            timeout=120,
+        )
+    except httpx.HTTPError as exc:
+        return f"probe failed: {exc!r}"
     if response.status_code != workload_plan.expect:
         return f"probe got {response.status_code} (expected {workload_plan.expect}): {response.text[:200]}"
     return ""

@@ -6,12 +6,14 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import msgspec
 import pytest
 from sqlalchemy import create_engine
 
 from tests.helpers import CONTACTS, Tenant, make_contact
 from tests.storage.test_sqlite import LISTINGS
 from zcontacts.domain.listing import FILTER_FIELDS, SORT_COLUMNS, parse_list_query
+from zcontacts.errors import DuplicateName
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage.contacts import _DOC_SQL, _GET_DOC, ContactsRepo, sqlite_page
 from zcontacts.storage.database import Database
@@ -162,3 +164,20 @@ def test_deep_pages_through_the_api(
         assert body["page_context"]["has_more_page"] == (len(seen) < len(everyone))
         assert body["page_context"]["page"] == page
     assert seen == everyone
+
+
+def test_a_duplicate_found_by_the_database_is_a_duplicate_name(
+    client: Any, tenant: Tenant, database: Database
+) -> None:
+    """The race a concurrent writer wins (name checked free, then taken): the unique index refuses the
+    insert on SQLite's direct write path too, and it is reported as a duplicate name, not a 500."""
+    first = make_contact(client, tenant, contact_name="Twin")
+    stored = database.run(
+        lambda c: ContactsRepo(c).load_for_update(tenant.organization_id, first["contact_id"]), write=False
+    )
+    assert stored is not None
+    clone = msgspec.structs.replace(
+        stored, contact=msgspec.structs.replace(stored.contact, contact_id="47000000000000001")
+    )
+    with pytest.raises(DuplicateName, match="Twin"):
+        database.run(lambda c: ContactsRepo(c).insert(tenant.organization_id, clone, 1), write=True)

@@ -1,0 +1,126 @@
+"""The benchmark's pure helpers: workload requests, wrk scripts and output, ratios and target checks.
+(The benchmark itself is never run by the test suite.)"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from bench.data import customer_body, search_term
+from bench.report import Cell, check_targets, markdown_table, ratio
+from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
+from bench.wrk import lua_script, lua_string, parse
+
+INPUTS = Inputs(
+    count=1_000_000,
+    organization_id="10234695",
+    token="1000.abc",
+    sample_ids=["46000000000000003", "46000000000000007"],
+    companies=["Acme Labs 0001", "Blue & Co"],
+    search_terms=["4f2a1c"],
+    update_ids=["46000000000000100"],
+    delete_ids=["46000000000000200", "46000000000000201"],
+)
+
+
+def test_zoho_plans_carry_auth_and_rotate_ids() -> None:
+    get = plan("zoho", "get", INPUTS)
+    assert get.paths == ["/expense/v1/contacts/46000000000000003", "/expense/v1/contacts/46000000000000007"]
+    assert get.headers["Authorization"] == "Zoho-oauthtoken 1000.abc"
+    assert get.headers["X-com-zoho-expense-organizationid"] == "10234695"
+    create = plan("zoho", "create", INPUTS)
+    assert (create.method, create.expect) == ("POST", 201)
+    assert PLACEHOLDER in (create.body or "")
+    assert plan("zoho", "delete", INPUTS).paths[1].endswith("/46000000000000201")
+
+
+def test_list_plans_encode_their_parameters() -> None:
+    (first, other) = plan("zoho", "list_filter", INPUTS).paths
+    assert parse_qs(urlsplit(first).query) == {"company_name": ["Acme Labs 0001"]}
+    assert parse_qs(urlsplit(other).query) == {"company_name": ["Blue & Co"]}
+    assert plan("zoho", "list_deep", INPUTS).paths == ["/expense/v1/contacts?page=5000"]
+    assert plan("zoho", "list", INPUTS).paths == ["/expense/v1/contacts"]
+
+
+def test_json_server_spells_the_same_operations_its_way() -> None:
+    listing = parse_qs(urlsplit(plan(JSON_SERVER, "list_search", INPUTS).paths[0]).query)
+    assert listing == {
+        "q": ["4f2a1c"],
+        "_sort": ["contact_name"],
+        "_order": ["asc"],
+        "_limit": ["200"],
+        "_page": ["1"],
+    }
+    assert plan(JSON_SERVER, "update", INPUTS).method == "PATCH"
+    assert plan(JSON_SERVER, "get", INPUTS).paths[0] == "/contacts/46000000000000003"
+
+
+@pytest.mark.parametrize(("count", "page"), [(0, 1), (1, 1), (200, 1), (201, 2), (1_000_000, 5000)])
+def test_last_page(count: int, page: int) -> None:
+    assert last_page(count) == page
+
+
+def test_lua_strings_escape_everything_lua_would_misread() -> None:
+    assert lua_string('a"b\\c') == '"a\\"b\\\\c"'
+    assert lua_string("é\n") == '"\\195\\169\\010"'
+
+
+def test_lua_script_rotates_without_repeats_across_threads() -> None:
+    script = lua_script(plan("zoho", "delete", INPUTS), run_tag="t1", threads=2)
+    assert '"/expense/v1/contacts/46000000000000200"' in script
+    assert "local threads = 2" in script
+    assert "(counter * threads + (tid or 1) - 1) % #paths" in script
+
+
+def test_parse_reads_the_done_line() -> None:
+    output = (
+        "Running 5s test @ http://127.0.0.1:1\n"
+        'BENCH-RESULT {"requests":5000,"duration_us":5000000,"p50_us":1500,"p99_us":9000,"max_us":20000,'
+        '"status":3,"socket":1}\n'
+    )
+    result = parse(output)
+    assert (result.rps, result.p50_ms, result.p99_ms, result.bad_status, result.socket_errors) == (
+        1000,
+        1.5,
+        9,
+        3,
+        1,
+    )
+    with pytest.raises(ValueError, match="no result"):
+        parse("wrk: connection refused")
+
+
+def _cell(
+    target: str, workload: str, rps: float, connections: int = 16, size: int = 10_000, p99: float = 5
+) -> Cell:
+    return Cell(
+        size=size, workload=workload, connections=connections, target=target, rps=rps, p50_ms=1, p99_ms=p99
+    )
+
+
+def test_ratios_and_checks_take_the_worst_cell() -> None:
+    cells = [
+        _cell("zcontacts", "get", 3000), _cell("limit", "get", 4000), _cell("json-server", "get", 500),
+        _cell("prism", "get", 1000), _cell("zcontacts", "create", 600), _cell("json-server", "create", 300),
+        _cell("prism", "create", 900), _cell("zcontacts", "get", 3000, connections=64, p99=25),
+        _cell("zcontacts", "list_deep", 500, connections=1, size=1_000_000, p99=4),
+    ]  # fmt: skip
+    assert ratio(cells[0], cells[1]) == 0.75
+    checks = {c.name: c for c in check_targets(cells, cold_start_s=0.8, peak_rss_mb=200)}
+    assert checks["zcontacts ≥ 3× json-server on every workload"].met is False  # create: 2×
+    assert "create" in checks["zcontacts ≥ 3× json-server on every workload"].detail
+    assert checks["zcontacts ≥ Prism on every workload"].met is False
+    assert checks["zcontacts ≥ 60% of the limit on get and list"].met is True
+    assert checks["p99 < 20 ms at 64 connections"].met is False
+    assert checks["any list page over 1,000,000 customers < 20 ms server time"].met is True
+    assert checks["cold start < 1 s"].met is True
+    assert checks["resident memory < 150 MB under load"].met is False
+    assert "| 10,000 | get | 16 | 3,000 |" in markdown_table(cells)
+
+
+def test_generated_customers_are_valid_unique_and_findable() -> None:
+    bodies = [customer_body(n) for n in range(2000)]
+    names = {b.contact_name for b in bodies}
+    assert len(names) == 2000
+    for n in (0, 17, 1999):
+        assert search_term(n) in (bodies[n].contact_name or "")
