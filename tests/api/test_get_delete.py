@@ -29,7 +29,7 @@ def test_a_deleted_name_can_be_used_again(client: Any, tenant: Tenant) -> None:
     assert make_contact(client, tenant, contact_name="again")["contact_name"] == "again"
 
 
-@pytest.mark.parametrize("contact_id", ["46000000000099999", "abc", "-1", "1.5", "9" * 30, "0"])
+@pytest.mark.parametrize("contact_id", ["46000000000099999", "abc", "-1", "1.5", "9" * 30, "0", "²", "٣"])
 def test_unknown_or_malformed_ids_are_404(client: Any, tenant: Tenant, contact_id: str) -> None:
     for method in ("GET", "DELETE"):
         response = client.request(method, f"{CONTACTS}/{contact_id}", headers=tenant.headers)

@@ -157,6 +157,8 @@ def test_status_filter(client: Any, tenant: Tenant, people: list[dict[str, Any]]
         ({"per_page": "ten"}, 2, "per_page"),
         ({"page": "0"}, 2, "page"),
         ({"page": "-1"}, 2, "page"),
+        ({"page": "²"}, 2, "page"),  # a digit to str.isdigit, not to int()
+        ({"per_page": "٣"}, 2, "per_page"),
         ({"filter_by": "Status.Crazy"}, 2, "filter_by"),
         ({"sort_column": "notes"}, 2, "sort_column"),
         ({"sort_order": "X"}, 2, "sort_order"),

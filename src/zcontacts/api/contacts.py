@@ -33,7 +33,11 @@ _MAX_ID = 2**63 - 1
 
 def contact_key(contact_id: str) -> int:
     """The numeric id in a path; anything else names no customer."""
-    if not contact_id.isdigit() or len(contact_id) > 19 or int(contact_id) > _MAX_ID:
+    if (
+        not (contact_id.isascii() and contact_id.isdigit())
+        or len(contact_id) > 19
+        or int(contact_id) > _MAX_ID
+    ):
         raise NotFound()
     return int(contact_id)
 

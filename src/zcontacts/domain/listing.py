@@ -96,7 +96,7 @@ def _positive_int(values: dict[str, str], key: str, default: int) -> int:
     raw = values.get(key)
     if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1 or len(raw) > 9:
+    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1 or len(raw) > 9:
         raise InvalidValue(f"Invalid value passed for {key}: use a whole number from 1.")
     return int(raw)
 

@@ -70,7 +70,7 @@ class OrganizationsRepo:
 
     def get(self, organization_id: str) -> Organization | None:
         """One organization, or None."""
-        if not organization_id.isdigit() or len(organization_id) > 18:
+        if not (organization_id.isascii() and organization_id.isdigit()) or len(organization_id) > 18:
             return None
         row = self.connection.execute(
             select(*ORGANIZATION_COLUMNS).where(organizations.c.organization_id == int(organization_id))
