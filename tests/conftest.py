@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import hypothesis
 import pytest
 from litestar.testing import TestClient
 
@@ -72,9 +73,28 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{target}"
         return
     postgres: PostgresDatabases = request.getfixturevalue("postgres")
-    url = postgres.create()
+    url = postgres.fresh()
     yield url
-    postgres.drop(url)
+    postgres.release(url)
+
+
+@pytest.fixture(autouse=True)
+def _fewer_examples_on_postgresql(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Property tests try half their examples on PostgreSQL: each example is a few network round trips, and
+    the SQLite copy of the test still tries them all. (Hypothesis reads a test's settings when it runs.)"""
+    test = request.function
+    chosen = getattr(test, "_hypothesis_internal_use_settings", None)
+    callspec = getattr(request.node, "callspec", None)
+    if chosen is None or callspec is None or callspec.params.get("database_url") != "postgresql":
+        yield
+        return
+    test._hypothesis_internal_use_settings = hypothesis.settings(
+        chosen, max_examples=chosen.max_examples // 2
+    )
+    try:
+        yield
+    finally:
+        test._hypothesis_internal_use_settings = chosen
 
 
 @pytest.fixture
@@ -89,7 +109,11 @@ def database(database_url: str) -> Iterator[Database]:
 def client(database_url: str) -> Iterator[TestClient[Any]]:
     """The real ASGI app, driven over httpx."""
     # The rate limit is off: tests make many requests per organization (tests/api/test_ratelimit.py turns it on).
-    app = create_app(Settings(database_url=database_url, token_cache_seconds=0, rate_limit_per_minute=0))
+    # Nor does it migrate: the database is a copy of a migrated one (e2e tests cover migrating at start-up).
+    settings = Settings(
+        database_url=database_url, token_cache_seconds=0, rate_limit_per_minute=0, auto_migrate=False
+    )
+    app = create_app(settings)
     with TestClient(app=app) as test_client:
         yield test_client
 

@@ -17,6 +17,8 @@ from sqlalchemy.engine import make_url
 
 from tests.backends import PostgresDatabases, libpq_url
 from tests.e2e.server import Server, headers
+from tests.helpers import make_tenant
+from zcontacts.storage.database import Database
 
 pytestmark = [
     pytest.mark.e2e,
@@ -29,18 +31,19 @@ CONTACTS = "/expense/v1/contacts"
 POOL = {"ZCONTACTS_POOL_SIZE": "2", "ZCONTACTS_MAX_OVERFLOW": "2"}
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def shared_url(postgres: PostgresDatabases) -> Iterator[str]:
-    """A fresh PostgreSQL database for the replicas of one test."""
-    url = postgres.create()
+    """A fresh PostgreSQL database shared by this module's replicas."""
+    url = postgres.fresh()
     yield url
-    postgres.drop(url)
+    postgres.release(url)
 
 
-@pytest.fixture
-def replicas(shared_url: str, tmp_path: Path) -> Iterator[list[Server]]:
-    """Two servers on one database; the first start creates the organization and token both use."""
-    servers = [Server(database_url=shared_url, workdir=tmp_path, env=POOL) for _ in range(2)]
+@pytest.fixture(scope="module")
+def replicas(shared_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Server]]:
+    """Two servers on one database, started once for the module (each test has an organization of its own)."""
+    workdir = tmp_path_factory.mktemp("replicas")
+    servers = [Server(database_url=shared_url, workdir=workdir, env=POOL) for _ in range(2)]
     try:
         for server in servers:
             server.start()
@@ -50,13 +53,19 @@ def replicas(shared_url: str, tmp_path: Path) -> Iterator[list[Server]]:
             server.stop()
 
 
-def _auth(replicas: list[Server]) -> dict[str, str]:
-    return headers(*replicas[0].credentials())
+@pytest.fixture
+def auth(shared_url: str) -> dict[str, str]:
+    """Headers of a new organization's full-access token."""
+    database = Database.from_url(shared_url)
+    tenant = make_tenant(database, name="Replicated")
+    database.dispose()
+    return tenant.headers
 
 
-def test_a_write_through_one_replica_is_read_through_the_other(replicas: list[Server]) -> None:
+def test_a_write_through_one_replica_is_read_through_the_other(
+    replicas: list[Server], auth: dict[str, str]
+) -> None:
     one, other = replicas
-    auth = _auth(replicas)
     created = httpx.post(one.url + CONTACTS, json={"contact_name": "Seen Everywhere"}, headers=auth)
     assert created.status_code == 201
     url = f"{CONTACTS}/{created.json()['contact']['contact_id']}"
@@ -78,7 +87,9 @@ async def _post_all(
         return await asyncio.gather(*(client.post(s.url + CONTACTS, json=body) for s, body in requests))
 
 
-def test_ids_never_collide_under_concurrent_creates_on_both(replicas: list[Server]) -> None:
+def test_ids_never_collide_under_concurrent_creates_on_both(
+    replicas: list[Server], auth: dict[str, str]
+) -> None:
     bodies = [
         (
             server,
@@ -90,7 +101,7 @@ def test_ids_never_collide_under_concurrent_creates_on_both(replicas: list[Serve
         for n, server in enumerate(replicas)
         for i in range(100)
     ]
-    responses = asyncio.run(_post_all(bodies, _auth(replicas)))
+    responses = asyncio.run(_post_all(bodies, auth))
     assert [r.status_code for r in responses] == [201] * 200, {r.status_code: r.text for r in responses}
     ids: list[str] = []
     for response in responses:
@@ -100,35 +111,36 @@ def test_ids_never_collide_under_concurrent_creates_on_both(replicas: list[Serve
         ids += [person["contact_person_id"] for person in contact["contact_persons"]]
     assert len(ids) == 200 * 5
     assert len(set(ids)) == len(ids)
-    page = httpx.get(replicas[1].url + CONTACTS, params={"per_page": 200}, headers=_auth(replicas)).json()
+    page = httpx.get(replicas[1].url + CONTACTS, params={"per_page": 200}, headers=auth).json()
     assert len(page["customers"]) == 200
 
 
-def test_contact_name_stays_unique_across_replicas(replicas: list[Server]) -> None:
+def test_contact_name_stays_unique_across_replicas(replicas: list[Server], auth: dict[str, str]) -> None:
     spellings = ["Same Name", "same name", "SAME NAME", " Same Name "]
     bodies = [(replicas[i % 2], {"contact_name": spellings[i % 4]}) for i in range(20)]
-    responses = asyncio.run(_post_all(bodies, _auth(replicas)))
+    responses = asyncio.run(_post_all(bodies, auth))
     statuses = sorted(r.status_code for r in responses)
     assert statuses == [201] + [400] * 19, [r.text for r in responses]
     for response in responses:
         if response.status_code == 400:
             assert response.json()["code"] == 3062, response.text
     for server in replicas:
-        listed = httpx.get(server.url + CONTACTS, headers=_auth(replicas)).json()["customers"]
+        listed = httpx.get(server.url + CONTACTS, headers=auth).json()["customers"]
         assert len(listed) == 1
 
 
 def test_serve_with_workers_shares_the_port_and_respects_the_pool(
-    postgres: PostgresDatabases, shared_url: str, tmp_path: Path
+    postgres: PostgresDatabases, tmp_path: Path
 ) -> None:
-    server = Server(database_url=shared_url, workdir=tmp_path, env=POOL).start("--workers", "2")
+    url = postgres.fresh()
+    server = Server(database_url=url, workdir=tmp_path, env=POOL).start("--workers", "2")
     try:
         auth = headers(*server.credentials())
         bodies = [(server, {"contact_name": f"Worker {i}"}) for i in range(60)]
         responses = asyncio.run(_post_all(bodies, auth))
         assert [r.status_code for r in responses] == [201] * 60
         assert httpx.get(server.url + "/readyz").status_code == 200
-        database = make_url(shared_url).database
+        database = make_url(url).database
         with psycopg.connect(libpq_url(postgres.admin_url)) as admin:
             row = admin.execute(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = %s AND application_name = 'zcontacts'",
@@ -139,6 +151,7 @@ def test_serve_with_workers_shares_the_port_and_respects_the_pool(
         assert 1 <= row[0] <= 8
     finally:
         server.stop()
+        postgres.release(url)
 
 
 def test_one_rate_limit_budget_across_replicas(redis_url: str, tmp_path: Path) -> None:
