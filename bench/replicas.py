@@ -264,6 +264,8 @@ def main() -> None:
     args = parser.parse_args()
     args.seconds = max(1, min(args.seconds, 60))
     tool = "wrk" if shutil.which("wrk") else "httpx (wrk not installed)"
+    # Other work on the machine skews every figure: say how busy it was.
+    load_before = os.getloadavg()[0]
     print(
         f"# zcontacts replicas on one PostgreSQL: {os.cpu_count()} CPUs, {args.connections} connections, "
         f"{args.seconds}s per run, load by {tool}\n"
@@ -278,6 +280,7 @@ def main() -> None:
                     f"  {scenario:6} {replicas} replica(s): {results[-1].requests_per_second:8.0f} req/s",
                     file=sys.stderr,
                 )
+    print(f"load average (1 min) before: {load_before:.1f}, after: {os.getloadavg()[0]:.1f}\n")
     print("| scenario | replicas | requests/s | p50 ms | p99 ms | non-2xx |")
     print("|---|---|---|---|---|---|")
     for r in results:

@@ -139,6 +139,8 @@ def serve(
     out.print(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
     out.print(f"  listening on: {base}/expense/v1/contacts")
     out.print(f"  API docs:     {base}/docs")
+    out.print(f"  health:       {base}/healthz, {base}/readyz")
+    out.print(f"  rate limit:   {_rate_limit_summary(settings)}")
     if not organizations:
         org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
         token = create_token(database, org.organization_id, [FULL_ACCESS])
@@ -169,6 +171,13 @@ def serve(
         proxy_headers=False,
         server_header=False,
     )
+
+
+def _rate_limit_summary(settings: Settings) -> str:
+    if settings.rate_limit_per_minute <= 0:
+        return "off"
+    where = "shared in Redis" if settings.redis_url else "per process"
+    return f"{settings.rate_limit_per_minute} requests a minute per organization ({where})"
 
 
 # ---- orgs ------------------------------------------------------------------------------------------------

@@ -166,6 +166,7 @@ def test_one_rate_limit_budget_across_replicas(redis_url: str, tmp_path: Path) -
     try:
         for server in servers:
             server.start()
+        assert "rate limit:   6 requests a minute per organization (shared in Redis)" in servers[1].banner
         auth = headers(*servers[0].credentials())
         responses = [httpx.get(servers[i % 2].url + CONTACTS, headers=auth) for i in range(9)]
         assert [r.status_code for r in responses] == [200] * 6 + [429] * 3
