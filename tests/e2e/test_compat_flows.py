@@ -33,7 +33,7 @@ class ZohoStyleClient:
     def __init__(
         self, base: str, organization_id: str, client_id: str, client_secret: str, grant_code: str
     ) -> None:
-        self.http = httpx.Client(base_url=base, timeout=10)
+        self.http = httpx.Client(base_url=base, timeout=60)
         self.organization_id = organization_id
         self.client = {"client_id": client_id, "client_secret": client_secret}
         tokens = self._token({"grant_type": "authorization_code", "code": grant_code, "redirect_uri": "x"})
@@ -88,7 +88,7 @@ def test_oauth_dance_with_expiry_mid_session(server: Server) -> None:
 def test_books_style_client_flow(server: Server) -> None:
     organization_id, token = server.credentials()
     books = httpx.Client(base_url=f"{server.url}/books/v3", params={"organization_id": organization_id},
-                         headers={"Authorization": f"Zoho-oauthtoken {token}"}, timeout=10)  # fmt: skip
+                         headers={"Authorization": f"Zoho-oauthtoken {token}"}, timeout=60)  # fmt: skip
     created = books.post("/contacts", json={"contact_name": "Bookish Ltd", "billing_address": {"city": "Leeds"},
                                             "contact_persons": [{"first_name": "Ada", "email": "ada@bookish.io"}]})  # fmt: skip
     assert (created.status_code, created.json()["message"]) == (201, "The contact has been created")
