@@ -34,7 +34,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import make_url
 
 from zcontacts.cli import create_organization, create_token
-from zcontacts.domain.contacts import create_contact
+from zcontacts.domain.contacts import Stamp, create_contact
 from zcontacts.domain.schemas import ContactCreate
 from zcontacts.domain.scopes import FULL_ACCESS
 from zcontacts.domain.zoho_time import now_ms
@@ -117,12 +117,14 @@ def seed(url: str, contacts: int) -> tuple[str, str, list[str]]:
     migrate.upgrade(database.engine)
     organization = create_organization(database, "Bench", "USD", "UTC")
     token = create_token(database, organization.organization_id, [FULL_ACCESS])
-    at = now_ms()
+    at = Stamp(at_ms=now_ms())
 
     def work(connection: Connection) -> list[str]:
         repo = ContactsRepo(connection)
         return [
-            create_contact(repo, organization, ContactCreate(contact_name=f"Customer {i:05d}"), at).contact_id
+            create_contact(
+                repo, organization, ContactCreate(contact_name=f"Customer {i:05d}"), at
+            ).contact.contact_id
             for i in range(contacts)
         ]
 

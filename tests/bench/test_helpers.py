@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -124,3 +125,12 @@ def test_generated_customers_are_valid_unique_and_findable() -> None:
     assert len(names) == 2000
     for n in (0, 17, 1999):
         assert search_term(n) in (bodies[n].contact_name or "")
+
+
+def test_replicas_seed_makes_an_organization_with_customers(tmp_path: Path) -> None:
+    from bench.replicas import seed
+
+    organization_id, token, ids = seed(f"sqlite:///{tmp_path / 'seed.db'}", 3)
+    assert organization_id
+    assert token.startswith("1000.")
+    assert len(set(ids)) == 3
