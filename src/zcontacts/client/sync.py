@@ -1,0 +1,214 @@
+"""The blocking client: `Client(base_url, organization_id=…, token=…)` (or OAuth client credentials)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import httpx
+
+from zcontacts.client import _operations as oauth
+from zcontacts.client._base import ClientBase
+from zcontacts.client._core import Body, Call, judge
+from zcontacts.client.models import (
+    AddressDetail,
+    CommentPage,
+    Contact,
+    ContactPage,
+    ContactPerson,
+    ContactPersonPage,
+    ContactSummary,
+    HistoryEntry,
+    TokenGrant,
+)
+
+T = TypeVar("T")
+
+
+class Client(ClientBase):
+    """A client of the Zoho Customers API (Zoho itself or zcontacts). Refusals raise ZohoAPIError subclasses
+    carrying Zoho's code; 429 and (for idempotent calls) 5xx are retried with backoff; with client_id,
+    client_secret and refresh_token it fetches access tokens itself and refreshes them on 401 code 57."""
+
+    def __init__(
+        self,
+        base_url: str = "https://www.zohoapis.com",
+        *,
+        organization_id: str,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        **options: Any,
+    ) -> None:
+        super().__init__(base_url, organization_id=organization_id, **options)
+        self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._sleep = sleep
+
+    def close(self) -> None:
+        """Close the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- the engine ----------------------------------------------------------------------------------------
+
+    def _run(self, call: Call[T]) -> T:
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            if not call.accounts and self.needs_token():
+                self.refresh_access_token()
+                refreshed = True
+            try:
+                response = self._http.request(**self.request_args(call))
+            except httpx.TransportError as exc:
+                lost_before_sending = isinstance(exc, httpx.ConnectError)
+                if attempt < self.retry.max_attempts and (lost_before_sending or call.may_retry_failure()):
+                    self._sleep(self.retry.delay(attempt, None, self.rng))
+                    continue
+                raise
+            verdict = judge(
+                call, response.status_code, response.content, response.headers.get("Retry-After"),
+                attempt=attempt, policy=self.retry, rng=self.rng,
+                can_refresh=self.can_refresh and not refreshed and not call.accounts,
+            )  # fmt: skip
+            if verdict.action == "done":
+                return verdict.value  # type: ignore[return-value]
+            if verdict.action == "refresh":
+                self.refresh_access_token()
+                refreshed = True
+                attempt -= 1  # the refused call did nothing: it does not count as an attempt
+                continue
+            if verdict.action == "retry":
+                self._sleep(verdict.delay)
+                continue
+            assert verdict.error is not None
+            raise verdict.error
+
+    # ---- OAuth ---------------------------------------------------------------------------------------------
+
+    def refresh_access_token(self) -> TokenGrant:
+        """Trade the refresh token for a new access token, used from now on."""
+        if self.credentials is None:
+            raise ValueError("no OAuth credentials: give client_id, client_secret and refresh_token")
+        grant = self._run(oauth.refresh(self.credentials))
+        self.take_token(grant)
+        return grant
+
+    def exchange_code(
+        self, client_id: str, client_secret: str, code: str, redirect_uri: str = ""
+    ) -> TokenGrant:
+        """Trade a one-time grant code for an access token and a refresh token."""
+        return self._run(oauth.exchange_code(client_id, client_secret, code, redirect_uri))
+
+    def revoke_token(self, token: str) -> None:
+        """Revoke a refresh token (and the access tokens made from it) or an access token."""
+        self._run(oauth.revoke(token))
+
+    # ---- customers -----------------------------------------------------------------------------------------
+
+    def create_contact(self, body: Body, *, idempotency_key: str | None = None) -> Contact:
+        """Create a customer (a ContactCreate or a dict); POST is retried on 5xx only with an idempotency key."""
+        return self._run(self.routes.create_contact(body, idempotency_key))
+
+    def list_contacts(self, *, page: int = 1, per_page: int = 200, **filters: Any) -> ContactPage:
+        """One page of customers; filters are the API's query parameters (search_text, filter_by, …)."""
+        return self._run(self.routes.list_contacts(page, per_page, filters))
+
+    def iter_contacts(self, *, per_page: int = 200, **filters: Any) -> Iterator[ContactSummary]:
+        """Every customer matching the filters, page after page while page_context.has_more_page."""
+        page = 1
+        while True:
+            result = self.list_contacts(page=page, per_page=per_page, **filters)
+            yield from result.contacts
+            if not result.page_context.has_more_page:
+                return
+            page += 1
+
+    def get_contact(self, contact_id: str) -> Contact:
+        """One customer."""
+        return self._run(self.routes.get_contact(contact_id))
+
+    def update_contact(self, contact_id: str, body: Body) -> Contact:
+        """Update a customer: present fields replace, addresses and persons merge."""
+        return self._run(self.routes.update_contact(contact_id, body))
+
+    def delete_contact(self, contact_id: str) -> None:
+        """Delete a customer."""
+        self._run(self.routes.delete_contact(contact_id))
+
+    def mark_active(self, contact_id: str) -> None:
+        """Mark a customer active."""
+        self._run(self.routes.set_status(contact_id, "active"))
+
+    def mark_inactive(self, contact_id: str) -> None:
+        """Mark a customer inactive."""
+        self._run(self.routes.set_status(contact_id, "inactive"))
+
+    def list_comments(self, contact_id: str, *, page: int = 1, per_page: int = 200) -> CommentPage:
+        """One page of a customer's history, newest first."""
+        return self._run(self.routes.list_comments(contact_id, page, per_page))
+
+    def iter_comments(self, contact_id: str, *, per_page: int = 200) -> Iterator[HistoryEntry]:
+        """A customer's whole history, newest first."""
+        page = 1
+        while True:
+            result = self.list_comments(contact_id, page=page, per_page=per_page)
+            yield from result.contact_comments
+            if not result.page_context.has_more_page:
+                return
+            page += 1
+
+    # ---- contact persons -----------------------------------------------------------------------------------
+
+    def list_contact_persons(
+        self, contact_id: str, *, page: int = 1, per_page: int = 200
+    ) -> ContactPersonPage:
+        """One page of a customer's persons."""
+        return self._run(self.routes.list_contact_persons(contact_id, page, per_page))
+
+    def get_contact_person(self, contact_id: str, contact_person_id: str) -> ContactPerson:
+        """One person of a customer."""
+        return self._run(self.routes.get_contact_person(contact_id, contact_person_id))
+
+    def create_contact_person(self, body: Body, *, idempotency_key: str | None = None) -> ContactPerson:
+        """Add a person to the customer named by the body's contact_id."""
+        return self._run(self.routes.create_contact_person(body, idempotency_key))
+
+    def update_contact_person(self, contact_person_id: str, body: Body) -> ContactPerson:
+        """Update a person field by field."""
+        return self._run(self.routes.update_contact_person(contact_person_id, body))
+
+    def delete_contact_person(self, contact_person_id: str) -> None:
+        """Remove a person."""
+        self._run(self.routes.delete_contact_person(contact_person_id))
+
+    def mark_primary_contact_person(self, contact_person_id: str) -> None:
+        """Make a person its customer's primary person."""
+        self._run(self.routes.mark_primary_contact_person(contact_person_id))
+
+    # ---- addresses -----------------------------------------------------------------------------------------
+
+    def list_addresses(self, contact_id: str) -> list[AddressDetail]:
+        """Billing, shipping, then the additional addresses."""
+        return self._run(self.routes.list_addresses(contact_id))
+
+    def create_address(
+        self, contact_id: str, body: Body, *, idempotency_key: str | None = None
+    ) -> AddressDetail:
+        """Add an additional address."""
+        return self._run(self.routes.create_address(contact_id, body, idempotency_key))
+
+    def update_address(self, contact_id: str, address_id: str, body: Body) -> AddressDetail:
+        """Update an address (billing and shipping too) field by field."""
+        return self._run(self.routes.update_address(contact_id, address_id, body))
+
+    def delete_address(self, contact_id: str, address_id: str) -> None:
+        """Delete an additional address."""
+        self._run(self.routes.delete_address(contact_id, address_id))
