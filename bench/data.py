@@ -2,8 +2,9 @@
 cached on disk per schema revision so later runs start at once.
 
 Each customer is built by `create_contact` (the API's own rules: ids, primary person, time stamps, rendered
-JSON) against `BulkStore`, which hands out ids from one block per batch and collects the contacts; the batch
-is then written by `ContactsRepo.insert_many` in one large transaction. The result is the same rows and
+JSON) against `BulkStore` (zcontacts.storage.bulk, shared with `zcontacts import`), which hands out ids from
+one block per batch and collects the contacts; the batch is then written by `ContactsRepo.insert_many` in one
+large transaction. The result is the same rows and
 stored JSON the API writes, about fifty times faster than posting each customer."""
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ from rich.progress import (
 from sqlalchemy import Connection, text
 
 from zcontacts.cli import create_organization, create_token
-from zcontacts.domain.contacts import Change, Stamp, create_contact
+from zcontacts.domain.contacts import Stamp, create_contact
 from zcontacts.domain.organizations import Organization
-from zcontacts.domain.schemas import AddressIn, ContactCreate, ContactPersonIn, ContactRecord, CustomFieldIn
+from zcontacts.domain.schemas import AddressIn, ContactCreate, ContactPersonIn, CustomFieldIn
 from zcontacts.domain.scopes import FULL_ACCESS
 from zcontacts.storage import ids, migrate
+from zcontacts.storage.bulk import BulkStore
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 
@@ -126,47 +128,6 @@ def customer_body(n: int) -> ContactCreate:
 def search_term(n: int) -> str:
     """A substring that finds the n-th customer (and few others): part of its scrambled name tag."""
     return format((n * 2_654_435_761) % 4_294_967_291, "x")[:6]
-
-
-class BulkStore:
-    """The domain's ContactStore for a batch: ids come from one pre-allocated block, names are known unique
-    (the generator makes them so), and contacts are collected to be written by `ContactsRepo.insert_many`."""
-
-    def __init__(self, id_block: list[int]) -> None:
-        self._ids = iter(id_block)
-        self.created: list[tuple[ContactRecord, int]] = []
-        self._at_ms = 0
-
-    def allocate_ids(self, count: int) -> list[int]:
-        """The next `count` ids of the block."""
-        return [next(self._ids) for _ in range(count)]
-
-    def name_taken(self, organization_id: str, name_key: str, except_contact_id: str | None) -> bool:
-        """Never: generated names are unique by construction."""
-        return False
-
-    def load_for_update(self, organization_id: str, contact_id: str) -> ContactRecord | None:
-        """Not used by creation."""
-        raise NotImplementedError
-
-    def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
-        """Not used by creation."""
-        raise NotImplementedError
-
-    def insert(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        """Collect the contact for the batch write."""
-        self.created.append((record, at_ms))
-
-    def record_change(self, organization_id: str, change: Change) -> None:
-        """Benchmark data carries no history: the API paths that write history are measured live."""
-
-    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        """Not used by creation."""
-        raise NotImplementedError
-
-    def delete(self, organization_id: str, contact_id: str) -> bool:
-        """Not used by creation."""
-        raise NotImplementedError
 
 
 def insert_customers(database: Database, org: Organization, numbers: range) -> tuple[int, int]:

@@ -1,0 +1,187 @@
+"""The two file formats, row by row. CSV is flat: contact fields, the primary person's fields and the billing_*
+and shipping_* address fields, one column each. JSON Lines keeps everything: one contact object per line, as
+the API shows it, with full billing and shipping addresses, every person, custom fields and `addresses`
+(the additional ones)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any, BinaryIO, Literal
+
+import msgspec
+
+from zcontacts.domain.schemas import AddressDetail, ContactPerson, ContactRecord, ContactUpdate
+
+Format = Literal["csv", "jsonl"]
+
+CONTACT_COLUMNS = ("contact_name", "company_name", "website", "status", "twitter", "facebook", "notes")
+# The primary person's fields.
+PERSON_COLUMNS = (
+    "salutation", "first_name", "last_name", "email", "phone", "mobile", "department", "designation", "skype",
+)  # fmt: skip
+ADDRESS_FIELDS = tuple(f for f in AddressDetail.__struct_fields__ if f != "address_id")
+ADDRESS_COLUMNS = tuple(f"{kind}_{f}" for kind in ("billing", "shipping") for f in ADDRESS_FIELDS)
+# contact_id is written by export for reference; import matches contacts by contact_name and ignores it.
+CSV_COLUMNS = ("contact_id", *CONTACT_COLUMNS, *PERSON_COLUMNS, *ADDRESS_COLUMNS)
+_KNOWN_COLUMNS = frozenset(CSV_COLUMNS)
+
+# Contact fields a JSON line may set (the update body's, persons apart); the rest of a contact object (ids,
+# times, currency) is the server's and is ignored.
+_BODY_KEYS = tuple(f for f in ContactUpdate.__struct_fields__ if f != "contact_persons")
+# Top-level copies of the primary person's fields: a line that lists its persons leaves these to them.
+_MIRRORED = ("contact_salutation", "first_name", "last_name", "email", "phone", "mobile")
+
+
+class RowError(msgspec.Struct, frozen=True):
+    """A row that was not imported: its number (the file's line; a CSV header is row 1), the field at fault
+    (empty when the row as a whole is) and why."""
+
+    row: int
+    field: str
+    message: str
+
+
+class Row(msgspec.Struct):
+    """One parsed row: body fields apart from persons, the persons, the status and additional addresses.
+    `flat` rows (CSV) carry at most the primary person, field by field as the columns give them."""
+
+    number: int
+    fields: dict[str, Any]
+    persons: list[dict[str, Any]]
+    status: str
+    additional: list[dict[str, Any]]
+    flat: bool
+
+    @property
+    def name(self) -> str:
+        """The contact_name given, trimmed ("" when missing)."""
+        value = self.fields.get("contact_name")
+        return value.strip() if isinstance(value, str) else ""
+
+
+def format_of(path: Path, given: str | None = None) -> Format:
+    """The format named, or the one the file's suffix says."""
+    name = (given or path.suffix.lstrip(".")).lower()
+    if name == "csv":
+        return "csv"
+    if name in ("jsonl", "ndjson", "json"):
+        return "jsonl"
+    raise ValueError(f"cannot tell the format of {path.name}: use .csv or .jsonl, or --format csv|jsonl")
+
+
+class CountingReader(io.RawIOBase):
+    """A binary file that counts the bytes read through it (for progress on files of unknown row count)."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self._raw = raw
+        self.done = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self._raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.done += len(data)
+        return len(data)
+
+
+def read_rows(stream: BinaryIO, fmt: Format) -> Iterator[Row | RowError]:
+    """The rows of a file, one at a time."""
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    return _csv_rows(text) if fmt == "csv" else _json_rows(text)
+
+
+def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
+    reader = csv.reader(text)
+    header = next(reader, None)
+    if header is None:
+        return
+    header = [column.strip() for column in header]
+    unknown = [c for c in header if c not in _KNOWN_COLUMNS]
+    if unknown:
+        raise ValueError(f"unknown CSV column {unknown[0]!r}; the columns are: {', '.join(CSV_COLUMNS)}")
+    if "contact_name" not in header:
+        raise ValueError("the CSV header has no contact_name column")
+    for number, cells in enumerate(reader, start=2):
+        if not cells:
+            continue
+        if len(cells) != len(header):
+            yield RowError(number, "", f"the row has {len(cells)} cells, the header {len(header)}")
+            continue
+        yield _csv_row(number, dict(zip(header, cells, strict=True)))
+
+
+def _csv_row(number: int, cells: dict[str, str]) -> Row:
+    fields: dict[str, Any] = {c: cells[c] for c in CONTACT_COLUMNS if c in cells and c != "status"}
+    for kind in ("billing", "shipping"):
+        address = {f: cells[f"{kind}_{f}"] for f in ADDRESS_FIELDS if f"{kind}_{f}" in cells}
+        if address:
+            fields[f"{kind}_address"] = address
+    person = {c: cells[c] for c in PERSON_COLUMNS if c in cells}
+    return Row(number, fields, [person] if person else [], cells.get("status", "").strip(), [], flat=True)
+
+
+def _json_rows(text: IO[str]) -> Iterator[Row | RowError]:
+    for number, line in enumerate(text, start=1):
+        if not line.strip():
+            continue
+        try:
+            value = msgspec.json.decode(line)
+        except msgspec.DecodeError:
+            yield RowError(number, "", "JSON is not well formed")
+            continue
+        if not isinstance(value, dict):
+            yield RowError(number, "", "a line must be a JSON object (one contact)")
+            continue
+        yield _json_row(number, value)
+
+
+def _json_row(number: int, value: dict[str, Any]) -> Row | RowError:
+    persons = value.get("contact_persons") or []
+    additional = value.get("addresses") or []
+    for key, items in (("contact_persons", persons), ("addresses", additional)):
+        if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
+            return RowError(number, key, f"{key} must be a list of objects")
+    fields = {k: value[k] for k in _BODY_KEYS if k in value and not (persons and k in _MIRRORED)}
+    status = value.get("status") or ""
+    if not isinstance(status, str):
+        return RowError(number, "status", "status must be active or inactive")
+    return Row(number, fields, persons, status.strip(), additional, flat=False)
+
+
+# ---- writing ---------------------------------------------------------------------------------------------
+
+
+def csv_writer(stream: IO[str]) -> Any:
+    """A CSV writer that has written the header."""
+    writer = csv.writer(stream)
+    writer.writerow(CSV_COLUMNS)
+    return writer
+
+
+def csv_cells(record: ContactRecord) -> list[str]:
+    """A contact's CSV row, in CSV_COLUMNS order."""
+    contact = record.contact
+    primary = next((p for p in contact.contact_persons if p.is_primary_contact), ContactPerson(""))
+    cells = [contact.contact_id, *(getattr(contact, c) for c in CONTACT_COLUMNS)]
+    cells += [getattr(primary, c) for c in PERSON_COLUMNS]
+    for address in (record.billing, record.shipping):
+        cells += [getattr(address, f) for f in ADDRESS_FIELDS]
+    return cells
+
+
+_to_json = msgspec.json.Encoder().encode
+
+
+def json_line(record: ContactRecord) -> bytes:
+    """A contact as one JSON line: the API's object, with full billing and shipping addresses and the
+    additional ones as `addresses`."""
+    contact: dict[str, Any] = msgspec.to_builtins(record.contact)
+    contact["billing_address"] = msgspec.to_builtins(record.billing)
+    contact["shipping_address"] = msgspec.to_builtins(record.shipping)
+    contact["addresses"] = msgspec.to_builtins(record.additional)
+    return _to_json(contact) + b"\n"
