@@ -1,10 +1,11 @@
-"""The `zcontacts` command: serve, orgs, tokens, db. Operators script it, so data goes to stdout alone and
+"""The `zcontacts` command: serve, orgs, tokens, import, export, reset, db. Operators script it, so data goes to stdout alone and
 everything decorative to stderr."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -127,11 +128,23 @@ def serve(
     database_url: DatabaseUrl = None,
     workers: Annotated[int, typer.Option(min=1, help="Server processes")] = 1,
     log_level: Annotated[str | None, typer.Option(help="debug, info, warning or error")] = None,
+    fixtures: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV or JSON Lines file loaded into the default organization first [env: ZCONTACTS_FIXTURES]"
+        ),
+    ] = None,
 ) -> None:
     """Run the API server; on an empty database, create an organization and a full-access token first."""
     import uvicorn
 
-    settings = Settings.from_env(database_url=database_url, host=host, port=port, log_level=log_level)
+    settings = Settings.from_env(
+        database_url=database_url,
+        host=host,
+        port=port,
+        log_level=log_level,
+        fixtures=str(fixtures) if fixtures else None,
+    )
     database = _open(settings.database_url)
     organizations = database.run(lambda c: OrganizationsRepo(c).all(), write=False)
     base = f"http://{settings.host}:{settings.port}"
@@ -143,6 +156,8 @@ def serve(
     out.print(f"  rate limit:   {_rate_limit_summary(settings)}")
     if not organizations:
         org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
+        if settings.fixtures:
+            _load_fixtures(database, org.organization_id, Path(settings.fixtures))
         token = create_token(database, org.organization_id, [FULL_ACCESS])
         out.print("Created a default organization and a full-access token:")
         out.print(f"  organization id: {org.organization_id}")
@@ -153,6 +168,8 @@ def serve(
             f"-H 'X-com-zoho-expense-organizationid: {org.organization_id}' {base}/expense/v1/contacts"
         )
     else:
+        if settings.fixtures:
+            _load_fixtures(database, organizations[0].organization_id, Path(settings.fixtures))
         ids = ", ".join(o.organization_id for o in organizations[:5])
         out.print(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
         out.print(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
@@ -170,6 +187,26 @@ def serve(
         http="httptools",
         proxy_headers=False,
         server_header=False,
+    )
+
+
+def _load_fixtures(database: Database, organization_id: str, path: Path) -> None:
+    """Import the fixtures file into the organization (strict: a bad row stops the server from starting)."""
+    from zcontacts.transfer import import_file
+
+    try:
+        report = import_file(database, organization_id, path, strict=True)
+    except (OSError, ValueError) as exc:
+        raise _fail(f"fixtures {path}: {exc}") from None
+    if report.aborted:
+        for error in report.errors:
+            err.print(
+                f"[red]error:[/red] fixtures {path}: row {error.row}, {error.field or 'row'}: {error.message}"
+            )
+        raise typer.Exit(code=2)
+    out.print(
+        f"  fixtures:     {path} into organization {organization_id}: {report.created} created, "
+        f"{report.updated} updated, {report.unchanged} unchanged"
     )
 
 
@@ -321,6 +358,149 @@ def history(
         raise _fail(f"no history for contact {contact_id} in organization {org}")
     for row in rows:
         _emit(encode(render_entry(row, organization.time_zone)).decode())
+
+
+# ---- import, export, reset -------------------------------------------------------------------------------
+
+Org = Annotated[str, typer.Option("--org", help="Organization id")]
+FormatOption = Annotated[
+    str | None, typer.Option("--format", help="csv or jsonl [default: from the file's suffix]")
+]
+
+
+@app.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file", exists=True, dir_okay=False)],
+    org: Org,
+    fmt: FormatOption = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Check and count, write nothing")] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Stop at the first bad row and write nothing")
+    ] = False,
+    errors: Annotated[
+        Path | None, typer.Option("--errors", help="Write every bad row (row,field,message) to this CSV")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Import contacts; a row whose contact_name (ignoring case) exists updates that contact."""
+    import csv
+
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from zcontacts.transfer import RowError, import_file
+
+    database = _open(database_url)
+    shown = 0
+    error_file = errors.open("w", newline="", encoding="utf-8") if errors else None
+    error_rows = csv.writer(error_file) if error_file else None
+    if error_rows is not None:
+        error_rows.writerow(["row", "field", "message"])
+    progress = Progress(
+        TextColumn("[bold]importing {task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=True,
+    )
+
+    def on_error(error: RowError) -> None:
+        nonlocal shown
+        if error_rows is not None:
+            error_rows.writerow([error.row, error.field, error.message])
+        if shown < 20:
+            shown += 1
+            field = f"field {error.field}" if error.field else "the row"
+            progress.console.print(f"[red]row {error.row}[/red], {field}: {error.message}", markup=True)
+
+    try:
+        with progress:
+            task = progress.add_task(file.name, total=file.stat().st_size)
+            report = import_file(
+                database,
+                org.strip(),
+                file,
+                fmt=fmt,
+                dry_run=dry_run,
+                strict=strict,
+                on_progress=lambda done: progress.update(task, completed=done),
+                on_error=on_error,
+            )
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _fail(str(exc)) from None
+    finally:
+        if error_file is not None:
+            error_file.close()
+    if report.failed > shown:
+        err.print(f"… and {report.failed - shown} more bad rows" + (f" (all in {errors})" if errors else ""))
+    verb = "would be" if dry_run else "were"
+    if report.aborted:
+        err.print("[red]stopped at the first bad row (--strict): nothing was imported[/red]")
+    else:
+        err.print(
+            f"{report.rows:,} rows: {report.created:,} {verb} created, {report.updated:,} {verb} updated, "
+            f"{report.unchanged:,} unchanged, {report.failed:,} bad"
+        )
+    _emit(
+        f"created={report.created} updated={report.updated} unchanged={report.unchanged} failed={report.failed}"
+    )
+    if report.failed:
+        raise typer.Exit(code=1)
+
+
+@app.command("export")
+def export_command(
+    file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file to write", dir_okay=False)],
+    org: Org,
+    fmt: FormatOption = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Export every contact of an organization (CSV: flat columns; JSON Lines: everything)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from zcontacts.transfer import export_file
+    from zcontacts.transfer.exporter import count_contacts
+
+    database = _open(database_url)
+    progress = Progress(
+        TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        console=err, transient=True,
+    )  # fmt: skip
+    try:
+        with progress:
+            task = progress.add_task("export", total=count_contacts(database, org.strip()))
+            count = export_file(
+                database, org.strip(), file, fmt=fmt,
+                on_progress=lambda done: progress.update(task, completed=done),
+            )  # fmt: skip
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    err.print(f"exported {count:,} contacts to {file}")
+    _emit(str(count))
+
+
+@app.command()
+def reset(
+    org: Org,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Delete every contact of an organization, and their history (the organization and tokens stay)."""
+    from zcontacts.storage.bulk import BulkRepo
+
+    database = _open(database_url)
+    organization = database.run(lambda c: OrganizationsRepo(c).get(org.strip()), write=False)
+    if organization is None:
+        raise _fail(f"no organization {org}")
+    count = database.run(lambda c: BulkRepo(c).count(organization.organization_id), write=False)
+    if not yes and not typer.confirm(
+        f"Delete all {count:,} contacts of organization {organization.organization_id} ({organization.name})?",
+        err=True,
+    ):
+        raise typer.Exit(code=1)
+    deleted = database.run(lambda c: BulkRepo(c).delete_all(organization.organization_id), write=True)
+    err.print(f"deleted {deleted:,} contacts of organization {organization.organization_id}")
+    _emit(str(deleted))
 
 
 # ---- db --------------------------------------------------------------------------------------------------

@@ -32,6 +32,8 @@ class Settings:
     redis_url: str = ""
     # Prefix of the rate limit's Redis keys, so deployments sharing one Redis keep separate budgets.
     redis_prefix: str = "zcontacts"
+    # A CSV or JSON Lines file `serve` imports into the default organization on start (re-imports update).
+    fixtures: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

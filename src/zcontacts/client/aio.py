@@ -64,7 +64,6 @@ class AsyncClient(ClientBase):
             attempt += 1
             if not call.accounts and self.needs_token():
                 await self.refresh_access_token()
-                refreshed = True
             try:
                 response = await self._http.request(**self.request_args(call))
             except httpx.TransportError as exc:

@@ -64,7 +64,6 @@ class Client(ClientBase):
             attempt += 1
             if not call.accounts and self.needs_token():
                 self.refresh_access_token()
-                refreshed = True
             try:
                 response = self._http.request(**self.request_args(call))
             except httpx.TransportError as exc:

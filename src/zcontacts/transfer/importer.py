@@ -163,7 +163,9 @@ class _Batch:
 
     def run(self, batch: list[Row | RowError]) -> None:
         rows = [row for row in batch if isinstance(row, Row)]
-        self.existing = BulkRepo(self.connection).ids_by_name(
+        bulk = BulkRepo(self.connection)
+        bulk.prepare_bulk_write()
+        self.existing = bulk.ids_by_name(
             self.org.organization_id, {name_key(row.name) for row in rows if row.name}
         )
         for row in batch:
