@@ -363,6 +363,15 @@ def history(
 # ---- import, export, reset -------------------------------------------------------------------------------
 
 Org = Annotated[str, typer.Option("--org", help="Organization id")]
+
+
+def _open_for_command(context: typer.Context, database_url: str | None) -> Database:
+    """The database, closed when the command ends however it ends (commands also run in-process)."""
+    database = _open(database_url)
+    context.call_on_close(database.dispose)
+    return database
+
+
 FormatOption = Annotated[
     str | None, typer.Option("--format", help="csv or jsonl [default: from the file's suffix]")
 ]
@@ -370,6 +379,7 @@ FormatOption = Annotated[
 
 @app.command("import")
 def import_command(
+    context: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file", exists=True, dir_okay=False)],
     org: Org,
     fmt: FormatOption = None,
@@ -389,7 +399,7 @@ def import_command(
 
     from zcontacts.transfer import RowError, import_file
 
-    database = _open(database_url)
+    database = _open_for_command(context, database_url)
     shown = 0
     error_file = errors.open("w", newline="", encoding="utf-8") if errors else None
     error_rows = csv.writer(error_file) if error_file else None
@@ -450,6 +460,7 @@ def import_command(
 
 @app.command("export")
 def export_command(
+    context: typer.Context,
     file: Annotated[Path, typer.Argument(help="CSV or JSON Lines file to write", dir_okay=False)],
     org: Org,
     fmt: FormatOption = None,
@@ -461,7 +472,7 @@ def export_command(
     from zcontacts.transfer import export_file
     from zcontacts.transfer.exporter import count_contacts
 
-    database = _open(database_url)
+    database = _open_for_command(context, database_url)
     progress = Progress(
         TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
         console=err, transient=True,
@@ -481,6 +492,7 @@ def export_command(
 
 @app.command()
 def reset(
+    context: typer.Context,
     org: Org,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation")] = False,
     database_url: DatabaseUrl = None,
@@ -488,7 +500,7 @@ def reset(
     """Delete every contact of an organization, and their history (the organization and tokens stay)."""
     from zcontacts.storage.bulk import BulkRepo
 
-    database = _open(database_url)
+    database = _open_for_command(context, database_url)
     organization = database.run(lambda c: OrganizationsRepo(c).get(org.strip()), write=False)
     if organization is None:
         raise _fail(f"no organization {org}")
