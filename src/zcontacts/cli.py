@@ -156,8 +156,7 @@ def serve(
     out.print(f"  rate limit:   {_rate_limit_summary(settings)}")
     if not organizations:
         org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
-        if settings.fixtures:
-            _load_fixtures(database, org.organization_id, Path(settings.fixtures))
+        default_organization = org.organization_id
         token = create_token(database, org.organization_id, [FULL_ACCESS])
         out.print("Created a default organization and a full-access token:")
         out.print(f"  organization id: {org.organization_id}")
@@ -168,11 +167,12 @@ def serve(
             f"-H 'X-com-zoho-expense-organizationid: {org.organization_id}' {base}/expense/v1/contacts"
         )
     else:
-        if settings.fixtures:
-            _load_fixtures(database, organizations[0].organization_id, Path(settings.fixtures))
+        default_organization = organizations[0].organization_id
         ids = ", ".join(o.organization_id for o in organizations[:5])
         out.print(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
         out.print(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
+    if settings.fixtures:
+        _load_fixtures(database, default_organization, Path(settings.fixtures))
     sys.stdout.flush()
     database.dispose()
     os.environ.update(settings.to_env())
@@ -205,7 +205,7 @@ def _load_fixtures(database: Database, organization_id: str, path: Path) -> None
             )
         raise typer.Exit(code=2)
     out.print(
-        f"  fixtures:     {path} into organization {organization_id}: {report.created} created, "
+        f"Loaded fixtures {path} into organization {organization_id}: {report.created} created, "
         f"{report.updated} updated, {report.unchanged} unchanged"
     )
 
