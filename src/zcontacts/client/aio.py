@@ -10,7 +10,7 @@ import httpx
 
 from zcontacts.client import _operations as oauth
 from zcontacts.client._base import ClientBase
-from zcontacts.client._core import Body, Call, judge
+from zcontacts.client._core import DEFAULT_BASE_URL, Body, Call, Flavour, RetryPolicy, judge
 from zcontacts.client.models import (
     AddressDetail,
     CommentPage,
@@ -33,15 +33,35 @@ class AsyncClient(ClientBase):
 
     def __init__(
         self,
-        base_url: str = "https://www.zohoapis.com",
+        base_url: str = DEFAULT_BASE_URL,
         *,
         organization_id: str,
+        token: str | None = None,
+        client_id: str | None = None,
+        client_secret: str | None = None,
+        refresh_token: str | None = None,
+        accounts_url: str | None = None,
+        flavour: Flavour = "expense",
+        retry: RetryPolicy | None = None,
         timeout: float = 30.0,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        **options: Any,
+        seed: int | None = None,
     ) -> None:
-        super().__init__(base_url, organization_id=organization_id, **options)
+        """`token`, or `client_id`, `client_secret` and `refresh_token` (OAuth: tokens are fetched and refreshed
+        as needed). `transport` and `sleep` are for tests; `seed` fixes the backoff jitter."""
+        super().__init__(
+            base_url,
+            organization_id=organization_id,
+            token=token,
+            client_id=client_id,
+            client_secret=client_secret,
+            refresh_token=refresh_token,
+            accounts_url=accounts_url,
+            flavour=flavour,
+            retry=retry,
+            seed=seed,
+        )
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
         self._sleep = sleep
 
