@@ -436,7 +436,7 @@ def import_command(
                 on_progress=lambda done: progress.update(task, completed=done),
                 on_error=on_error,
             )
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
         raise _fail(str(exc)) from None
     finally:
         if error_file is not None:
@@ -484,7 +484,7 @@ def export_command(
                 database, org.strip(), file, fmt=fmt,
                 on_progress=lambda done: progress.update(task, completed=done),
             )  # fmt: skip
-    except ValueError as exc:
+    except (OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
     err.print(f"exported {count:,} contacts to {file}")
     _emit(str(count))
