@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import httpx
@@ -38,6 +39,7 @@ def test_fixtures_load_on_start_and_a_restart_does_not_duplicate_them(tmp_path: 
         assert listed(server, organization_id, token) == first
     finally:
         server.stop()
+        gc.collect()  # late httpx sockets are collected here, under this module's warning filter
 
 
 def test_a_bad_fixtures_file_stops_the_server_from_starting(tmp_path: Path) -> None:
