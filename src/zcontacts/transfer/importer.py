@@ -216,7 +216,7 @@ class _Batch:
         if before is None:  # deleted since the batch looked names up
             raise InvalidValue("Invalid value passed for contact_name: the customer was deleted meanwhile.")
         body = _convert({**row.fields, **_matched_persons(row, before)}, ContactUpdate)
-        deferred = _Deferred(self.repo)
+        deferred = _Deferred(self.repo, before)
         after = update_contact(deferred, self.org, contact_id, body, stamp)
         changed = bool(changed_fields(before, after))
         if changed:
@@ -238,8 +238,9 @@ class _Deferred:
     """A ContactStore that reads through to the repository but holds writes back until `apply`: an update
     that changes nothing writes nothing (no history entry, no new last_modified_time)."""
 
-    def __init__(self, repo: ContactsRepo) -> None:
+    def __init__(self, repo: ContactsRepo, loaded: ContactRecord) -> None:
         self.repo = repo
+        self.loaded = loaded  # already read (and locked) by the caller: not read twice
         self.writes: list[Callable[[], Any]] = []
 
     def allocate_ids(self, count: int) -> list[int]:
@@ -249,6 +250,8 @@ class _Deferred:
         return self.repo.name_taken(organization_id, name_key, except_contact_id)
 
     def load_for_update(self, organization_id: str, contact_id: str) -> ContactRecord | None:
+        if contact_id == self.loaded.contact.contact_id:
+            return self.loaded
         return self.repo.load_for_update(organization_id, contact_id)
 
     def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
