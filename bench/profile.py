@@ -116,7 +116,7 @@ def main() -> None:
         from zcontacts.app import create_app
         from zcontacts.config import Settings
 
-        app = create_app(Settings(database_url=loaded.url, log_level="warning"))
+        app = create_app(Settings(database_url=loaded.url, log_level="warning", rate_limit_per_minute=0))
     try:
         import uvloop
 
