@@ -26,6 +26,7 @@ from zcontacts.api.observe import RequestObserver
 from zcontacts.api.openapi import complete_openapi
 from zcontacts.api.ratelimit import RateLimiter, add_headers
 from zcontacts.config import Settings
+from zcontacts.console.routes import ConsoleController
 from zcontacts.logs import configure_logging
 from zcontacts.storage import migrate
 from zcontacts.storage.database import Database
@@ -76,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     request_metrics = Metrics()
     app = _Litestar(
-        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics],
+        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics, ConsoleController],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
