@@ -75,7 +75,7 @@ async def signed_in(request: AnyRequest, access: Access) -> tuple[Session, Grant
     session = session_of(request)
     if session is None:
         raise SignInRequired()
-    grant = await authorize(request, session.token, session.organization_id, access)
+    grant = await authorize(request, session.token, access, session.organization_id)
     return session, grant
 
 
@@ -86,7 +86,7 @@ async def posted(request: AnyRequest, access: Access) -> tuple[Session, Grant, d
         raise SignInRequired()
     form = dict((await request.form()).items())
     check_form_token(session, form.get("csrf"))
-    grant = await authorize(request, session.token, session.organization_id, access)
+    grant = await authorize(request, session.token, access, session.organization_id)
     return session, grant, form
 
 
@@ -134,7 +134,7 @@ class ConsoleController(Controller):
         try:
             if not token or not organization_id or len(token) > 512 or len(organization_id) > 40:
                 raise NotAuthorized("Enter a token and the organization id it belongs to.")
-            await authorize(request, token, organization_id, Access.READ)
+            await authorize(request, token, Access.READ, organization_id)
         except ZohoError as exc:
             return page(
                 "signin.html", status=int(exc.status), error=exc.message, organization_id=organization_id
