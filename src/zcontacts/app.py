@@ -7,7 +7,7 @@ import logging
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
 
@@ -23,7 +23,7 @@ from zcontacts.api.health import HEALTH_ROUTES
 from zcontacts.api.metrics import Metrics, metrics
 from zcontacts.api.oauth import OAuthController
 from zcontacts.api.observe import RequestObserver
-from zcontacts.api.openapi import complete_openapi
+from zcontacts.api.openapi import complete_openapi, redoc
 from zcontacts.api.ratelimit import RateLimiter, add_headers
 from zcontacts.config import Settings
 from zcontacts.console.routes import ConsoleController
@@ -77,7 +77,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     request_metrics = Metrics()
     app = _Litestar(
-        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics, ConsoleController],
+        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics, redoc, ConsoleController],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="A self-hosted, wire-compatible Zoho Expense Customers API.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(google_fonts=False)],
         ),
         debug=False,
     )

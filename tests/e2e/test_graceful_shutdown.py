@@ -27,11 +27,21 @@ def start(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, Pa
     """`zcontacts serve` with its output in a file; waits until it answers."""
     port = free_port()
     log = tmp_path / "server.log"
+    database_url = f"sqlite:///{tmp_path / 'z.db'}"
+    command = [
+        sys.executable,
+        "-m",
+        "zcontacts",
+        "serve",
+        "--port",
+        str(port),
+        "--database-url",
+        database_url,
+    ]
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "ZCONTACTS_RATE_LIMIT_PER_MINUTE": "0"}
     with log.open("wb") as sink:
         process = subprocess.Popen(
-            [sys.executable, "-m", "zcontacts", "serve", "--port", str(port)]
-            + ["--database-url", f"sqlite:///{tmp_path / 'z.db'}", *extra],
+            [*command, *extra],
             stdout=sink,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
