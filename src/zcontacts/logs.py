@@ -13,6 +13,8 @@ from typing import Any
 import msgspec
 
 ACCESS_LOGGER = "zcontacts.access"
+# The attribute of an access record holding its fields as one dict (see access_record).
+FIELDS = "fields"
 # LogRecord attributes that are not extra fields a caller passed.
 _STANDARD = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 _ENCODE = msgspec.json.Encoder().encode
@@ -29,9 +31,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "message": record.getMessage(),
         }
-        for key, value in record.__dict__.items():
-            if key not in _STANDARD:
-                line[key] = value
+        fields = getattr(record, FIELDS, None)
+        if fields is not None:  # an access record: its fields are ready-made (the per-request fast path)
+            line.update(fields)
+        else:
+            for key, value in record.__dict__.items():
+                if key not in _STANDARD:
+                    line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return _ENCODE(line).decode()
@@ -52,9 +58,24 @@ class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def access_record(fields: dict[str, Any]) -> logging.LogRecord:
+    """An INFO record of the access log carrying `fields`. Built directly rather than through
+    `Logger.info(extra=…)`, which walks the stack for the caller and copies each extra key: a third of the
+    line's cost, paid on every request."""
+    record = logging.LogRecord(ACCESS_LOGGER, logging.INFO, __file__, 0, "request", None, None)
+    record.fields = fields
+    return record
+
+
+_last_second: tuple[int, str] = (-1, "")
+
+
 def _iso(created: float) -> str:
-    seconds = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
-    return f"{seconds}.{int(created % 1 * 1000):03d}Z"
+    global _last_second
+    whole = int(created)
+    if whole != _last_second[0]:  # strftime once a second, not once a line
+        _last_second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_last_second[1]}.{int(created % 1 * 1000):03d}Z"
 
 
 def configure_logging(level: str) -> None:

@@ -14,7 +14,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from zcontacts.api.metrics import UNMATCHED, Metrics
-from zcontacts.logs import ACCESS_LOGGER
+from zcontacts.logs import ACCESS_LOGGER, access_record
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -69,14 +69,15 @@ class RequestObserver:
             method: str = scope["method"]  # type: ignore[typeddict-item]
             self.metrics.observe(route, method, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
-                access_log.info(
-                    "request",
-                    extra={
-                        "request_id": scope[REQUEST_ID_KEY],  # type: ignore[literal-required]
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "organization_id": scope.get(ORGANIZATION_KEY),
-                    },
+                access_log.handle(
+                    access_record(
+                        {
+                            "request_id": scope[REQUEST_ID_KEY],  # type: ignore[literal-required]
+                            "method": method,
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 3),
+                            "organization_id": scope.get(ORGANIZATION_KEY),
+                        }
+                    )
                 )
