@@ -139,7 +139,9 @@ def serve(
     out.print(f"zcontacts {__version__} — Zoho Expense Customers API")
     out.print(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
     out.print(f"  listening on: {base}/expense/v1/contacts")
-    out.print(f"  API docs:     {base}/docs")
+    out.print(f"  API docs:     {base}/docs (Swagger UI), {base}/redoc")
+    out.print(f"  web console:  {base}/console")
+    out.print(f"  metrics:      {base}/metrics")
     out.print(f"  health:       {base}/healthz, {base}/readyz")
     out.print(f"  rate limit:   {_rate_limit_summary(settings)}")
     if not organizations:
