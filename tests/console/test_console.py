@@ -14,11 +14,18 @@ from zcontacts.storage.tokens import TokensRepo
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
+def signin_form(client: Any, **fields: str) -> dict[str, str]:
+    """Open the sign-in page; its form's fields (the form token) plus `fields`."""
+    match = CSRF.search(client.get("/console/signin").text)
+    assert match
+    return {"csrf": match.group(1), **fields}
+
+
 def sign_in(client: Any, tenant: Tenant) -> str:
     """Sign in and return the page's form token."""
     response = client.post(
         "/console/signin",
-        data={"token": tenant.token, "organization_id": tenant.organization_id},
+        data=signin_form(client, token=tenant.token, organization_id=tenant.organization_id),
         follow_redirects=False,
     )
     assert response.status_code == 303, response.text
@@ -39,12 +46,14 @@ def test_signed_out_pages_lead_to_the_sign_in_form(client: Any) -> None:
 
 def test_a_bad_token_is_refused_with_zohos_message(client: Any, tenant: Tenant) -> None:
     response = client.post(
-        "/console/signin", data={"token": "1000.nope", "organization_id": tenant.organization_id}
+        "/console/signin", data=signin_form(client, token="1000.nope", organization_id=tenant.organization_id)
     )
     assert response.status_code == 401
     assert "You are not authorized to perform this operation" in response.text
-    assert "set-cookie" not in response.headers
-    other = client.post("/console/signin", data={"token": tenant.token, "organization_id": "999"})
+    assert not [c for c in response.headers.get_list("set-cookie") if c.startswith("zcontacts_console=")]
+    other = client.post(
+        "/console/signin", data=signin_form(client, token=tenant.token, organization_id="999")
+    )
     assert other.status_code == 400
     assert "not associated" in other.text
 
@@ -52,14 +61,16 @@ def test_a_bad_token_is_refused_with_zohos_message(client: Any, tenant: Tenant) 
 def test_the_session_cookie_is_http_only_and_same_site_strict(client: Any, tenant: Tenant) -> None:
     response = client.post(
         "/console/signin",
-        data={"token": tenant.token, "organization_id": tenant.organization_id},
+        data=signin_form(client, token=tenant.token, organization_id=tenant.organization_id),
         follow_redirects=False,
     )
-    cookie = response.headers["set-cookie"].lower()
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith("zcontacts_console=")
+    ).lower()
     assert "httponly" in cookie
     assert "samesite=strict" in cookie
     assert "path=/console" in cookie
-    assert tenant.token not in response.headers["set-cookie"]  # encoded, and never in a page
+    assert tenant.token not in str(response.headers)  # encoded, and never in a page
     assert tenant.token not in client.get("/console/contacts").text
 
 
@@ -242,3 +253,17 @@ def test_a_revoked_token_ends_the_session(client: Any, tenant: Tenant, database:
     response = client.get("/console/contacts")
     assert response.status_code == 401
     assert "not authorized" in response.text
+
+
+def test_sign_in_needs_the_form_the_console_served(client: Any, tenant: Tenant) -> None:
+    fields = {"token": tenant.token, "organization_id": tenant.organization_id}
+    for data in (fields, {**fields, "csrf": "forged"}):
+        response = client.post("/console/signin", data=data, follow_redirects=False)
+        assert response.status_code == 401
+        assert "did not come from this console" in response.text
+    client.cookies.clear()
+    form = signin_form(client, **fields)
+    client.cookies.clear()  # a cross-site page cannot send the sign-in cookie along
+    response = client.post("/console/signin", data=form, follow_redirects=False)
+    assert response.status_code == 401
+    assert client.get("/console/contacts", follow_redirects=False).status_code == 303

@@ -15,7 +15,16 @@ from litestar.response import Redirect
 from zcontacts.api.auth import authorize
 from zcontacts.api.context import database_of, stamp_of
 from zcontacts.console.forms import SALUTATIONS, create_body, form_values, record_values, update_body
-from zcontacts.console.session import Session, check_form_token, new_session, session_of, store
+from zcontacts.console.session import (
+    Session,
+    check_form_token,
+    check_signin_token,
+    new_form_token,
+    new_session,
+    session_of,
+    store,
+    store_signin_token,
+)
 from zcontacts.domain.contacts import create_contact, delete_contact, set_status, update_contact
 from zcontacts.domain.history import render_entry
 from zcontacts.domain.ids import as_id
@@ -123,7 +132,7 @@ class ConsoleController(Controller):
     async def signin_form(self, request: AnyRequest) -> Response[str]:
         """The sign-in form: a token and an organization id."""
         notice = NOTICES.get(request.query_params.get("notice", ""))
-        return page("signin.html", notice=notice, organization_id="")
+        return _signin_page(request, 200, notice=notice, organization_id="")
 
     @post("/signin")
     async def signin(self, request: AnyRequest) -> Response[Any]:
@@ -132,15 +141,15 @@ class ConsoleController(Controller):
         token = str(form.get("token") or "").strip()
         organization_id = str(form.get("organization_id") or "").strip()
         try:
+            check_signin_token(request, form.get("csrf"))
             if not token or not organization_id or len(token) > 512 or len(organization_id) > 40:
                 raise NotAuthorized("Enter a token and the organization id it belongs to.")
             await authorize(request, token, Access.READ, organization_id)
         except ZohoError as exc:
-            return page(
-                "signin.html", status=int(exc.status), error=exc.message, organization_id=organization_id
-            )
+            return _signin_page(request, int(exc.status), error=exc.message, organization_id=organization_id)
         response = go("/console/contacts")
         store(response, request, new_session(organization_id, token))
+        store_signin_token(response, request, None)
         return response
 
     @post("/signout")
@@ -305,6 +314,14 @@ class ConsoleController(Controller):
             lambda c: delete_contact(ContactsRepo(c), grant.organization, key, stamp)
         )
         return go("/console/contacts", notice="deleted")
+
+
+def _signin_page(request: AnyRequest, status: int, **context: Any) -> Response[str]:
+    """The sign-in form with a fresh form token (in the page and in its cookie)."""
+    form_token = new_form_token()
+    response = page("signin.html", status=status, signin_csrf=form_token, **context)
+    store_signin_token(response, request, form_token)
+    return response
 
 
 async def _record(request: AnyRequest, grant: Grant, key: str) -> Any:

@@ -15,6 +15,9 @@ from litestar import Request, Response
 from zcontacts.errors import NotAuthorized
 
 COOKIE = "zcontacts_console"
+# Before a session exists, the sign-in form's own form token lives in this cookie (against login CSRF: a
+# cross-site page signing the browser in to someone else's organization).
+SIGNIN_COOKIE = "zcontacts_console_signin"
 COOKIE_PATH = "/console"
 
 
@@ -28,7 +31,7 @@ class Session(msgspec.Struct, frozen=True, array_like=True):
 
 def new_session(organization_id: str, token: str) -> Session:
     """A session with a fresh form token."""
-    return Session(organization_id, token, secrets.token_urlsafe(24))
+    return Session(organization_id, token, new_form_token())
 
 
 def session_of(request: Request[Any, Any, Any]) -> Session | None:
@@ -48,6 +51,39 @@ def check_form_token(session: Session, given: object) -> None:
         raise NotAuthorized(
             "The form has expired or did not come from this console: reload the page and try again."
         )
+
+
+def new_form_token() -> str:
+    """A fresh random form token."""
+    return secrets.token_urlsafe(24)
+
+
+def check_signin_token(request: Request[Any, Any, Any], given: object) -> None:
+    """Refuse a sign-in form that was not served to this browser by the console."""
+    expected = request.cookies.get(SIGNIN_COOKIE, "")
+    if (
+        not expected
+        or not isinstance(given, str)
+        or not hmac.compare_digest(given.encode(), expected.encode())
+    ):
+        raise NotAuthorized(
+            "The sign-in form has expired or did not come from this console: please try again."
+        )
+
+
+def store_signin_token(response: Response[Any], request: Request[Any, Any, Any], value: str | None) -> None:
+    """Set (or, with None, clear) the sign-in form's token cookie."""
+    if value is None:
+        response.delete_cookie(SIGNIN_COOKIE, path=COOKIE_PATH)
+        return
+    response.set_cookie(
+        SIGNIN_COOKIE,
+        value,
+        path=COOKIE_PATH,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
 
 
 def store(response: Response[Any], request: Request[Any, Any, Any], session: Session | None) -> None:
