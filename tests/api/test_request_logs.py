@@ -13,6 +13,7 @@ from tests.helpers import CONTACTS, Tenant, make_contact
 from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.logs import ACCESS_LOGGER, JsonFormatter, configure_logging
+from zcontacts.storage.contacts import ContactsRepo
 
 
 def access_lines(caplog: pytest.LogCaptureFixture) -> list[dict[str, Any]]:
@@ -105,3 +106,21 @@ def test_configure_logging_writes_json_lines_once(capsys: pytest.CaptureFixture[
         logger.handlers[:] = before
         logger.propagate = True
         logger.setLevel(logging.INFO)
+
+
+def test_an_unexpected_failure_is_logged_with_the_request_id(
+    client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def explode(*_args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ContactsRepo, "get_doc", explode)
+    response = client.get(
+        f"{CONTACTS}/46000000000000001", headers={**tenant.headers, "X-Request-Id": "req-500"}
+    )
+    assert response.status_code == 500
+    assert response.headers["x-request-id"] == "req-500"
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zcontacts"]
+    assert [getattr(r, "request_id", None) for r in errors] == ["req-500"]
+    access = access_lines(caplog)
+    assert [(line["request_id"], line["status"]) for line in access][-1] == ("req-500", 500)
