@@ -7,8 +7,8 @@ For the same view of a live server under wrk load, use py-spy (`py-spy record -p
 from __future__ import annotations
 
 import argparse
-import os
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -139,7 +139,11 @@ def main() -> None:
     print(f"{args.app} {args.workload}: {elapsed / args.n * 1e6:.1f} µs of CPU per request "
           f"({args.n / elapsed:,.0f}/s in process), last status {status}")  # fmt: skip
     if profiler is not None:
-        print(profiler.output_text(unicode=True, color=False, show_all=os.environ.get("BENCH_PROFILE_ALL") == "1"))
+        print(
+            profiler.output_text(
+                unicode=True, color=False, show_all=os.environ.get("BENCH_PROFILE_ALL") == "1"
+            )
+        )
 
 
 if __name__ == "__main__":
