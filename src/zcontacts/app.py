@@ -43,7 +43,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """The zcontacts ASGI application."""
     settings = settings or Settings.from_env()
     database = Database.from_url(
-        settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow
+        settings.database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
     )
     rate_limiter = RateLimiter.from_settings(settings)
 

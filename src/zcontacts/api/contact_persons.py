@@ -75,6 +75,23 @@ class ContactPersonsController(Controller):
         )
         return json_response(with_object(CREATED, "contact_person", person), status=201)
 
+    # `/contacts/contactpersons` is also `/contacts/{contact_id}` with the id "contactpersons": Zoho answers
+    # the other methods as it would for any unknown customer (404), never 405.
+    @get("/contactpersons", opt={"access": Access.READ}, include_in_schema=False)
+    async def get_no_contact(self, principal: Principal) -> Response[bytes]:
+        """No customer has the id "contactpersons"."""
+        raise NotFound()
+
+    @put("/contactpersons", opt={"access": Access.UPDATE}, include_in_schema=False)
+    async def put_no_contact(self, principal: Principal) -> Response[bytes]:
+        """No customer has the id "contactpersons"."""
+        raise NotFound()
+
+    @delete("/contactpersons", status_code=200, opt={"access": Access.DELETE}, include_in_schema=False)
+    async def delete_no_contact(self, principal: Principal) -> Response[bytes]:
+        """No customer has the id "contactpersons"."""
+        raise NotFound()
+
     @put(
         "/contactpersons/{contact_person_id:str}",
         opt={"access": Access.UPDATE},

@@ -78,6 +78,15 @@ _GET_DOC = select(contacts.c.doc).where(
 _DOC_SQL = (
     "SELECT contacts.doc \nFROM contacts \nWHERE contacts.contact_id = ? AND contacts.organization_id = ?"
 )
+# The get-by-id route's read: the stored JSON and the row version its ETag is made of.
+_GET_DOC_VERSION = select(contacts.c.doc, contacts.c.version).where(
+    contacts.c.contact_id == bindparam("contact_id"),
+    contacts.c.organization_id == bindparam("organization_id"),
+)
+_DOC_VERSION_SQL = (
+    "SELECT contacts.doc, contacts.version \nFROM contacts \n"
+    "WHERE contacts.contact_id = ? AND contacts.organization_id = ?"
+)
 
 
 async def read_doc(database: Database, organization_id: str, contact_id: int) -> bytes | None:
@@ -86,6 +95,17 @@ async def read_doc(database: Database, organization_id: str, contact_id: int) ->
         return ContactsRepo(reader=database.reader()).get_doc(organization_id, contact_id)
     return await database.read(
         lambda connection: ContactsRepo(connection).get_doc(organization_id, contact_id)
+    )
+
+
+async def read_versioned_doc(
+    database: Database, organization_id: str, contact_id: int
+) -> tuple[bytes, int] | None:
+    """The stored JSON of one contact and its row version, or None (the get-by-id hot path)."""
+    if database.inline:
+        return ContactsRepo(reader=database.reader()).get_versioned_doc(organization_id, contact_id)
+    return await database.read(
+        lambda connection: ContactsRepo(connection).get_versioned_doc(organization_id, contact_id)
     )
 
 
@@ -271,6 +291,29 @@ class ContactsRepo:
         ).first()
         return None if row is None else bytes(row[0])
 
+    def get_versioned_doc(self, organization_id: str, contact_id: int) -> tuple[bytes, int] | None:
+        """The stored JSON of one contact and its row version, or None."""
+        if self.reader is not None:
+            rows = self.reader.fetch(_DOC_VERSION_SQL, (contact_id, int(organization_id)))
+            return (rows[0][0], rows[0][1]) if rows else None
+        row = self.connection.execute(
+            _GET_DOC_VERSION, {"contact_id": contact_id, "organization_id": int(organization_id)}
+        ).first()
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
+    def version_for_update(self, organization_id: str, contact_id: str) -> int | None:
+        """The contact's row version, row-locked until the transaction ends (PostgreSQL; SQLite holds the
+        write lock), or None when there is no such contact."""
+        if not is_id(contact_id):
+            return None
+        statement = select(contacts.c.version).where(
+            contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
+        )
+        if not self.sqlite:
+            statement = statement.with_for_update()
+        version = self.connection.execute(statement).scalar()
+        return None if version is None else int(version)
+
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""
         if self.reader is not None:
@@ -398,15 +441,18 @@ class ContactsRepo:
                 self.connection.execute(insert(table), table_rows)
 
     def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        """Write a new state of an existing contact; children are rewritten in the same transaction."""
+        """Write a new state of an existing contact (a new row version); children are rewritten in the same
+        transaction."""
         values = _contact_values(organization_id, record, at_ms)
+        values["version"] = contacts.c.version + 1
         try:
             self.connection.execute(
-                update(contacts).where(
+                update(contacts)
+                .where(
                     contacts.c.contact_id == int(record.contact.contact_id),
                     contacts.c.organization_id == int(organization_id),
-                ),
-                values,
+                )
+                .values(values)
             )
         except IntegrityError as exc:
             raise _duplicate_or(exc, record.contact) from exc
