@@ -59,7 +59,11 @@ def test_every_tenant_statement_names_the_organization(database_url: str, tenant
         }
         assert client.put(url, json=update, headers=auth).status_code == 200
         # Idempotency keys and If-Match (their statements are checked too).
-        keyed = {**auth, "Idempotency-Key": "tenancy-1", "If-Match": client.get(url, headers=auth).headers["etag"]}
+        keyed = {
+            **auth,
+            "Idempotency-Key": "tenancy-1",
+            "If-Match": client.get(url, headers=auth).headers["etag"],
+        }
         assert client.put(url, json={"notes": "n"}, headers=keyed).status_code == 200
         assert client.put(url, json={"notes": "n"}, headers=keyed).status_code == 200  # replayed
         assert client.post(CONTACTS, json={"contact_name": "tenant co 2"}, headers=auth).status_code == 400
