@@ -12,6 +12,7 @@ from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
 
 from zcontacts import __version__
+from zcontacts.api import redact
 from zcontacts.api.auth import GrantCache
 from zcontacts.api.contact_activity import ContactActivityController
 from zcontacts.api.contact_addresses import ContactAddressesController
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await rate_limiter.close()
 
     logging.getLogger("zcontacts").setLevel(settings.log_level.upper())
+    redact.install()  # no client secret, grant code or token in any log line
     contact_routes = [
         ContactsController,
         ContactActivityController,
