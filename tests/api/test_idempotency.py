@@ -40,6 +40,7 @@ def test_a_retried_create_makes_one_contact_and_replays_the_reply(client: Any, t
     assert again.status_code == 201
     assert again.content == first.content  # byte for byte, same ids
     assert again.headers["idempotent-replayed"] == "true"
+    assert again.headers["etag"] == first.headers["etag"]  # the first reply's headers too
     assert _count(client, tenant) == 1
     # Without the key the same body is a new request: a duplicate name here, so refused.
     assert_error(client.post(CONTACTS, json=body, headers=tenant.headers), 400, 3062)

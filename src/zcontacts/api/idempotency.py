@@ -69,7 +69,7 @@ async def write_once(
                 repo.purge(organization_id, since)
             if repo.claim(organization_id, key, operation, request_hash, now):
                 fresh = work(connection)
-                repo.complete(organization_id, key, fresh.status, fresh.body)
+                repo.complete(organization_id, key, fresh.status, fresh.body, dict(fresh.headers or {}))
                 return fresh
             # A concurrent request with the key committed first: answer as its retry would be answered.
             stored = repo.find(organization_id, key, since)
@@ -77,7 +77,7 @@ async def write_once(
                 raise ServiceBusy()
         if stored.request_hash != request_hash:
             raise IdempotencyKeyReused()
-        return Reply(stored.status, stored.response, {REPLAYED_HEADER: "true"})
+        return Reply(stored.status, stored.response, {**stored.headers, REPLAYED_HEADER: "true"})
 
     replied: Reply = await database.write(keyed)
     return replied.response()

@@ -155,6 +155,7 @@ def complete_openapi(app: Litestar) -> None:
     kinds = {*_BODIES.values(), *(kind for _, kind in _SUCCESS.values()), Envelope}
     _, components = msgspec.json.schema_components(sorted(kinds, key=lambda k: k.__name__), ref_template=_REF)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    _document_rules(document["components"]["schemas"])
     document["components"]["securitySchemes"] = {
         "zohoOAuthToken": {
             "type": "apiKey",
@@ -179,6 +180,50 @@ def complete_openapi(app: Litestar) -> None:
             _complete(operation)
     # Litestar serves the document its plugin caches; replacing that cache serves the completed one.
     app.plugins.get(OpenAPIPlugin)._openapi_schema = document
+
+
+# The rules beyond types that validation enforces (domain/validation.py), stated in the document too, so
+# clients (and schemathesis' generators) know what a valid body is. ECMA-262 patterns, as JSON Schema uses.
+_NON_BLANK = r"\S"
+_EMAIL = r"^$|^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+_SALUTATION = r"^$|^([Mm][Rr][Ss]?|[Mm][Ii][Ss][Ss]|[Mm][Ss]|[Dd][Rr])\.?$"
+_NO_NUL = r"^[^\u0000]*$"
+
+
+def _document_rules(schemas: dict[str, Any]) -> None:
+    create = schemas["ContactCreate"]
+    create["required"] = ["contact_name"]
+    create["properties"]["contact_name"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": _NON_BLANK,
+    }
+    for name in ("ContactCreate", "ContactUpdate", "ContactPersonIn", "ContactPersonCreate"):
+        properties = schemas[name]["properties"]
+        for field, pattern in (
+            ("email", _EMAIL),
+            ("salutation", _SALUTATION),
+            ("contact_salutation", _SALUTATION),
+        ):
+            string = _string_variant(properties[field]) if field in properties else None
+            if string is not None:
+                string["pattern"] = pattern
+    for name, schema in schemas.items():
+        if name.endswith(("In", "Create", "Update")):
+            for prop in schema.get("properties", {}).values():
+                string = _string_variant(prop)
+                if string is not None and "pattern" not in string:
+                    string["pattern"] = _NO_NUL
+    custom_id = schemas["CustomFieldIn"]["properties"]["customfield_id"]
+    custom_id["anyOf"][0].update({"minLength": 1, "maxLength": 100, "pattern": _NON_BLANK})
+
+
+def _string_variant(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The `{"type": "string"}` part of a property's schema (itself, or one of its anyOf)."""
+    if schema.get("type") == "string":
+        return schema
+    return next((variant for variant in schema.get("anyOf", []) if variant.get("type") == "string"), None)
 
 
 def _ref(kind: type[msgspec.Struct]) -> dict[str, Any]:

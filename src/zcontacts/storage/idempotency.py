@@ -16,6 +16,7 @@ class StoredReply(msgspec.Struct, frozen=True):
     request_hash: str
     status: int
     response: bytes
+    headers: dict[str, str] = msgspec.field(default_factory=dict)
 
 
 class IdempotencyRepo:
@@ -28,14 +29,20 @@ class IdempotencyRepo:
         """The reply stored for `key` at or after `since_ms` (older ones no longer count), or None."""
         row = self.connection.execute(
             select(
-                idempotency_keys.c.request_hash, idempotency_keys.c.status, idempotency_keys.c.response
+                idempotency_keys.c.request_hash,
+                idempotency_keys.c.status,
+                idempotency_keys.c.response,
+                idempotency_keys.c.response_headers,
             ).where(
                 idempotency_keys.c.organization_id == int(organization_id),
                 idempotency_keys.c.idempotency_key == key,
                 idempotency_keys.c.created_at_ms >= since_ms,
             )
         ).first()
-        return None if row is None else StoredReply(str(row[0]), int(row[1]), bytes(row[2]))
+        if row is None:
+            return None
+        headers = msgspec.json.decode(row[3], type=dict[str, str])
+        return StoredReply(str(row[0]), int(row[1]), bytes(row[2]), headers)
 
     def claim(self, organization_id: str, key: str, operation: str, request_hash: str, at_ms: int) -> bool:
         """Take `key` for this transaction (status 0 until `complete`); False when another transaction holds
@@ -61,15 +68,17 @@ class IdempotencyRepo:
             return False
         return True
 
-    def complete(self, organization_id: str, key: str, status: int, response: bytes) -> None:
-        """Store the reply of the claimed key."""
+    def complete(
+        self, organization_id: str, key: str, status: int, response: bytes, headers: dict[str, str]
+    ) -> None:
+        """Store the reply (status, body, headers) of the claimed key."""
         self.connection.execute(
             update(idempotency_keys)
             .where(
                 idempotency_keys.c.organization_id == int(organization_id),
                 idempotency_keys.c.idempotency_key == key,
             )
-            .values(status=status, response=response)
+            .values(status=status, response=response, response_headers=msgspec.json.encode(headers).decode())
         )
 
     def purge_key(self, organization_id: str, key: str, before_ms: int) -> None:

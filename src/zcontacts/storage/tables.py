@@ -244,6 +244,7 @@ idempotency_keys = Table(
     Column("request_hash", String(64), nullable=False),
     Column("status", Integer, nullable=False),
     Column("response", LargeBinary, nullable=False),
+    Column("response_headers", Text, nullable=False, server_default="{}"),  # JSON object (ETag, …)
     Column("created_at_ms", BigInteger, nullable=False),
     Index(None, "organization_id", "created_at_ms"),
 )

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("request_hash", sa.String(length=64), nullable=False),
         sa.Column("status", sa.Integer(), nullable=False),
         sa.Column("response", sa.LargeBinary(), nullable=False),
+        sa.Column("response_headers", sa.Text(), nullable=False, server_default="{}"),
         sa.Column("created_at_ms", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("organization_id", "idempotency_key", name=op.f("pk_idempotency_keys")),
     )
