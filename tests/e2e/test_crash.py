@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.e2e.server import Server, headers
+from tests.e2e.server import Server, headers, zcontacts
 from zcontacts.storage.consistency import check_contacts
 from zcontacts.storage.database import Database
 
@@ -134,6 +134,8 @@ def test_acknowledged_writes_survive_sigkill_mid_load(database_url: str, tmp_pat
         assert database.run(check_contacts, write=False) == []
     finally:
         database.dispose()
+    checked = zcontacts("db", "check", database_url=database_url)  # the operator's command agrees
+    assert "every contact is consistent" in checked.stderr
 
 
 def _all_contacts(client: httpx.Client) -> dict[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import delete, update
 
+from tests.e2e.server import zcontacts
 from tests.helpers import CONTACTS, Tenant, make_contact
 from zcontacts.storage.consistency import check_contacts
 from zcontacts.storage.database import Database
@@ -66,3 +67,18 @@ def test_each_corruption_is_found(client: Any, database: Database, tenant: Tenan
     problems = database.run(check_contacts, write=False)
     assert problems
     assert {p.contact_id for p in problems} == {str(contact_id)}, problems
+
+
+@pytest.mark.backends("sqlite")
+def test_db_check_command_reports_problems(
+    client: Any, database: Database, database_url: str, tenant: Tenant
+) -> None:
+    contact = _full_contact(client, tenant)
+    assert zcontacts("db", "check", database_url=database_url).returncode == 0
+    database.run(
+        lambda connection: connection.execute(CORRUPTIONS["missing person"](int(contact["contact_id"]))),
+        write=True,
+    )
+    refused = zcontacts("db", "check", database_url=database_url, check=False)
+    assert refused.returncode == 1
+    assert f"contact {contact['contact_id']}: contact_persons row" in refused.stdout
