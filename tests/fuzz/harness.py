@@ -119,6 +119,7 @@ def _settings(examples: int) -> hypothesis.settings:
         phases=[Phase.generate],
         suppress_health_check=list(HealthCheck),
         derandomize=False,
+        verbosity=hypothesis.Verbosity.quiet,
     )
 
 
