@@ -150,3 +150,27 @@ def test_concurrent_requests_with_one_key_write_once(database_url: str, tenant: 
         assert {reply.status_code for reply in replies} == {201}
         assert len({reply.content for reply in replies}) == 1
         assert _count(client, tenant) == 1
+
+
+def test_sub_resource_creates_and_updates_take_keys_too(client: Any, tenant: Tenant) -> None:
+    contact = make_contact(client, tenant)
+    url = f"{CONTACTS}/{contact['contact_id']}"
+    person = {"contact_id": contact["contact_id"], "first_name": "Once"}
+    added = [
+        client.post(f"{CONTACTS}/contactpersons", json=person, headers=_keyed(tenant, "p1")) for _ in range(2)
+    ]
+    assert added[0].status_code == added[1].status_code == 201
+    assert added[0].content == added[1].content
+    address = [
+        client.post(f"{url}/address", json={"city": "Goa"}, headers=_keyed(tenant, "a1")) for _ in range(2)
+    ]
+    assert address[0].content == address[1].content
+    stored = client.get(url, headers=tenant.headers).json()["contact"]
+    assert [p["first_name"] for p in stored["contact_persons"]] == ["Once"]
+    listed = client.get(f"{url}/address", headers=tenant.headers).json()["addresses"]
+    assert sum(a["city"] == "Goa" for a in listed) == 1
+    person_id = added[0].json()["contact_person"]["contact_person_id"]
+    reused = client.put(
+        f"{CONTACTS}/contactpersons/{person_id}", json={"last_name": "X"}, headers=_keyed(tenant, "p1")
+    )
+    assert_error(reused, 409, 2, "Idempotency-Key")

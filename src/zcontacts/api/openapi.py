@@ -62,7 +62,14 @@ _ERRORS = {
     "503": "Overloaded: no database connection free in time (code 1000; Retry-After)",
 }
 # Operations taking an Idempotency-Key (409 when reused for another request) and If-Match (412 when stale).
-_IDEMPOTENT = {"createCustomer", "updateCustomer"}
+_IDEMPOTENT = {
+    "createCustomer",
+    "updateCustomer",
+    "createContactPerson",
+    "updateContactPerson",
+    "createAddress",
+    "updateAddress",
+}
 _CONDITIONAL = {"updateCustomer", "deleteCustomer"}
 _ETAG_ANSWERS = {"createCustomer", "getCustomer", "updateCustomer"}
 _IDEMPOTENCY_HEADER = {
