@@ -6,7 +6,6 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-import pytest
 from litestar.testing import TestClient
 
 from tests.helpers import CONTACTS, Tenant, assert_error, make_contact, make_tenant
@@ -59,26 +58,20 @@ def test_a_retried_update_is_applied_once(client: Any, tenant: Tenant) -> None:
     assert len(_history(client, tenant, contact["contact_id"])) == 2  # created, updated once
 
 
-@pytest.mark.parametrize(
-    "change",
-    [
-        {"json": {"contact_name": "Other Body"}},
-        {"path": "/books/v3/contacts"},
-        {"params": {"extra": "1"}},
-    ],
-)
-def test_the_same_key_with_another_request_is_409(
-    client: Any, tenant: Tenant, change: dict[str, Any]
-) -> None:
+def test_the_same_key_with_another_request_is_409(client: Any, tenant: Tenant) -> None:
     assert (
         client.post(CONTACTS, json={"contact_name": "First"}, headers=_keyed(tenant, "k")).status_code == 201
     )
-    request = {"json": {"contact_name": "First"}, "path": CONTACTS, "params": None} | change
-    response = client.post(
-        request["path"], json=request["json"], params=request["params"], headers=_keyed(tenant, "k")
-    )
-    body = assert_error(response, 409, 2, "Idempotency-Key")
-    assert body["message"]
+    for change in (
+        {"json": {"contact_name": "Other Body"}},
+        {"path": "/books/v3/contacts"},
+        {"params": {"extra": "1"}},
+    ):
+        request = {"json": {"contact_name": "First"}, "path": CONTACTS, "params": None} | change
+        response = client.post(
+            request["path"], json=request["json"], params=request["params"], headers=_keyed(tenant, "k")
+        )
+        assert_error(response, 409, 2, "Idempotency-Key")
     assert _count(client, tenant) == 1
 
 
@@ -119,12 +112,11 @@ def test_keys_expire_after_24_hours(client: Any, database: Database, tenant: Ten
     assert _count(client, tenant) == 2
 
 
-@pytest.mark.parametrize("key", ["", " ", "x" * 256, "caf\u00e9", "a b"])
-def test_malformed_keys_are_400(client: Any, tenant: Tenant, key: str) -> None:
-    headers = {**tenant.headers, "Idempotency-Key": key.encode()}
-    assert_error(
-        client.post(CONTACTS, json={"contact_name": "K"}, headers=headers), 400, 2, "Idempotency-Key"
-    )
+def test_malformed_keys_are_400(client: Any, tenant: Tenant) -> None:
+    for key in ("", " ", "x" * 256, "caf\u00e9", "a b"):
+        headers = {**tenant.headers, "Idempotency-Key": key.encode()}
+        response = client.post(CONTACTS, json={"contact_name": "K"}, headers=headers)
+        assert_error(response, 400, 2, "Idempotency-Key")
     assert _count(client, tenant) == 0
 
 

@@ -39,13 +39,11 @@ def test_pool_exhaustion_is_503_with_retry_after(database_url: str, tenant: Tena
         assert client.get(CONTACTS, headers=tenant.headers).json()["customers"] == []
 
 
-@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
-@pytest.mark.parametrize("prefix", ["/expense/v1", "/books/v3"])
-def test_contactpersons_without_an_id_is_404_not_405(
-    client: Any, tenant: Tenant, method: str, prefix: str
-) -> None:
-    response = client.request(method, f"{prefix}/contacts/contactpersons", headers=tenant.headers)
-    assert_error(response, 404, 1002)
+def test_contactpersons_without_an_id_is_404_not_405(client: Any, tenant: Tenant) -> None:
+    for prefix in ("/expense/v1", "/books/v3"):
+        for method in ("GET", "PUT", "DELETE"):
+            response = client.request(method, f"{prefix}/contacts/contactpersons", headers=tenant.headers)
+            assert_error(response, 404, 1002)
 
 
 def test_contactpersons_without_an_id_still_checks_the_token(client: Any, tenant: Tenant) -> None:
