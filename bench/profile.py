@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -116,7 +117,7 @@ def main() -> None:
         from zcontacts.app import create_app
         from zcontacts.config import Settings
 
-        app = create_app(Settings(database_url=loaded.url, log_level="warning"))
+        app = create_app(Settings(database_url=loaded.url, log_level="warning", rate_limit_per_minute=0))
     try:
         import uvloop
 
@@ -138,7 +139,11 @@ def main() -> None:
     print(f"{args.app} {args.workload}: {elapsed / args.n * 1e6:.1f} µs of CPU per request "
           f"({args.n / elapsed:,.0f}/s in process), last status {status}")  # fmt: skip
     if profiler is not None:
-        print(profiler.output_text(unicode=True, color=False, show_all=False))
+        print(
+            profiler.output_text(
+                unicode=True, color=False, show_all=os.environ.get("BENCH_PROFILE_ALL") == "1"
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -7,12 +7,11 @@ import logging
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
 
-from zcontacts import __version__
-from zcontacts.api import redact
+from zcontacts import __version__, redact
 from zcontacts.api.auth import GrantCache
 from zcontacts.api.contact_activity import ContactActivityController
 from zcontacts.api.contact_addresses import ContactAddressesController
@@ -21,10 +20,14 @@ from zcontacts.api.contacts import ContactsController
 from zcontacts.api.context import BOOKS, EXPENSE
 from zcontacts.api.errors import EXCEPTION_HANDLERS
 from zcontacts.api.health import HEALTH_ROUTES
+from zcontacts.api.metrics import Metrics, metrics
 from zcontacts.api.oauth import OAuthController
-from zcontacts.api.openapi import complete_openapi
+from zcontacts.api.observe import RequestObserver
+from zcontacts.api.openapi import complete_openapi, redoc
 from zcontacts.api.ratelimit import RateLimiter, add_headers
 from zcontacts.config import Settings
+from zcontacts.console.routes import ConsoleController
+from zcontacts.logs import configure_logging
 from zcontacts.storage import migrate
 from zcontacts.storage.database import Database
 
@@ -76,8 +79,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
     books = Router(
         "/books/v3", route_handlers=contact_routes, opt={"wording": BOOKS}, include_in_schema=False
     )
-    return _Litestar(
-        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES],
+    request_metrics = Metrics()
+    app = _Litestar(
+        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics, redoc, ConsoleController],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
@@ -90,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 "grants": GrantCache(database, settings.token_cache_seconds),
                 "rate_limiter": rate_limiter,
                 "schema_head": migrate.head_revision(),
+                "metrics": request_metrics,
             }
         ),
         openapi_config=OpenAPIConfig(
@@ -97,12 +102,18 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="A self-hosted, wire-compatible Zoho Expense Customers API.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin()],
+            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(google_fonts=False)],
         ),
         debug=False,
     )
+    # Outermost: request ids, the access log and metrics see every request, routed or not.
+    app.asgi_handler = RequestObserver(app.asgi_handler, request_metrics)
+    return app
 
 
 def create_app_from_env() -> Litestar:
-    """Factory for `uvicorn --factory` and server workers: settings come from ZCONTACTS_* variables."""
-    return create_app(Settings.from_env())
+    """Factory for `uvicorn --factory` and server workers: settings come from ZCONTACTS_* variables; logs are
+    JSON lines on stderr at the configured level."""
+    settings = Settings.from_env()
+    configure_logging(settings.log_level)
+    return create_app(settings)

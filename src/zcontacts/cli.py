@@ -4,6 +4,7 @@ everything decorative to stderr."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from typing import TYPE_CHECKING, Annotated
 
@@ -138,7 +139,9 @@ def serve(
     out.print(f"zcontacts {__version__} — Zoho Expense Customers API")
     out.print(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
     out.print(f"  listening on: {base}/expense/v1/contacts")
-    out.print(f"  API docs:     {base}/docs")
+    out.print(f"  API docs:     {base}/docs (Swagger UI), {base}/redoc")
+    out.print(f"  web console:  {base}/console")
+    out.print(f"  metrics:      {base}/metrics")
     out.print(f"  health:       {base}/healthz, {base}/readyz")
     out.print(f"  rate limit:   {_rate_limit_summary(settings)}")
     if not organizations:
@@ -159,6 +162,9 @@ def serve(
     sys.stdout.flush()
     database.dispose()
     os.environ.update(settings.to_env())
+    # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal to itself; a graceful stop is
+    # a success, so that re-raised signal ends the process with status 0 rather than "killed by SIGTERM".
+    signal.signal(signal.SIGTERM, _exit_quietly)
     uvicorn.run(
         "zcontacts.app:create_app_from_env",
         factory=True,
@@ -170,7 +176,12 @@ def serve(
         http="httptools",
         proxy_headers=False,
         server_header=False,
+        access_log=False,  # zcontacts writes its own JSON access log (zcontacts.access), with request ids
     )
+
+
+def _exit_quietly(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
 
 
 def _rate_limit_summary(settings: Settings) -> str:

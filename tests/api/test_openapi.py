@@ -4,6 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
+
+from tests.helpers import reference
+from zcontacts.api.openapi import reference_examples
+from zcontacts.domain.schemas import ContactCreate, ContactUpdate
+
 
 def test_openapi_document(client: Any) -> None:
     response = client.get("/docs/openapi.json")
@@ -35,3 +41,48 @@ def test_swagger_ui_is_served(client: Any) -> None:
     response = client.get("/docs")
     assert response.status_code == 200
     assert "swagger" in response.text.lower()
+
+
+def test_schemas_and_operations_carry_the_references_examples(client: Any) -> None:
+    document = client.get("/docs/openapi.json").json()
+    schemas = document["components"]["schemas"]
+    assert schemas["ContactCreate"]["examples"] == [reference("create_request")]
+    assert schemas["ContactUpdate"]["examples"] == [reference("update_request")]
+    assert schemas["Contact"]["examples"] == [reference("get_response")["contact"]]
+    assert schemas["ContactListEnvelope"]["examples"] == [reference("list_response")]
+    assert schemas["ContactPerson"]["examples"] == [reference("attribute_contact_person")]
+    operations = {
+        operation["operationId"]: operation
+        for item in document["paths"].values()
+        for operation in item.values()
+        if isinstance(operation, dict) and "operationId" in operation
+    }
+    create = operations["createCustomer"]
+    assert create["requestBody"]["content"]["application/json"]["example"] == reference("create_request")
+    assert create["responses"]["201"]["content"]["application/json"]["example"] == reference(
+        "create_response"
+    )
+    update = operations["updateCustomer"]
+    assert update["requestBody"]["content"]["application/json"]["example"] == reference("update_request")
+    for operation_id, status, name in (
+        ("listCustomers", "200", "list_response"),
+        ("getCustomer", "200", "get_response"),
+        ("updateCustomer", "200", "update_response"),
+        ("deleteCustomer", "200", "delete_response"),
+    ):
+        example = operations[operation_id]["responses"][status]["content"]["application/json"]["example"]
+        assert example == reference(name), operation_id
+
+
+def test_the_request_examples_are_bodies_the_api_accepts() -> None:
+    for name, kind in (("create_request", ContactCreate), ("update_request", ContactUpdate)):
+        msgspec.json.decode(msgspec.json.encode(reference(name)), type=kind)
+    assert reference_examples() == {name: reference(name) for name in reference_examples()}
+
+
+def test_redoc_is_served_with_the_completed_document(client: Any) -> None:
+    for path in ("/redoc", "/docs/redoc"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "Redoc.init(" in response.text
+    assert "Kenny Digital" in client.get("/redoc").text  # the examples are in the embedded document

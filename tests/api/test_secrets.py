@@ -10,8 +10,8 @@ import pytest
 
 from tests.helpers import CONTACTS, Tenant
 from zcontacts.admin import create_client
-from zcontacts.api.redact import RedactSecrets, redact
 from zcontacts.domain.scopes import CONTACT_SCOPES
+from zcontacts.redact import RedactSecrets, redact
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 from zcontacts.storage.tables import metadata

@@ -8,6 +8,7 @@ from typing import Any
 
 from litestar import Request
 
+from zcontacts.api.observe import ORGANIZATION_KEY
 from zcontacts.api.ratelimit import enforce as enforce_rate_limit
 from zcontacts.domain.scopes import Access, grants
 from zcontacts.domain.tokens import Grant, token_hash
@@ -70,16 +71,28 @@ def organization_id_of(request: Request[Any, Any, Any]) -> str:
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Grant:
     """The caller's grant, checked against the route's required access and the addressed organization."""
+    token = bearer_token(request.headers.get("authorization"))
+    access: Access = request.route_handler.opt["access"]
+    return await authorize(request, token, access)
+
+
+async def authorize(
+    request: Request[Any, Any, Any], token: str, access: Access, organization_id: str | None = None
+) -> Grant:
+    """The grant of `token` if it is usable, holds `access` and belongs to `organization_id` (by default the
+    one the request addresses, read only once the token passed); the one check behind the API and the web
+    console alike. Counts the request against the organization's rate limit."""
     cache: GrantCache = request.app.state.grants
-    grant = await cache.get(token_hash(bearer_token(request.headers.get("authorization"))))
+    grant = await cache.get(token_hash(token))
     if grant is None or not grant.usable_at(now_ms()):
         raise NotAuthorized()
-    access: Access = request.route_handler.opt["access"]
     if not grants(grant.scopes, access):
         raise NotAuthorized()
-    organization_id = organization_id_of(request)
+    if organization_id is None:
+        organization_id = organization_id_of(request)
     if organization_id != grant.organization.organization_id:
         raise OrganizationNotAssociated(organization_id[:40])
+    request.scope[ORGANIZATION_KEY] = organization_id  # type: ignore[literal-required]
     # Counted only now, with the token verified: bad tokens cannot spend an organization's budget.
     await enforce_rate_limit(request, organization_id)
     return grant

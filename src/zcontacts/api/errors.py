@@ -14,6 +14,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
+from zcontacts.api.observe import REQUEST_ID_KEY
 from zcontacts.api.responses import json_response, message_body
 from zcontacts.errors import (
     BodyTooLarge,
@@ -55,7 +56,13 @@ def framework_error(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
     """Anything unexpected: logged with its trace here, never shown to the client."""
-    log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    log.error(
+        "unhandled error on %s %s",
+        request.method,
+        request.url.path,
+        exc_info=exc,
+        extra={"request_id": request.scope.get(REQUEST_ID_KEY)},
+    )
     return render(InternalError())
 
 

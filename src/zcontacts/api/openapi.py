@@ -1,13 +1,16 @@
 """The OpenAPI document: Litestar generates paths and parameters; the request and response bodies are
-msgspec's schemas of the very Structs the routes decode and the stored JSON follows."""
+msgspec's schemas of the very Structs the routes decode and the stored JSON follows. Schemas and operations
+carry the reference page's own JSON examples (openapi_examples.json, checked against the page by the tests)."""
 
 from __future__ import annotations
 
+from importlib import resources
 from typing import Any
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Request, Response, get
 from litestar._openapi.plugin import OpenAPIPlugin
+from litestar.openapi.plugins import RedocRenderPlugin
 
 from zcontacts.domain.listing import FILTER_FIELDS, MAX_PER_PAGE, SORT_COLUMNS, STATUS_FILTERS
 from zcontacts.domain.schemas import (
@@ -49,6 +52,14 @@ _SUCCESS: dict[str, tuple[str, type[msgspec.Struct]]] = {
     "createAddress": ("201", AddressEnvelope),
     "updateAddress": ("200", AddressEnvelope),
     "listComments": ("200", CommentsEnvelope),
+}
+# Operation → (request example, success response example), by name in openapi_examples.json.
+_OPERATION_EXAMPLES: dict[str, tuple[str | None, str]] = {
+    "createCustomer": ("create_request", "create_response"),
+    "listCustomers": (None, "list_response"),
+    "getCustomer": (None, "get_response"),
+    "updateCustomer": ("update_request", "update_response"),
+    "deleteCustomer": (None, "delete_response"),
 }
 # Every refusal any operation can give (README, "Error codes"), each with the Zoho envelope as its body.
 _ERRORS = {
@@ -177,6 +188,8 @@ def complete_openapi(app: Litestar) -> None:
         "properties": {"error": {"type": "string"}},
         "required": ["error"],
     }
+    examples = reference_examples()
+    _add_schema_examples(document["components"]["schemas"], examples)
     for path, path_item in document.get("paths", {}).items():
         if path.startswith("/oauth/"):
             _complete_oauth(path, path_item["post"])
@@ -185,6 +198,7 @@ def complete_openapi(app: Litestar) -> None:
             if not isinstance(operation, dict) or "operationId" not in operation:
                 continue
             _complete(operation)
+            _add_operation_examples(operation, examples)
     # Litestar serves the document its plugin caches; replacing that cache serves the completed one.
     app.plugins.get(OpenAPIPlugin)._openapi_schema = document
 
@@ -295,3 +309,48 @@ def _complete_oauth(path: str, operation: dict[str, Any]) -> None:
         )
         responses[status] = {"description": description, "content": {"application/json": {"schema": schema}}}
     operation["responses"] = responses
+
+
+def reference_examples() -> dict[str, Any]:
+    """The reference page's JSON examples by name (create_request, get_response, …)."""
+    text = resources.files("zcontacts.api").joinpath("openapi_examples.json").read_text("utf-8")
+    examples: dict[str, Any] = msgspec.json.decode(text)
+    return examples
+
+
+def _add_schema_examples(schemas: dict[str, Any], examples: dict[str, Any]) -> None:
+    by_schema = {
+        "ContactCreate": examples["create_request"],
+        "ContactUpdate": examples["update_request"],
+        "Contact": examples["get_response"]["contact"],
+        "ContactEnvelope": examples["get_response"],
+        "ContactListEnvelope": examples["list_response"],
+        "ContactSummary": examples["list_response"]["customers"][0],
+        "ContactPerson": examples["attribute_contact_person"],
+        "CustomField": examples["attribute_custom_field"],
+        "Envelope": examples["delete_response"],
+    }
+    for name, example in by_schema.items():
+        if name in schemas:
+            schemas[name]["examples"] = [example]
+
+
+def _add_operation_examples(operation: dict[str, Any], examples: dict[str, Any]) -> None:
+    names = _OPERATION_EXAMPLES.get(operation["operationId"])
+    if names is None:
+        return
+    request_name, response_name = names
+    if request_name is not None:
+        operation["requestBody"]["content"]["application/json"]["example"] = examples[request_name]
+    success = next(status for status in operation["responses"] if status.startswith("2"))
+    operation["responses"][success]["content"]["application/json"]["example"] = examples[response_name]
+
+
+@get("/redoc", include_in_schema=False)
+async def redoc(request: Request[Any, Any, Any]) -> Response[bytes]:
+    """ReDoc at /redoc (Litestar serves it at /docs/redoc too), rendering the completed document."""
+    openapi = request.app.plugins.get(OpenAPIPlugin)
+    plugin = next(p for p in openapi.openapi_config.render_plugins if isinstance(p, RedocRenderPlugin))
+    return Response(
+        plugin.render(request, openapi._openapi_schema or {}), media_type="text/html; charset=utf-8"
+    )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -16,7 +18,9 @@ from sqlalchemy import (
     column,
     delete,
     exists,
+    func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -30,6 +34,7 @@ from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
 from zcontacts.storage import ids
 from zcontacts.storage.database import Database, Reader
+from zcontacts.storage.prepared import Prepared, Runner
 from zcontacts.storage.tables import (
     contact_addresses,
     contact_custom_fields,
@@ -129,11 +134,20 @@ def _shape(query: ListQuery) -> Shape:
     """What the SQL text of a listing depends on (its parameters aside)."""
     return (
         query.status is not None,
-        tuple((f.field, f.op) for f in query.filters),
-        bool(query.search_text),
+        tuple((f.field, _SCAN if f.op == "contains" and _short(f.value) else f.op) for f in query.filters),
+        (_SCAN if _short(query.search_text) else "contains") if query.search_text else "",
         query.sort_column,
         query.sort_order,
     )
+
+
+# FTS5's trigram index serves substrings of 3 characters or more; shorter ones would scan it anyway, and
+# SQLite 3.40 answers some of them wrongly (GLOB '*éa*' finds nothing). They scan the organization's rows.
+_SCAN = "scan"
+
+
+def _short(value: str) -> bool:
+    return len(value) < 3
 
 
 def _filter_parameters(organization_id: str, query: ListQuery) -> list[Any]:
@@ -145,17 +159,21 @@ def _filter_parameters(organization_id: str, query: ListQuery) -> list[Any]:
         if field_filter.op == "startswith":
             parameters += [field_filter.value, field_filter.value + _TOP]
         elif field_filter.op == "contains":
-            parameters.append(_glob_pattern(field_filter.value))
+            parameters += _contains_parameters(field_filter.value)
         else:
             parameters.append(field_filter.value)
     if query.search_text:
-        parameters.append(_glob_pattern(query.search_text))
+        parameters += _contains_parameters(query.search_text)
     return parameters
+
+
+def _contains_parameters(value: str) -> list[Any]:
+    return [value, 0] if _short(value) else [_glob_pattern(value)]
 
 
 @lru_cache(maxsize=512)
 def _sqlite_clauses(
-    status: bool, filters: tuple[tuple[str, str], ...], search: bool, sort_column: str, sort_order: str
+    status: bool, filters: tuple[tuple[str, str], ...], search: str, sort_column: str, sort_order: str
 ) -> tuple[str, str]:
     """WHERE and ORDER BY of a listing shape, exactly as SQLAlchemy compiles list_statement for SQLite."""
     conditions = ["contacts.organization_id = ?"]
@@ -165,12 +183,12 @@ def _sqlite_clauses(
         key = f"{field}_key"
         if op == "startswith":
             conditions.append(f"contacts.{key} >= ? AND contacts.{key} < ?")
-        elif op == "contains":
-            conditions.append(_FTS_IN.format(key=key))
+        elif op in ("contains", _SCAN):
+            conditions.append((_SCAN_IN if op == _SCAN else _FTS_IN).format(key=key))
         else:
             conditions.append(f"contacts.{key} = ?")
     if search:
-        conditions.append(_FTS_IN.format(key="search_key"))
+        conditions.append((_SCAN_IN if search == _SCAN else _FTS_IN).format(key="search_key"))
     direction = "DESC" if sort_order == "D" else "ASC"
     sort = _SORT_COLUMNS[sort_column].name
     # As list_statement: names are unique per organization, so a name sort has no id tie-break.
@@ -192,7 +210,7 @@ PAGE_MARK_EVERY = 10_000
 Mark = tuple[Any, int]  # (sort key, contact_id) of a row
 
 
-Shape = tuple[bool, tuple[tuple[str, str], ...], bool, str, str]
+Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 
 
 def _deep_page(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
@@ -256,11 +274,71 @@ def seek_page_sql(shape: Shape) -> str:
 
 
 _FTS_IN = "contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE {key} GLOB ?)"
+_SCAN_IN = "instr(contacts.{key}, ?) > ?"
 
 
 def _glob_pattern(value: str) -> str:
     """A GLOB pattern matching `value` anywhere, its wildcard characters taken literally."""
     return "*" + value.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "*"
+
+
+# ---- the writes ------------------------------------------------------------------------------------------
+# Every statement of a write request, built once (see storage/prepared.py: on SQLite they run on the driver).
+
+
+def _keyed(table: Any) -> Any:
+    """`table`'s tenant key as bound parameters: contact_id and organization_id."""
+    return (table.c.contact_id == bindparam("w_contact_id")) & (
+        table.c.organization_id == bindparam("w_organization_id")
+    )
+
+
+_INSERT = {
+    table.name: Prepared(insert(table))
+    for table in (contact_addresses, contact_persons, contact_custom_fields, contact_history)
+}
+# A new contact starts at the version column's default (1).
+_INSERT["contacts"] = Prepared(
+    insert(contacts).values({c.name: bindparam(c.name) for c in contacts.columns if c.name != "version"})
+)
+_UPDATED_COLUMNS = [
+    c.name
+    for c in contacts.columns
+    if c.name not in ("contact_id", "organization_id", "created_at_ms", "version")
+]
+# Every write of a contact bumps its row version: its ETag (api/preconditions.py).
+_UPDATE_CONTACT = Prepared(
+    update(contacts)
+    .where(_keyed(contacts))
+    .values(
+        {
+            **{name: bindparam(name) for name in _UPDATED_COLUMNS},
+            "version": contacts.c.version + literal_column("1"),
+        }
+    )
+)
+_DELETE_CHILDREN = [
+    Prepared(delete(table).where(_keyed(table)))
+    for table in (contact_addresses, contact_persons, contact_custom_fields)
+]
+_DELETE_CONTACT = Prepared(delete(contacts).where(_keyed(contacts)))
+_NAME_TAKEN = Prepared(
+    select(
+        exists().where(
+            contacts.c.organization_id == bindparam("w_organization_id"),
+            contacts.c.contact_name_key == bindparam("w_name_key"),
+            contacts.c.contact_id != bindparam("w_except_id"),
+        )
+    )
+)
+_STATE = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)))
+_STATE_LOCKED = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)).with_for_update())
+_CONTACT_OF_PERSON = Prepared(
+    select(contact_persons.c.contact_id).where(
+        contact_persons.c.contact_person_id == bindparam("w_person_id"),
+        contact_persons.c.organization_id == bindparam("w_organization_id"),
+    )
+)
 
 
 class ContactsRepo:
@@ -269,8 +347,16 @@ class ContactsRepo:
 
     def __init__(self, connection: Connection | None = None, *, reader: Reader | None = None) -> None:
         self._connection = connection
+        self._runner = None if connection is None else Runner(connection)
         self.reader = reader
         self.sqlite = reader is not None or (connection is not None and connection.dialect.name == "sqlite")
+
+    @property
+    def runner(self) -> Runner:
+        """The transaction's statement runner."""
+        if self._runner is None:
+            raise RuntimeError("this ContactsRepo serves hot reads only")
+        return self._runner
 
     @property
     def connection(self) -> Connection:
@@ -357,6 +443,9 @@ class ContactsRepo:
 
     def _contains(self, column: Any, fts_column: str, value: str) -> ColumnElement[bool]:
         """Substring match served by a trigram index: FTS5 on SQLite, pg_trgm on PostgreSQL."""
+        if self.sqlite and _short(value):
+            found: ColumnElement[bool] = func.instr(column, value) > 0
+            return found
         if self.sqlite:
             return contacts.c.contact_id.in_(
                 _FTS_MATCHES[fts_column].bindparams(**{f"p_{fts_column}": _glob_pattern(value)})
@@ -369,16 +458,16 @@ class ContactsRepo:
 
     def allocate_ids(self, count: int) -> list[int]:
         """`count` fresh server-wide ids."""
-        return ids.allocate(self.connection, count)
+        return ids.allocate(self.runner, count)
 
     def name_taken(self, organization_id: str, name_key: str, except_contact_id: str | None) -> bool:
         """True when another contact of the organization has this case-folded name."""
-        condition = (contacts.c.organization_id == int(organization_id)) & (
-            contacts.c.contact_name_key == name_key
-        )
-        if except_contact_id is not None:
-            condition = condition & (contacts.c.contact_id != int(except_contact_id))
-        return bool(self.connection.execute(select(exists().where(condition))).scalar())
+        parameters = {
+            "w_organization_id": int(organization_id),
+            "w_name_key": name_key,
+            "w_except_id": 0 if except_contact_id is None else int(except_contact_id),  # ids are never 0
+        }
+        return bool(self.runner.rows(_NAME_TAKEN, parameters)[0][0])
 
     def load_for_update(self, organization_id: str, contact_id: str) -> ContactRecord | None:
         """The stored contact, row-locked until the transaction ends (PostgreSQL; SQLite holds the write
@@ -392,34 +481,26 @@ class ContactsRepo:
     def _record(self, organization_id: str, contact_id: str, *, lock: bool) -> ContactRecord | None:
         if not is_id(contact_id):
             return None
-        statement = select(contacts.c.state_doc).where(
-            contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
-        )
-        if lock and not self.sqlite:
-            statement = statement.with_for_update()
-        row = self.connection.execute(statement).first()
-        return None if row is None else decode_record(row[0])
+        statement = _STATE_LOCKED if lock and not self.sqlite else _STATE
+        rows = self.runner.rows(statement, _key(organization_id, contact_id))
+        return decode_record(rows[0][0]) if rows else None
 
     def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
         """The contact a person belongs to, within the organization."""
         if not is_id(contact_person_id):
             return None
-        contact_id = self.connection.execute(
-            select(contact_persons.c.contact_id).where(
-                contact_persons.c.contact_person_id == int(contact_person_id),
-                contact_persons.c.organization_id == int(organization_id),
-            )
-        ).scalar()
-        return None if contact_id is None else str(contact_id)
+        rows = self.runner.rows(
+            _CONTACT_OF_PERSON,
+            {"w_person_id": int(contact_person_id), "w_organization_id": int(organization_id)},
+        )
+        return str(rows[0][0]) if rows else None
 
     def insert(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Write a new contact: its row, rendered JSON, addresses, persons and custom fields."""
         values = _contact_values(organization_id, record, at_ms)
         values["created_at_ms"] = at_ms
-        try:
-            self.connection.execute(insert(contacts), values)
-        except IntegrityError as exc:
-            raise _duplicate_or(exc, record.contact) from exc
+        with _duplicates_named(record.contact):
+            self.runner.execute(_INSERT["contacts"], values)
         self._write_children(organization_id, record)
 
     def insert_many(self, organization_id: str, created: Sequence[tuple[ContactRecord, int]]) -> None:
@@ -432,56 +513,43 @@ class ContactsRepo:
             values = _contact_values(organization_id, record, at_ms)
             values["created_at_ms"] = at_ms
             rows.append(values)
-        self.connection.execute(insert(contacts), rows)
+        self.runner.execute_many(_INSERT["contacts"], rows)
         org = int(organization_id)
         children = [_children_rows(org, record) for record, _ in created]
         for table, index in ((contact_addresses, 0), (contact_persons, 1), (contact_custom_fields, 2)):
             table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
-            if table_rows:
-                self.connection.execute(insert(table), table_rows)
+            self.runner.execute_many(_INSERT[table.name], table_rows)
 
     def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         """Write a new state of an existing contact (a new row version); children are rewritten in the same
         transaction."""
         values = _contact_values(organization_id, record, at_ms)
-        values["version"] = contacts.c.version + 1
-        try:
-            self.connection.execute(
-                update(contacts)
-                .where(
-                    contacts.c.contact_id == int(record.contact.contact_id),
-                    contacts.c.organization_id == int(organization_id),
-                )
-                .values(values)
-            )
-        except IntegrityError as exc:
-            raise _duplicate_or(exc, record.contact) from exc
-        contact_id = int(record.contact.contact_id)
-        for table in (contact_addresses, contact_persons, contact_custom_fields):
-            # The organization too: every tenant statement names its shard key (docs/SCALING.md).
-            self.connection.execute(
-                delete(table).where(
-                    table.c.contact_id == contact_id, table.c.organization_id == int(organization_id)
-                )
-            )
+        key = _key(organization_id, record.contact.contact_id)
+        values.update(key)
+        with _duplicates_named(record.contact):
+            self.runner.execute(_UPDATE_CONTACT, values)
+        # The organization too: every tenant statement names its shard key (docs/SCALING.md).
+        for statement in _DELETE_CHILDREN:
+            self.runner.execute(statement, key)
         self._write_children(organization_id, record)
 
     def record_change(self, organization_id: str, change: Change) -> None:
         """Append an entry to a contact's history."""
-        (history_id,) = ids.allocate(self.connection, 1)
-        self.connection.execute(
-            insert(contact_history).values(
-                history_id=history_id,
-                organization_id=int(organization_id),
-                contact_id=int(change.contact_id),
-                contact_name=change.contact_name,
-                at_ms=change.stamp.at_ms,
-                actor_id=change.stamp.actor_id,
-                actor_name=change.stamp.actor_name,
-                operation=change.operation,
-                description=change.description,
-                changed_fields=encode(change.changed_fields).decode(),
-            )
+        (history_id,) = ids.allocate(self.runner, 1)
+        self.runner.execute(
+            _INSERT["contact_history"],
+            {
+                "history_id": history_id,
+                "organization_id": int(organization_id),
+                "contact_id": int(change.contact_id),
+                "contact_name": change.contact_name,
+                "at_ms": change.stamp.at_ms,
+                "actor_id": change.stamp.actor_id,
+                "actor_name": change.stamp.actor_name,
+                "operation": change.operation,
+                "description": change.description,
+                "changed_fields": encode(change.changed_fields).decode(),
+            },
         )
 
     def history(
@@ -531,20 +599,17 @@ class ContactsRepo:
 
     def delete(self, organization_id: str, contact_id: str) -> bool:
         """Remove a contact; its children go with it (ON DELETE CASCADE)."""
-        result = self.connection.execute(
-            delete(contacts).where(
-                contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
-            )
-        )
-        return result.rowcount > 0
+        return self.runner.execute(_DELETE_CONTACT, _key(organization_id, contact_id)) > 0
 
     def _write_children(self, organization_id: str, record: ContactRecord) -> None:
         addresses, persons, custom_fields = _children_rows(int(organization_id), record)
-        self.connection.execute(insert(contact_addresses), addresses)
-        if persons:
-            self.connection.execute(insert(contact_persons), persons)
-        if custom_fields:
-            self.connection.execute(insert(contact_custom_fields), custom_fields)
+        self.runner.execute_many(_INSERT["contact_addresses"], addresses)
+        self.runner.execute_many(_INSERT["contact_persons"], persons)
+        self.runner.execute_many(_INSERT["contact_custom_fields"], custom_fields)
+
+
+def _key(organization_id: str, contact_id: str) -> dict[str, int]:
+    return {"w_contact_id": int(contact_id), "w_organization_id": int(organization_id)}
 
 
 _Rows = list[dict[str, Any]]
@@ -619,8 +684,13 @@ def _contact_values(organization_id: str, record: ContactRecord, at_ms: int) -> 
     }
 
 
-def _duplicate_or(exc: IntegrityError, contact: Contact) -> Exception:
+@contextmanager
+def _duplicates_named(contact: Contact) -> Iterator[None]:
     """A unique-name violation found by the database (a concurrent writer won the race) is a duplicate name."""
-    if "contact_name_key" in str(exc.orig) or "uq_contacts" in str(exc.orig):
-        return duplicate_name(contact.contact_name)
-    return exc
+    try:
+        yield
+    except (IntegrityError, sqlite3.IntegrityError) as exc:
+        reason = str(exc.orig if isinstance(exc, IntegrityError) else exc)
+        if "contact_name_key" in reason or "uq_contacts" in reason:
+            raise duplicate_name(contact.contact_name) from exc
+        raise

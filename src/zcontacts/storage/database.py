@@ -143,6 +143,10 @@ class Database:
             self._local.reader = reader
         return reader
 
+    def reader_count(self) -> int:
+        """How many per-thread SQLite readers are open (for /metrics)."""
+        return len(self._readers)
+
     def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Rows of one read-only SQLite statement on this thread's reader (see Reader.fetch)."""
         return self.reader().fetch(sql, parameters)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, text
 
+from zcontacts.storage.prepared import Prepared, Runner
+
 # Zoho ids are long numeric strings; ours start where they look alike (17 digits).
 CONTACT_ID_START = 46_000_000_000_000_001
 # The first organization gets the id the reference's examples use, so they work as written.
@@ -12,18 +14,20 @@ ORGANIZATION_ID_START = 10_234_695
 SEQUENCES = {"ids": CONTACT_ID_START, "organization_ids": ORGANIZATION_ID_START}
 
 _POSTGRES_NEXT = {
-    name: text(f"SELECT nextval('{name}') FROM generate_series(1, :count)") for name in SEQUENCES
+    name: Prepared(text(f"SELECT nextval('{name}') FROM generate_series(1, :count)")) for name in SEQUENCES
 }
-_SQLITE_TAKE = text(
-    "UPDATE id_sequences SET next_value = next_value + :count WHERE name = :name RETURNING next_value"
+_SQLITE_TAKE = Prepared(
+    text("UPDATE id_sequences SET next_value = next_value + :count WHERE name = :name RETURNING next_value")
 )
 
 
-def allocate(connection: Connection, count: int, sequence: str = "ids") -> list[int]:
-    """`count` fresh ids from `sequence`, inside the caller's transaction."""
+def allocate(connection: Connection | Runner, count: int, sequence: str = "ids") -> list[int]:
+    """`count` fresh ids from `sequence`, inside the caller's transaction (a Runner takes SQLite's fast
+    path)."""
     if count <= 0:
         return []
-    if connection.dialect.name == "postgresql":
-        return [row[0] for row in connection.execute(_POSTGRES_NEXT[sequence], {"count": count})]
-    after = connection.execute(_SQLITE_TAKE, {"count": count, "name": sequence}).scalar_one()
+    runner = connection if isinstance(connection, Runner) else Runner(connection)
+    if runner.driver is None:
+        return [row[0] for row in runner.rows(_POSTGRES_NEXT[sequence], {"count": count})]
+    ((after,),) = runner.rows(_SQLITE_TAKE, {"count": count, "name": sequence})
     return list(range(after - count, after))

@@ -1,6 +1,7 @@
 """Secrets never reach the logs: Zoho clients send OAuth client secrets, grant codes and refresh tokens in the
 query string (`POST /oauth/v2/token?client_secret=…`), which the server's access log would print. A logging
-filter on the access log (and zcontacts' own logger) replaces their values with `***`."""
+filter on every log handler zcontacts writes through (its JSON lines, and uvicorn's own loggers) replaces their
+values, and anything shaped like a token, with `***`, in messages, arguments and tracebacks alike."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ _SECRET_IN_QUERY = re.compile(
 )
 # A bearer token in text (a header echoed into a log line): Zoho's token shape.
 _TOKEN_SHAPE = re.compile(r"\b1000\.[0-9a-f]{16,}(?:\.[0-9a-f]{16,})?\b")
-REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error", "zcontacts")
+REDACTED_LOGGERS = ("uvicorn.access", "uvicorn.error", "uvicorn", "zcontacts")
 
 
 def redact(text: str) -> str:
@@ -43,7 +44,8 @@ _FILTER = RedactSecrets()
 
 
 def install() -> None:
-    """Attach the filter to the server's loggers (idempotent: each app instance calls it)."""
+    """Attach the filter to uvicorn's loggers (idempotent: each app instance calls it; zcontacts' own JSON
+    handler carries it already, see logs.configure_logging)."""
     for name in REDACTED_LOGGERS:
         logger = logging.getLogger(name)
         if _FILTER not in logger.filters:

@@ -1,0 +1,83 @@
+"""The outermost layer of every HTTP request: a request id (the client's `X-Request-Id` when sane, else a new
+one) echoed in the response, one JSON access-log line, and the request counted in /metrics.
+
+A plain ASGI wrapper around Litestar's handler rather than a Litestar middleware, so that requests no route
+matched (404, 405) are logged and counted too. Litestar's router leaves the matched route's template in the
+scope (`path_template`), which labels the metrics and the log."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import TYPE_CHECKING, Any
+
+from zcontacts.api.metrics import UNMATCHED, Metrics
+from zcontacts.logs import ACCESS_LOGGER, access_record
+
+if TYPE_CHECKING:
+    from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = b"x-request-id"
+# Scope keys: the request id (for error logs), and the organization a verified token addressed.
+REQUEST_ID_KEY = "zcontacts.request_id"
+ORGANIZATION_KEY = "zcontacts.organization_id"
+_SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
+access_log = logging.getLogger(ACCESS_LOGGER)
+
+
+def request_id_of(headers: Any) -> bytes:
+    """The client's request id if it is short and plain (≤ 128 of A–Z a–z 0–9 . _ -), else a new one."""
+    for name, value in headers:
+        if name == REQUEST_ID_HEADER:
+            if _SANE_ID.fullmatch(value):
+                return bytes(value)
+            break
+    return secrets.token_hex(16).encode()
+
+
+class RequestObserver:
+    """Wraps an ASGI app: request ids, access log, metrics."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Serve one request through the wrapped app, observing it."""
+        if scope["type"] != "http":  # type: ignore[comparison-overlap]
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = request_id_of(scope["headers"])
+        scope[REQUEST_ID_KEY] = request_id.decode()  # type: ignore[literal-required]
+        status = 500
+
+        async def observed_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observed_send)
+        finally:
+            seconds = time.perf_counter() - started
+            route = scope.get("path_template") or UNMATCHED
+            method: str = scope["method"]  # type: ignore[typeddict-item]
+            self.metrics.observe(route, method, status, seconds)
+            if access_log.isEnabledFor(logging.INFO):
+                access_log.handle(
+                    access_record(
+                        {
+                            "request_id": scope[REQUEST_ID_KEY],  # type: ignore[literal-required]
+                            "method": method,
+                            "route": route,
+                            "status": status,
+                            "duration_ms": round(seconds * 1000, 3),
+                            "organization_id": scope.get(ORGANIZATION_KEY),
+                        }
+                    )
+                )
