@@ -11,7 +11,7 @@ from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
 
-from zcontacts import __version__
+from zcontacts import __version__, redact
 from zcontacts.api.auth import GrantCache
 from zcontacts.api.contact_activity import ContactActivityController
 from zcontacts.api.contact_addresses import ContactAddressesController
@@ -47,7 +47,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
     """The zcontacts ASGI application."""
     settings = settings or Settings.from_env()
     database = Database.from_url(
-        settings.database_url, pool_size=settings.pool_size, max_overflow=settings.max_overflow
+        settings.database_url,
+        pool_size=settings.pool_size,
+        max_overflow=settings.max_overflow,
+        pool_timeout=settings.pool_timeout,
     )
     rate_limiter = RateLimiter.from_settings(settings)
 
@@ -64,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             await rate_limiter.close()
 
     logging.getLogger("zcontacts").setLevel(settings.log_level.upper())
+    redact.install()  # no client secret, grant code or token in any log line
     contact_routes = [
         ContactsController,
         ContactActivityController,

@@ -547,6 +547,27 @@ def db_current(database_url: DatabaseUrl = None) -> None:
         err.print(f"[yellow]note:[/yellow] revision {revision} is newer than this zcontacts knows")
 
 
+@db_app.command("check")
+def db_check(
+    org: Annotated[str | None, typer.Option(help="Only this organization's contacts")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Check that every stored contact is whole: its record, rendered JSON, columns and address, person and
+    custom-field rows agree. Prints each problem; exits 1 when there is any."""
+    from zcontacts.storage.consistency import check_contacts
+
+    database = _open(database_url)
+    try:
+        problems = database.run(lambda connection: check_contacts(connection, org), write=False)
+    finally:
+        database.dispose()
+    for problem in problems:
+        _emit(str(problem))
+    if problems:
+        raise typer.Exit(1)
+    err.print("every contact is consistent")
+
+
 def main() -> None:
     """Entry point of the `zcontacts` command."""
     app()

@@ -19,6 +19,8 @@ class Settings:
     port: int = 8000
     pool_size: int = 10
     max_overflow: int = 10
+    # Seconds a request waits for a free pooled connection (PostgreSQL) before it gets a 503 with Retry-After.
+    pool_timeout: float = 10.0
     max_body_bytes: int = 1024 * 1024
     # How long a token lookup is reused: revocation takes effect within this many seconds.
     token_cache_seconds: float = 1.0

@@ -22,6 +22,10 @@ class ZohoError(Exception):
         self.message = message or self.default_message
         super().__init__(self.message)
 
+    def headers(self) -> dict[str, str]:
+        """Extra response headers of this refusal (Retry-After, …)."""
+        return {}
+
 
 class InternalError(ZohoError):
     """An unexpected failure on our side; the client sees no detail."""
@@ -141,6 +145,41 @@ class TooManyRequests(ZohoError):
     code = 44
     status = HTTPStatus.TOO_MANY_REQUESTS
     default_message = "You have made too many requests continuously. Please try again after some time."
+
+
+class PreconditionFailed(ZohoError):
+    """An If-Match header names a version of the contact that is no longer the stored one."""
+
+    code = 2
+    status = HTTPStatus.PRECONDITION_FAILED
+    default_message = (
+        "Invalid value passed for If-Match: the customer has changed since it was read. "
+        "Read it again (GET) and retry with its current ETag."
+    )
+
+
+class IdempotencyKeyReused(ZohoError):
+    """An Idempotency-Key header was used before for a different request."""
+
+    code = 2
+    status = HTTPStatus.CONFLICT
+    default_message = (
+        "Invalid value passed for Idempotency-Key: it was already used with a different request in the "
+        "last 24 hours. Send a new key for a new request."
+    )
+
+
+class ServiceBusy(ZohoError):
+    """No database connection was free in time (the pool is exhausted): the client should retry shortly."""
+
+    code = 1000
+    status = HTTPStatus.SERVICE_UNAVAILABLE
+    default_message = "Service unavailable: the server is busy. Please try again after some time."
+    retry_after_seconds: ClassVar[int] = 1
+
+    def headers(self) -> dict[str, str]:
+        """Retry-After, as a 429 carries it."""
+        return {"Retry-After": str(self.retry_after_seconds)}
 
 
 class NotReady(ZohoError):

@@ -12,6 +12,8 @@ from typing import Any
 
 import msgspec
 
+from zcontacts.redact import RedactSecrets
+
 ACCESS_LOGGER = "zcontacts.access"
 # The attribute of an access record holding its fields as one dict (see access_record).
 FIELDS = "fields"
@@ -39,7 +41,8 @@ class JsonFormatter(logging.Formatter):
                 if key not in _STANDARD:
                     line[key] = value
         if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
+            # exc_text when a filter already formatted (and redacted) the trace, see zcontacts.redact.
+            line["exception"] = record.exc_text or self.formatException(record.exc_info)
         return _ENCODE(line).decode()
 
 
@@ -85,6 +88,7 @@ def configure_logging(level: str) -> None:
     if not any(isinstance(handler, _StderrHandler) for handler in logger.handlers):
         handler = _StderrHandler()
         handler.setFormatter(JsonFormatter())
+        handler.addFilter(RedactSecrets())  # every zcontacts.* record, child loggers' included
         logger.addHandler(handler)
         # The lines are complete here; the root logger (if anyone configured it) would print them again.
         logger.propagate = False

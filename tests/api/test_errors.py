@@ -31,7 +31,7 @@ def test_unexpected_failure_is_500_code_1000_without_details(
     def explode(*_args: Any) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(ContactsRepo, "get_doc", explode)
+    monkeypatch.setattr(ContactsRepo, "get_versioned_doc", explode)
     response = client.get(f"{CONTACTS}/46000000000000001", headers=tenant.headers)
     assert response.json() == {"code": 1000, "message": "Internal error"}
     assert response.status_code == 500

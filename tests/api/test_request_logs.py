@@ -114,7 +114,7 @@ def test_an_unexpected_failure_is_logged_with_the_request_id(
     def explode(*_args: Any) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(ContactsRepo, "get_doc", explode)
+    monkeypatch.setattr(ContactsRepo, "get_versioned_doc", explode)  # what GET reads (doc and ETag)
     response = client.get(
         f"{CONTACTS}/46000000000000001", headers={**tenant.headers, "X-Request-Id": "req-500"}
     )

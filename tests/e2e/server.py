@@ -48,6 +48,8 @@ class Server:
     banner: str = ""
     # Extra ZCONTACTS_* variables for the process.
     env: dict[str, str] = field(default_factory=dict)
+    # Everything the process printed after its banner (its logs), for tests that read them.
+    output: list[str] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -88,15 +90,16 @@ class Server:
                 break
         self.banner = "".join(lines)
         # Keep reading the log so a chatty server never blocks on a full pipe.
-        threading.Thread(target=self._drain, args=(self.process.stdout,), daemon=True).start()
+        threading.Thread(target=self._drain, args=(self.process.stdout, self.output), daemon=True).start()
         _wait_for(f"{self.url}/docs/openapi.json")
         return self
 
     @staticmethod
-    def _drain(stream: IO[str]) -> None:
+    def _drain(stream: IO[str], output: list[str]) -> None:
         try:
-            for _line in stream:
-                pass
+            for line in stream:
+                if len(output) < 100_000:
+                    output.append(line)
         except ValueError:  # closed by stop()
             pass
 

@@ -37,6 +37,7 @@ def test_every_tenant_statement_names_the_organization(database_url: str, tenant
         "contact_persons",
         "contact_custom_fields",
         "contact_history",
+        "idempotency_keys",
     }
     app = create_app(Settings(database_url=database_url, token_cache_seconds=0, rate_limit_per_minute=0))
     statements: list[str] = []
@@ -67,6 +68,14 @@ def test_every_tenant_statement_names_the_organization(database_url: str, tenant
             "contact_persons": [{"contact_person_id": person, "last_name": "B"}],
         }
         assert client.put(url, json=update, headers=auth).status_code == 200
+        # Idempotency keys and If-Match (their statements are checked too).
+        keyed = {
+            **auth,
+            "Idempotency-Key": "tenancy-1",
+            "If-Match": client.get(url, headers=auth).headers["etag"],
+        }
+        assert client.put(url, json={"notes": "n"}, headers=keyed).status_code == 200
+        assert client.put(url, json={"notes": "n"}, headers=keyed).status_code == 200  # replayed
         assert client.post(CONTACTS, json={"contact_name": "tenant co 2"}, headers=auth).status_code == 400
         # The sub-resources: persons, addresses, status, history.
         added = client.post(f"{CONTACTS}/contactpersons", json={"contact_id": created["contact_id"], "first_name": "Bo"},

@@ -4,6 +4,7 @@ errors translated into Zoho envelopes that name the field. The framework's own e
 from __future__ import annotations
 
 import re
+import urllib.parse
 from typing import Any, TypeVar
 
 import msgspec
@@ -26,7 +27,14 @@ def decoder_for(kind: type[T]) -> msgspec.json.Decoder[T]:
 async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decoder[T]) -> T:
     """The request's body decoded by `decoder`, or a ZohoError saying what is wrong with it."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
+    if content_type == "application/x-www-form-urlencoded":
+        raw_value = _form_field(await request.body(), "JSONString")
+        if raw_value is None:
+            raise InvalidValue(
+                "Invalid value passed for JSONString: send the customer as JSON in JSONString."
+            )
+        raw = raw_value.encode("utf-8", "surrogatepass")
+    elif content_type == "multipart/form-data":
         form = await request.form()
         raw_value = form.get("JSONString")
         if not isinstance(raw_value, str):
@@ -44,6 +52,16 @@ async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decod
     return decode(raw, decoder)
 
 
+def _form_field(body: bytes, name: str) -> str | None:
+    """One field of a urlencoded form, decoded strictly: bytes that are not UTF-8 are refused, not replaced."""
+    try:
+        values = urllib.parse.parse_qs(body.decode("ascii"), encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        raise MalformedJSON("JSON is not well formed: the form body is not valid UTF-8.") from None
+    found = values.get(name)
+    return found[0] if found else None
+
+
 def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
     """Decode JSON bytes strictly into the decoder's type."""
     if not raw.strip():
@@ -56,3 +74,8 @@ def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
         raise translate(exc) from None
     except msgspec.DecodeError:
         raise MalformedJSON() from None
+    except UnicodeDecodeError:
+        raise MalformedJSON("JSON is not well formed: the request body is not valid UTF-8.") from None
+    except RecursionError:
+        # msgspec gives up on nesting deeper than the interpreter's recursion limit (even in ignored fields).
+        raise MalformedJSON("JSON is not well formed: the request body is nested too deeply.") from None

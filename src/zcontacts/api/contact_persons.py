@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from litestar import Controller, Response, delete, get, post, put
 from litestar.params import FromPath
 
 from zcontacts.api.bodies import decoder_for, read_body
 from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, read_record
 from zcontacts.api.context import SUCCESS, stamp_of
+from zcontacts.api.idempotency import Reply, write_once
 from zcontacts.api.paging import page_of
 from zcontacts.api.responses import json_response, message_body, with_items, with_object
 from zcontacts.domain.contact_parts import add_person, delete_person, mark_primary, update_person
@@ -15,6 +18,9 @@ from zcontacts.domain.schemas import ContactPersonCreate, ContactPersonIn
 from zcontacts.domain.scopes import Access
 from zcontacts.errors import NotFound
 from zcontacts.storage.contacts import ContactsRepo
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection  # the transaction `work` runs in (storage owns SQL)
 
 CREATED = "The contactperson has been Created"
 UPDATED = "The contactperson details has been updated."
@@ -66,14 +72,33 @@ class ContactPersonsController(Controller):
     @post(
         "/contactpersons", status_code=201, opt={"access": Access.UPDATE}, operation_id="createContactPerson"
     )
-    async def create_person(self, request: AnyRequest, principal: Principal, database: Db) -> Response[bytes]:
+    async def create_person(self, request: AnyRequest, principal: Principal) -> Response[bytes]:
         """Add a person to the contact named by the body's contact_id."""
         body = await read_body(request, _CREATE_BODY)
         stamp = stamp_of(principal)
-        _, person = await database.write(
-            lambda connection: add_person(ContactsRepo(connection), principal.organization, body, stamp)
-        )
-        return json_response(with_object(CREATED, "contact_person", person), status=201)
+
+        def work(connection: Connection) -> Reply:
+            _, person = add_person(ContactsRepo(connection), principal.organization, body, stamp)
+            return Reply(201, with_object(CREATED, "contact_person", person))
+
+        return await write_once(request, principal, work)
+
+    # `/contacts/contactpersons` is also `/contacts/{contact_id}` with the id "contactpersons": Zoho answers
+    # the other methods as it would for any unknown customer (404), never 405.
+    @get("/contactpersons", opt={"access": Access.READ}, include_in_schema=False)
+    async def get_no_contact(self, principal: Principal) -> Response[bytes]:
+        """No customer has the id "contactpersons"."""
+        raise NotFound()
+
+    @put("/contactpersons", opt={"access": Access.UPDATE}, include_in_schema=False)
+    async def put_no_contact(self, principal: Principal) -> Response[bytes]:
+        """No customer has the id "contactpersons"."""
+        raise NotFound()
+
+    @delete("/contactpersons", status_code=200, opt={"access": Access.DELETE}, include_in_schema=False)
+    async def delete_no_contact(self, principal: Principal) -> Response[bytes]:
+        """No customer has the id "contactpersons"."""
+        raise NotFound()
 
     @put(
         "/contactpersons/{contact_person_id:str}",
@@ -81,17 +106,18 @@ class ContactPersonsController(Controller):
         operation_id="updateContactPerson",
     )
     async def update_person(
-        self, request: AnyRequest, contact_person_id: FromPath[str], principal: Principal, database: Db
+        self, request: AnyRequest, contact_person_id: FromPath[str], principal: Principal
     ) -> Response[bytes]:
         """Update one person field by field."""
         body = await read_body(request, _UPDATE_BODY)
         stamp = stamp_of(principal)
-        _, person = await database.write(
-            lambda connection: update_person(
-                ContactsRepo(connection), principal.organization, contact_person_id, body, stamp
-            )
-        )
-        return json_response(with_object(UPDATED, "contact_person", person))
+
+        def work(connection: Connection) -> Reply:
+            repo = ContactsRepo(connection)
+            _, person = update_person(repo, principal.organization, contact_person_id, body, stamp)
+            return Reply(200, with_object(UPDATED, "contact_person", person))
+
+        return await write_once(request, principal, work)
 
     @delete(
         "/contactpersons/{contact_person_id:str}",

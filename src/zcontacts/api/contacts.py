@@ -3,7 +3,7 @@ Expense's wording) and /books/v3 (Zoho Books' wording)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
 from litestar.di import NamedDependency, Provide
@@ -12,6 +12,8 @@ from litestar.params import FromPath
 from zcontacts.api.auth import provide_principal
 from zcontacts.api.bodies import decoder_for, read_body
 from zcontacts.api.context import SUCCESS, database_of, provide_database, stamp_of, wording_of
+from zcontacts.api.idempotency import Reply, write_once
+from zcontacts.api.preconditions import IF_MATCH_HEADER, check_if_match, etag_of
 from zcontacts.api.responses import json_response, message_body, with_contact, with_list
 from zcontacts.domain.contacts import create_contact, delete_contact, update_contact
 from zcontacts.domain.ids import as_id
@@ -20,8 +22,11 @@ from zcontacts.domain.schemas import ContactCreate, ContactRecord, ContactUpdate
 from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
 from zcontacts.errors import NotFound
-from zcontacts.storage.contacts import ContactsRepo, read_doc, read_page
+from zcontacts.storage.contacts import ContactsRepo, read_page, read_versioned_doc
 from zcontacts.storage.database import Database
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection  # the transaction `work` runs in (storage owns SQL)
 
 _CREATE_BODY = decoder_for(ContactCreate)
 _UPDATE_BODY = decoder_for(ContactUpdate)
@@ -78,13 +83,16 @@ class ContactsController(Controller):
     async def create(self, request: AnyRequest) -> Response[bytes]:
         """Create a new customer. OAuth scope: ZohoExpense.contacts.CREATE."""
         principal = await provide_principal(request)
-        database = database_of(request)
         body = await read_body(request, _CREATE_BODY)
         stamp = stamp_of(principal)
-        record: ContactRecord = await database.write(
-            lambda connection: create_contact(ContactsRepo(connection), principal.organization, body, stamp)
-        )
-        return json_response(with_contact(wording_of(request).created, encode(record.contact)), status=201)
+        message = wording_of(request).created
+
+        def work(connection: Connection) -> Reply:
+            record = create_contact(ContactsRepo(connection), principal.organization, body, stamp)
+            etag = etag_of(record.contact.contact_id, 1)  # a new row's first version
+            return Reply(201, with_contact(message, encode(record.contact)), {"ETag": etag})
+
+        return await write_once(request, principal, work)
 
     @get("/", opt={"access": Access.READ}, operation_id="listCustomers")
     async def list_customers(self, request: AnyRequest) -> Response[bytes]:
@@ -98,39 +106,51 @@ class ContactsController(Controller):
 
     @get("/{contact_id:str}", opt={"access": Access.READ}, operation_id="getCustomer")
     async def retrieve(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:
-        """Details of an existing customer. OAuth scope: ZohoExpense.customer.READ."""
+        """Details of an existing customer, with its ETag. OAuth scope: ZohoExpense.customer.READ."""
         principal = await provide_principal(request)
         key = contact_key(contact_id)
-        doc = await read_doc(database_of(request), principal.organization.organization_id, key)
-        if doc is None:
+        found = await read_versioned_doc(database_of(request), principal.organization.organization_id, key)
+        if found is None:
             raise NotFound()
-        return json_response(with_contact(SUCCESS, doc))
+        doc, version = found
+        return json_response(with_contact(SUCCESS, doc), headers={"ETag": etag_of(key, version)})
 
     @put("/{contact_id:str}", opt={"access": Access.UPDATE}, operation_id="updateCustomer")
     async def update(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:
-        """Update an existing customer. OAuth scope: ZohoExpense.customer.UPDATE."""
+        """Update an existing customer (If-Match: its ETag, optional). OAuth scope: ZohoExpense.customer.UPDATE."""
         principal = await provide_principal(request)
-        database = database_of(request)
+        organization = principal.organization
         key = str(contact_key(contact_id))
         body = await read_body(request, _UPDATE_BODY)
         stamp = stamp_of(principal)
-        record: ContactRecord = await database.write(
-            lambda connection: update_contact(
-                ContactsRepo(connection), principal.organization, key, body, stamp
-            )
-        )
-        return json_response(with_contact(wording_of(request).saved, encode(record.contact)))
+        if_match = request.headers.get(IF_MATCH_HEADER)
+        message = wording_of(request).saved
+
+        def work(connection: Connection) -> Reply:
+            repo = ContactsRepo(connection)
+            check_if_match(repo, organization.organization_id, key, if_match)
+            record = update_contact(repo, organization, key, body, stamp)
+            version = repo.version_for_update(organization.organization_id, key) or 0
+            return Reply(200, with_contact(message, encode(record.contact)), {"ETag": etag_of(key, version)})
+
+        return await write_once(request, principal, work)
 
     @delete(
         "/{contact_id:str}", status_code=200, opt={"access": Access.DELETE}, operation_id="deleteCustomer"
     )
     async def remove(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:
-        """Delete an existing customer. OAuth scope: ZohoExpense.contacts.DELETE."""
+        """Delete an existing customer (If-Match: its ETag, optional). OAuth scope: ZohoExpense.contacts.DELETE."""
         principal = await provide_principal(request)
         database = database_of(request)
+        organization = principal.organization
         key = str(contact_key(contact_id))
         stamp = stamp_of(principal)
-        await database.write(
-            lambda connection: delete_contact(ContactsRepo(connection), principal.organization, key, stamp)
-        )
+        if_match = request.headers.get(IF_MATCH_HEADER)
+
+        def work(connection: Connection) -> None:
+            repo = ContactsRepo(connection)
+            check_if_match(repo, organization.organization_id, key, if_match)
+            delete_contact(repo, organization, key, stamp)
+
+        await database.write(work)
         return json_response(message_body(0, wording_of(request).deleted))

@@ -35,7 +35,7 @@ def render(error: ZohoError, headers: dict[str, str] | None = None) -> Response[
 
 def zoho_error(_request: Request[Any, Any, Any], exc: ZohoError) -> Response[bytes]:
     """Refusals raised by zcontacts itself."""
-    return render(exc)
+    return render(exc, exc.headers() or None)
 
 
 def framework_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[bytes]:

@@ -12,6 +12,7 @@ from litestar import Litestar, Request, Response, get
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.openapi.plugins import RedocRenderPlugin
 
+from zcontacts.domain.listing import FILTER_FIELDS, MAX_PER_PAGE, SORT_COLUMNS, STATUS_FILTERS
 from zcontacts.domain.schemas import (
     AddressEnvelope,
     AddressIn,
@@ -60,13 +61,102 @@ _OPERATION_EXAMPLES: dict[str, tuple[str | None, str]] = {
     "updateCustomer": ("update_request", "update_response"),
     "deleteCustomer": (None, "delete_response"),
 }
+# Every refusal any operation can give (README, "Error codes"), each with the Zoho envelope as its body.
 _ERRORS = {
     "400": "Invalid input, unknown organization (code 6041) or duplicate name (code 3062)",
     "401": "Missing, invalid, expired or revoked token, or missing scope (code 57)",
-    "404": "No such customer (code 1002)",
+    "404": "No such customer, person or address in this organization (code 1002)",
     "413": "Body over the size limit",
     "415": "Unsupported content type",
+    "429": "The organization's rate limit is spent (code 44; Retry-After)",
+    "500": "Unexpected failure (code 1000, no detail)",
+    "503": "Overloaded: no database connection free in time (code 1000; Retry-After)",
 }
+# Operations taking an Idempotency-Key (409 when reused for another request) and If-Match (412 when stale).
+_IDEMPOTENT = {
+    "createCustomer",
+    "updateCustomer",
+    "createContactPerson",
+    "updateContactPerson",
+    "createAddress",
+    "updateAddress",
+}
+_CONDITIONAL = {"updateCustomer", "deleteCustomer"}
+_ETAG_ANSWERS = {"createCustomer", "getCustomer", "updateCustomer"}
+_IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Any 1 to 255 visible ASCII characters (a UUID): a retry with the same key replays the first "
+    "reply for 24 hours instead of writing again; the same key with another request is a 409.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+}
+_IF_MATCH_HEADER = {
+    "name": "If-Match",
+    "in": "header",
+    "required": False,
+    "description": "The ETag of the customer as last read (or `*`): a stale one is refused with a 412.",
+    "schema": {"type": "string"},
+}
+_ETAG = {
+    "ETag": {
+        "description": "Strong validator of the customer's stored state; send it back as If-Match.",
+        "required": True,
+        "schema": {"type": "string"},
+    }
+}
+_RETRY_AFTER = {
+    "Retry-After": {"description": "Seconds to wait before retrying.", "schema": {"type": "string"}}
+}
+_LIST_PARAMETERS: list[dict[str, Any]] = [
+    {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
+    {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
+    {"name": "filter_by", "in": "query", "schema": {"type": "string", "enum": list(STATUS_FILTERS)}},
+    {"name": "search_text", "in": "query", "schema": {"type": "string"}},
+    {"name": "sort_column", "in": "query", "schema": {"type": "string", "enum": list(SORT_COLUMNS)}},
+    {"name": "sort_order", "in": "query", "schema": {"type": "string", "enum": ["A", "D"]}},
+    *(
+        {"name": f"{field}{suffix}", "in": "query", "schema": {"type": "string"}}
+        for field in FILTER_FIELDS
+        for suffix in ("", "_startswith", "_contains")
+    ),
+]
+_PAGE_PARAMETERS: list[dict[str, Any]] = _LIST_PARAMETERS[:2]
+_PAGED = {"listContactPersons", "listComments"}
+# Links from a create to what can be done with what it made (schemathesis' stateful runs follow them).
+_CONTACT_ID = {"contact_id": "$response.body#/contact/contact_id"}
+_PERSON_ID = {"contact_person_id": "$response.body#/contact_person/contact_person_id"}
+_LINKS: dict[str, dict[str, dict[str, Any]]] = {
+    "createCustomer": {
+        name: {"operationId": name, "parameters": _CONTACT_ID}
+        for name in (
+            "getCustomer",
+            "updateCustomer",
+            "deleteCustomer",
+            "listContactPersons",
+            "listAddresses",
+            "createAddress",
+            "listComments",
+            "markActive",
+            "markInactive",
+        )
+    },
+    "createContactPerson": {
+        name: {"operationId": name, "parameters": _PERSON_ID}
+        for name in ("updateContactPerson", "deleteContactPerson", "markPrimaryContactPerson")
+    },
+}
+_OAUTH_ERRORS = {
+    "400": "invalid_code, invalid_request or unsupported_grant_type",
+    "401": "invalid_client",
+    "413": "Body over the size limit",
+    "500": "Unexpected failure (code 1000, no detail)",
+    "503": "Overloaded (code 1000; Retry-After)",
+}
+_OAUTH_PARAMETERS = [
+    {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
+    for name in ("grant_type", "client_id", "client_secret", "code", "refresh_token", "redirect_uri")
+]
 
 _ORGANIZATION_HEADER = {
     "name": "X-com-zoho-expense-organizationid",
@@ -83,6 +173,7 @@ def complete_openapi(app: Litestar) -> None:
     kinds = {*_BODIES.values(), *(kind for _, kind in _SUCCESS.values()), Envelope}
     _, components = msgspec.json.schema_components(sorted(kinds, key=lambda k: k.__name__), ref_template=_REF)
     document.setdefault("components", {}).setdefault("schemas", {}).update(components)
+    _document_rules(document["components"]["schemas"])
     document["components"]["securitySchemes"] = {
         "zohoOAuthToken": {
             "type": "apiKey",
@@ -92,11 +183,16 @@ def complete_openapi(app: Litestar) -> None:
         }
     }
     document["security"] = [{"zohoOAuthToken": []}]
+    document["components"]["schemas"]["OAuthError"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string"}},
+        "required": ["error"],
+    }
     examples = reference_examples()
     _add_schema_examples(document["components"]["schemas"], examples)
     for path, path_item in document.get("paths", {}).items():
         if path.startswith("/oauth/"):
-            path_item["post"]["security"] = []  # the token endpoint authenticates the client itself
+            _complete_oauth(path, path_item["post"])
             continue
         for operation in path_item.values():
             if not isinstance(operation, dict) or "operationId" not in operation:
@@ -105,6 +201,50 @@ def complete_openapi(app: Litestar) -> None:
             _add_operation_examples(operation, examples)
     # Litestar serves the document its plugin caches; replacing that cache serves the completed one.
     app.plugins.get(OpenAPIPlugin)._openapi_schema = document
+
+
+# The rules beyond types that validation enforces (domain/validation.py), stated in the document too, so
+# clients (and schemathesis' generators) know what a valid body is. ECMA-262 patterns, as JSON Schema uses.
+_NON_BLANK = r"\S"
+_EMAIL = r"^$|^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+_SALUTATION = r"^$|^([Mm][Rr][Ss]?|[Mm][Ii][Ss][Ss]|[Mm][Ss]|[Dd][Rr])\.?$"
+_NO_NUL = r"^[^\u0000]*$"
+
+
+def _document_rules(schemas: dict[str, Any]) -> None:
+    create = schemas["ContactCreate"]
+    create["required"] = ["contact_name"]
+    create["properties"]["contact_name"] = {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": _NON_BLANK,
+    }
+    for name in ("ContactCreate", "ContactUpdate", "ContactPersonIn", "ContactPersonCreate"):
+        properties = schemas[name]["properties"]
+        for field, pattern in (
+            ("email", _EMAIL),
+            ("salutation", _SALUTATION),
+            ("contact_salutation", _SALUTATION),
+        ):
+            string = _string_variant(properties[field]) if field in properties else None
+            if string is not None:
+                string["pattern"] = pattern
+    for name, schema in schemas.items():
+        if name.endswith(("In", "Create", "Update")):
+            for prop in schema.get("properties", {}).values():
+                string = _string_variant(prop)
+                if string is not None and "pattern" not in string:
+                    string["pattern"] = _NO_NUL
+    custom_id = schemas["CustomFieldIn"]["properties"]["customfield_id"]
+    custom_id["anyOf"][0].update({"minLength": 1, "maxLength": 100, "pattern": _NON_BLANK})
+
+
+def _string_variant(schema: dict[str, Any]) -> dict[str, Any] | None:
+    """The `{"type": "string"}` part of a property's schema (itself, or one of its anyOf)."""
+    if schema.get("type") == "string":
+        return schema
+    return next((variant for variant in schema.get("anyOf", []) if variant.get("type") == "string"), None)
 
 
 def _ref(kind: type[msgspec.Struct]) -> dict[str, Any]:
@@ -120,11 +260,55 @@ def _complete(operation: dict[str, Any]) -> None:
     if operation_id in _BODIES:
         operation["requestBody"] = {"required": True, "content": _json(_BODIES[operation_id])}
     status, kind = _SUCCESS.get(operation_id, ("200", Envelope))
-    responses: dict[str, Any] = {status: {"description": "Success (code 0)", "content": _json(kind)}}
+    success: dict[str, Any] = {"description": "Success (code 0)", "content": _json(kind)}
+    if operation_id in _ETAG_ANSWERS:
+        success["headers"] = _ETAG
+    if operation_id in _LINKS:
+        success["links"] = _LINKS[operation_id]
+    responses: dict[str, Any] = {status: success}
     for error_status, description in _ERRORS.items():
         responses[error_status] = {"description": description, "content": _json(Envelope)}
+    for error_status in ("429", "503"):
+        responses[error_status]["headers"] = _RETRY_AFTER
+    parameters = operation.setdefault("parameters", [])
+    parameters.insert(0, _ORGANIZATION_HEADER)
+    if operation_id in _IDEMPOTENT:
+        responses["409"] = {
+            "description": "Idempotency-Key reused for another request",
+            "content": _json(Envelope),
+        }
+        parameters.append(_IDEMPOTENCY_HEADER)
+    if operation_id in _CONDITIONAL:
+        responses["412"] = {"description": "If-Match names a stale ETag", "content": _json(Envelope)}
+        parameters.append(_IF_MATCH_HEADER)
+    if operation_id == "listCustomers":
+        parameters.extend(_LIST_PARAMETERS)
+    elif operation_id in _PAGED:
+        parameters.extend(_PAGE_PARAMETERS)
+    operation["responses"] = dict(sorted(responses.items()))
+
+
+def _complete_oauth(path: str, operation: dict[str, Any]) -> None:
+    """Zoho Accounts' endpoints: parameters in the query (or a form), refusals as {"error": …}."""
+    operation["security"] = []  # the token endpoint authenticates the client itself
+    parameters = (
+        _OAUTH_PARAMETERS
+        if path.endswith("/token")
+        else [{"name": "token", "in": "query", "schema": {"type": "string"}}]
+    )
+    operation["parameters"] = [dict(p) for p in parameters]
+    responses = {
+        "200": {
+            "description": "Tokens, or the revocation's success",
+            "content": {"application/json": {"schema": {"type": "object"}}},
+        }
+    }
+    for status, description in _OAUTH_ERRORS.items():
+        schema = (
+            _ref(Envelope) if status in ("413", "500", "503") else {"$ref": _REF.format(name="OAuthError")}
+        )
+        responses[status] = {"description": description, "content": {"application/json": {"schema": schema}}}
     operation["responses"] = responses
-    operation.setdefault("parameters", []).insert(0, _ORGANIZATION_HEADER)
 
 
 def reference_examples() -> dict[str, Any]:

@@ -20,6 +20,7 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
     select,
     text,
     update,
@@ -82,6 +83,15 @@ _GET_DOC = select(contacts.c.doc).where(
 _DOC_SQL = (
     "SELECT contacts.doc \nFROM contacts \nWHERE contacts.contact_id = ? AND contacts.organization_id = ?"
 )
+# The get-by-id route's read: the stored JSON and the row version its ETag is made of.
+_GET_DOC_VERSION = select(contacts.c.doc, contacts.c.version).where(
+    contacts.c.contact_id == bindparam("contact_id"),
+    contacts.c.organization_id == bindparam("organization_id"),
+)
+_DOC_VERSION_SQL = (
+    "SELECT contacts.doc, contacts.version \nFROM contacts \n"
+    "WHERE contacts.contact_id = ? AND contacts.organization_id = ?"
+)
 
 
 async def read_doc(database: Database, organization_id: str, contact_id: int) -> bytes | None:
@@ -90,6 +100,17 @@ async def read_doc(database: Database, organization_id: str, contact_id: int) ->
         return ContactsRepo(reader=database.reader()).get_doc(organization_id, contact_id)
     return await database.read(
         lambda connection: ContactsRepo(connection).get_doc(organization_id, contact_id)
+    )
+
+
+async def read_versioned_doc(
+    database: Database, organization_id: str, contact_id: int
+) -> tuple[bytes, int] | None:
+    """The stored JSON of one contact and its row version, or None (the get-by-id hot path)."""
+    if database.inline:
+        return ContactsRepo(reader=database.reader()).get_versioned_doc(organization_id, contact_id)
+    return await database.read(
+        lambda connection: ContactsRepo(connection).get_versioned_doc(organization_id, contact_id)
     )
 
 
@@ -274,13 +295,27 @@ def _keyed(table: Any) -> Any:
 
 _INSERT = {
     table.name: Prepared(insert(table))
-    for table in (contacts, contact_addresses, contact_persons, contact_custom_fields, contact_history)
+    for table in (contact_addresses, contact_persons, contact_custom_fields, contact_history)
 }
+# A new contact starts at the version column's default (1).
+_INSERT["contacts"] = Prepared(
+    insert(contacts).values({c.name: bindparam(c.name) for c in contacts.columns if c.name != "version"})
+)
 _UPDATED_COLUMNS = [
-    c.name for c in contacts.columns if c.name not in ("contact_id", "organization_id", "created_at_ms")
+    c.name
+    for c in contacts.columns
+    if c.name not in ("contact_id", "organization_id", "created_at_ms", "version")
 ]
+# Every write of a contact bumps its row version: its ETag (api/preconditions.py).
 _UPDATE_CONTACT = Prepared(
-    update(contacts).where(_keyed(contacts)).values({name: bindparam(name) for name in _UPDATED_COLUMNS})
+    update(contacts)
+    .where(_keyed(contacts))
+    .values(
+        {
+            **{name: bindparam(name) for name in _UPDATED_COLUMNS},
+            "version": contacts.c.version + literal_column("1"),
+        }
+    )
 )
 _DELETE_CHILDREN = [
     Prepared(delete(table).where(_keyed(table)))
@@ -341,6 +376,29 @@ class ContactsRepo:
             _GET_DOC, {"contact_id": contact_id, "organization_id": int(organization_id)}
         ).first()
         return None if row is None else bytes(row[0])
+
+    def get_versioned_doc(self, organization_id: str, contact_id: int) -> tuple[bytes, int] | None:
+        """The stored JSON of one contact and its row version, or None."""
+        if self.reader is not None:
+            rows = self.reader.fetch(_DOC_VERSION_SQL, (contact_id, int(organization_id)))
+            return (rows[0][0], rows[0][1]) if rows else None
+        row = self.connection.execute(
+            _GET_DOC_VERSION, {"contact_id": contact_id, "organization_id": int(organization_id)}
+        ).first()
+        return None if row is None else (bytes(row[0]), int(row[1]))
+
+    def version_for_update(self, organization_id: str, contact_id: str) -> int | None:
+        """The contact's row version, row-locked until the transaction ends (PostgreSQL; SQLite holds the
+        write lock), or None when there is no such contact."""
+        if not is_id(contact_id):
+            return None
+        statement = select(contacts.c.version).where(
+            contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
+        )
+        if not self.sqlite:
+            statement = statement.with_for_update()
+        version = self.connection.execute(statement).scalar()
+        return None if version is None else int(version)
 
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""
@@ -463,7 +521,8 @@ class ContactsRepo:
             self.runner.execute_many(_INSERT[table.name], table_rows)
 
     def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        """Write a new state of an existing contact; children are rewritten in the same transaction."""
+        """Write a new state of an existing contact (a new row version); children are rewritten in the same
+        transaction."""
         values = _contact_values(organization_id, record, at_ms)
         key = _key(organization_id, record.contact.contact_id)
         values.update(key)

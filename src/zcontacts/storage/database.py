@@ -22,8 +22,11 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
+from zcontacts.errors import ServiceBusy
 from zcontacts.storage.engine import SQLITE_WRITE, is_sqlite, make_engine
 
 T = TypeVar("T")
@@ -54,18 +57,31 @@ class Database:
         self._checkpointer: sqlite3.Connection | None = None
 
     @classmethod
-    def from_url(cls, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Database:
+    def from_url(
+        cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0
+    ) -> Database:
         """Open the database at `url`."""
-        engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow)
+        engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
         return cls(engine, connections=pool_size + max_overflow)
 
     def run(self, work: Work[T], *, write: bool) -> T:
-        """Run `work` in one transaction, synchronously."""
-        with self.engine.connect() as connection:
-            if write:
-                connection.execution_options(**{SQLITE_WRITE: True})
-            with connection.begin():
-                return work(connection)
+        """Run `work` in one transaction, synchronously. Overload (no pooled connection free in time, or
+        SQLite's write lock still held after busy_timeout) is a 503 with Retry-After, not a 500: the client
+        did nothing wrong and a retry will succeed."""
+        try:
+            with self.engine.connect() as connection:
+                if write:
+                    connection.execution_options(**{SQLITE_WRITE: True})
+                with connection.begin():
+                    return work(connection)
+        except PoolTimeout:
+            log.warning("database pool exhausted: answering 503 (raise ZCONTACTS_POOL_SIZE?)")
+            raise ServiceBusy() from None
+        except OperationalError as exc:
+            if self.inline and _sqlite_busy(exc):
+                log.warning("SQLite write lock busy past busy_timeout: answering 503")
+                raise ServiceBusy() from None
+            raise
 
     async def read(self, work: Work[T]) -> T:
         """Run read-only `work` in a transaction."""
@@ -146,6 +162,12 @@ class Database:
             proxied.invalidate()  # closes the driver connection instead of pooling it again
         self._local = threading.local()
         self.engine.dispose()
+
+
+def _sqlite_busy(exc: OperationalError) -> bool:
+    """SQLite's "database is locked" / "database is busy": contention, not a fault."""
+    text = str(exc.orig).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 class Reader:

@@ -24,7 +24,9 @@ def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Engine:
+def make_engine(
+    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0
+) -> Engine:
     """An engine for `url`, configured for zcontacts' access pattern. On PostgreSQL each process holds at most
     `pool_size + max_overflow` connections: replicas × workers × that must stay under max_connections."""
     parsed = normalize_url(url)
@@ -34,6 +36,7 @@ def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 10) -> Eng
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
+        pool_timeout=pool_timeout,
         # A connection the server closed (restart, failover, idle timeout) is replaced before use, not failed on.
         pool_pre_ping=True,
         pool_recycle=1800,

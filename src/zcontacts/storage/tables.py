@@ -103,6 +103,8 @@ contacts = Table(
     Column("summary_doc", LargeBinary, nullable=False),
     # The whole ContactRecord (full and additional addresses too): what an update starts from.
     Column("state_doc", LargeBinary, nullable=True),
+    # Bumped by every write of the contact: its ETag (migration 0003).
+    Column("version", BigInteger, nullable=False, server_default="1"),
     UniqueConstraint("organization_id", "contact_name_key"),
     Index(None, "organization_id", "company_name_key", "contact_id"),
     Index(None, "organization_id", "email_key", "contact_id"),
@@ -229,4 +231,20 @@ oauth_refresh_tokens = Table(
     Column("scopes", String(1000), nullable=False),
     Column("created_at_ms", BigInteger, nullable=False),
     Column("revoked_at_ms", BigInteger, nullable=True),
+)
+
+# The first reply to a POST/PUT sent with an Idempotency-Key, stored in the transaction of the change it
+# replays; rows older than 24 hours are ignored and purged (migration 0003).
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("organization_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("idempotency_key", String(255), primary_key=True),
+    Column("operation", String(300), nullable=False),  # method and path, e.g. "PUT /expense/v1/contacts/1"
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("response", LargeBinary, nullable=False),
+    Column("response_headers", Text, nullable=False, server_default="{}"),  # JSON object (ETag, …)
+    Column("created_at_ms", BigInteger, nullable=False),
+    Index(None, "organization_id", "created_at_ms"),
 )

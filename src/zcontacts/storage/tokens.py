@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 from sqlalchemy import Connection, insert, select, update
 
 from zcontacts.domain.organizations import Organization
@@ -46,9 +48,11 @@ class TokensRepo:
         return str(token_id)
 
     def find(self, token_hash: str) -> Grant | None:
-        """The grant behind a token hash (revoked and expired ones included), or None."""
+        """The grant behind a token hash (revoked and expired ones included), or None. The index finds the row;
+        the hash is then compared in constant time, so no answer depends on how much of it matched."""
         row = self.connection.execute(
             select(
+                tokens.c.token_hash,
                 tokens.c.token_id,
                 tokens.c.scopes,
                 tokens.c.expires_at_ms,
@@ -61,7 +65,9 @@ class TokensRepo:
         ).first()
         if row is None:
             return None
-        token_id, scopes, expires_at_ms, revoked_at_ms, client_id, *organization = tuple(row)
+        stored_hash, token_id, scopes, expires_at_ms, revoked_at_ms, client_id, *organization = tuple(row)
+        if not hmac.compare_digest(str(stored_hash).encode(), token_hash.encode()):
+            return None
         org: Organization = organization_from_row(tuple(organization))
         return Grant(
             token_id=str(token_id),
