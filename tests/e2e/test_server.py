@@ -114,3 +114,23 @@ def test_token_expiry_from_the_cli(server: Server) -> None:
     time.sleep(2.1)
     response = httpx.get(server.url + CONTACTS, headers=headers(organization_id, token))
     assert (response.status_code, response.json()["code"]) == (401, 57)
+
+
+def test_a_chunked_body_over_one_mebibyte_is_413_and_writes_nothing(server: Server) -> None:
+    # No Content-Length: the limit must hold while the body streams in, not only when it is announced.
+    organization_id, token = server.credentials()
+    auth = {**headers(organization_id, token), "Content-Type": "application/json"}
+    piece = b" " * 65_536
+
+    def body() -> Iterator[bytes]:
+        yield b'{"contact_name": "Chunked", "notes": "'
+        for _ in range(20):  # 1.25 MiB in all
+            yield piece
+        yield b'"}'
+
+    response = httpx.post(server.url + CONTACTS, content=body(), headers=auth, timeout=30)
+    assert response.request.headers["transfer-encoding"] == "chunked"
+    assert response.status_code == 413
+    assert response.json()["code"] != 0
+    listed = httpx.get(server.url + CONTACTS, headers=headers(organization_id, token)).json()
+    assert listed["customers"] == []
