@@ -38,7 +38,7 @@ from zcontacts.storage.database import Database
 from zcontacts.storage.organizations import OrganizationsRepo
 from zcontacts.transfer.formats import CountingReader, Row, RowError, format_of, read_rows
 
-BATCH = 1000
+BATCH = 5000
 # Errors kept in the report (all of them still reach `on_error`): a file of bad rows keeps memory bounded.
 MAX_KEPT_ERRORS = 1000
 STATUSES = ("active", "inactive")
