@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, delete, func, select
 
 from zcontacts.domain.contacts import Change
-from zcontacts.domain.schemas import ContactRecord, decode_record, encode
-from zcontacts.storage import ids
+from zcontacts.domain.schemas import ContactRecord, decode_record
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.tables import contact_history, contacts
 
@@ -135,28 +134,7 @@ class BulkRepo:
 
     def insert_history(self, organization_id: str, changes: Sequence[Change]) -> None:
         """History entries of many contacts, one executemany."""
-        if not changes:
-            return
-        history_ids = ids.allocate(self.connection, len(changes))
-        org = int(organization_id)
-        self.connection.execute(
-            insert(contact_history),
-            [
-                {
-                    "history_id": history_id,
-                    "organization_id": org,
-                    "contact_id": int(change.contact_id),
-                    "contact_name": change.contact_name,
-                    "at_ms": change.stamp.at_ms,
-                    "actor_id": change.stamp.actor_id,
-                    "actor_name": change.stamp.actor_name,
-                    "operation": change.operation,
-                    "description": change.description,
-                    "changed_fields": encode(change.changed_fields).decode(),
-                }
-                for history_id, change in zip(history_ids, changes, strict=True)
-            ],
-        )
+        ContactsRepo(self.connection).record_changes(organization_id, changes)
 
     def delete_all(self, organization_id: str) -> int:
         """Remove every contact of the organization (their persons, addresses and custom fields cascade) and

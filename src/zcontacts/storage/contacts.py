@@ -535,21 +535,31 @@ class ContactsRepo:
 
     def record_change(self, organization_id: str, change: Change) -> None:
         """Append an entry to a contact's history."""
-        (history_id,) = ids.allocate(self.runner, 1)
-        self.runner.execute(
+        self.record_changes(organization_id, [change])
+
+    def record_changes(self, organization_id: str, changes: Sequence[Change]) -> None:
+        """Append entries to contacts' histories (one executemany: imports write a batch's at once)."""
+        if not changes:
+            return
+        history_ids = ids.allocate(self.runner, len(changes))
+        org = int(organization_id)
+        self.runner.execute_many(
             _INSERT["contact_history"],
-            {
-                "history_id": history_id,
-                "organization_id": int(organization_id),
-                "contact_id": int(change.contact_id),
-                "contact_name": change.contact_name,
-                "at_ms": change.stamp.at_ms,
-                "actor_id": change.stamp.actor_id,
-                "actor_name": change.stamp.actor_name,
-                "operation": change.operation,
-                "description": change.description,
-                "changed_fields": encode(change.changed_fields).decode(),
-            },
+            [
+                {
+                    "history_id": history_id,
+                    "organization_id": org,
+                    "contact_id": int(change.contact_id),
+                    "contact_name": change.contact_name,
+                    "at_ms": change.stamp.at_ms,
+                    "actor_id": change.stamp.actor_id,
+                    "actor_name": change.stamp.actor_name,
+                    "operation": change.operation,
+                    "description": change.description,
+                    "changed_fields": encode(change.changed_fields).decode(),
+                }
+                for history_id, change in zip(history_ids, changes, strict=True)
+            ],
         )
 
     def history(
