@@ -398,6 +398,14 @@ def import_command(
     strict: Annotated[
         bool, typer.Option("--strict", help="Stop at the first bad row and write nothing")
     ] = False,
+    bulk: Annotated[
+        bool,
+        typer.Option(
+            "--bulk",
+            help="SQLite: one transaction that rebuilds the contacts indexes at the end; much faster for big "
+            "files, but holds the write lock (a running server's writes wait) until it is done",
+        ),
+    ] = False,
     errors: Annotated[
         Path | None, typer.Option("--errors", help="Write every bad row (row,field,message) to this CSV")
     ] = None,
@@ -444,6 +452,7 @@ def import_command(
                 fmt=fmt,
                 dry_run=dry_run,
                 strict=strict,
+                bulk=bulk,
                 on_progress=lambda done: progress.update(task, completed=done),
                 on_error=on_error,
             )
