@@ -62,6 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--skip-reimport", action="store_true", help="Do not time a second, unchanged import")
+    parser.add_argument("--bulk", action="store_true", help="Import with --bulk (indexes rebuilt at the end)")
     args = parser.parse_args()
     started = time.monotonic()
     source = make_csv(args.rows)
@@ -72,7 +73,10 @@ def main() -> None:
         url = f"sqlite:///{tmp}/import.db"
         org = zcontacts("orgs", "create", "--name", "Import", "--database-url", url)
         steps = [
-            ("import", ["import", str(source), "--org", org, "--database-url", url]),
+            (
+                "import",
+                ["import", str(source), "--org", org, "--database-url", url, *(["--bulk"] * args.bulk)],
+            ),
             ("re-import (all unchanged)", ["import", str(source), "--org", org, "--database-url", url]),
             ("export csv", ["export", f"{tmp}/out.csv", "--org", org, "--database-url", url]),
         ]
