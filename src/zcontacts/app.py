@@ -19,6 +19,7 @@ from zcontacts.api.contact_persons import ContactPersonsController
 from zcontacts.api.contacts import ContactsController
 from zcontacts.api.context import BOOKS, EXPENSE
 from zcontacts.api.errors import EXCEPTION_HANDLERS
+from zcontacts.api.fast_path import FastPath
 from zcontacts.api.health import HEALTH_ROUTES
 from zcontacts.api.metrics import Metrics, metrics
 from zcontacts.api.oauth import OAuthController
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         "/books/v3", route_handlers=contact_routes, opt={"wording": BOOKS}, include_in_schema=False
     )
     request_metrics = Metrics()
+    grant_cache = GrantCache(database, settings.token_cache_seconds)
     app = _Litestar(
         route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics, redoc, ConsoleController],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -91,7 +93,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             {
                 "settings": settings,
                 "database": database,
-                "grants": GrantCache(database, settings.token_cache_seconds),
+                "grants": grant_cache,
                 "rate_limiter": rate_limiter,
                 "schema_head": migrate.head_revision(),
                 "metrics": request_metrics,
@@ -107,7 +109,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # Outermost: request ids, the access log and metrics see every request, routed or not.
-    app.asgi_handler = RequestObserver(app.asgi_handler, request_metrics)
+    fast = FastPath(database, grant_cache, rate_limiter) if settings.fast_path else None
+    app.asgi_handler = RequestObserver(app.asgi_handler, request_metrics, fast)
     return app
 
 

@@ -36,6 +36,9 @@ class Settings:
     redis_prefix: str = "zcontacts"
     # A CSV or JSON Lines file `serve` imports into the default organization on start (re-imports update).
     fixtures: str = ""
+    # The hot reads (get by id, list) served before the framework in their common case (api/fast_path.py);
+    # turned off only to compare.
+    fast_path: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

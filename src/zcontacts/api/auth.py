@@ -48,6 +48,11 @@ class GrantCache:
         self._entries.clear()
 
 
+def admits(grant: Grant, access: Access) -> bool:
+    """True when the grant is usable now (neither revoked nor expired) and its scopes allow `access`."""
+    return grant.usable_at(now_ms()) and grants(grant.scopes, access)
+
+
 def bearer_token(authorization: str | None) -> str:
     """The token of an `Authorization: Zoho-oauthtoken <token>` header; 401 when absent or malformed."""
     if not authorization:
@@ -84,9 +89,7 @@ async def authorize(
     console alike. Counts the request against the organization's rate limit."""
     cache: GrantCache = request.app.state.grants
     grant = await cache.get(token_hash(token))
-    if grant is None or not grant.usable_at(now_ms()):
-        raise NotAuthorized()
-    if not grants(grant.scopes, access):
+    if grant is None or not admits(grant, access):
         raise NotAuthorized()
     if organization_id is None:
         organization_id = organization_id_of(request)
