@@ -191,6 +191,7 @@ def serve(
         log_level=settings.log_level.lower(),
         loop="uvloop" if sys.platform != "win32" else "asyncio",
         http="httptools",
+        ws="none",  # no WebSocket routes; skips loading a WebSocket implementation at start
         proxy_headers=False,
         server_header=False,
         access_log=False,  # zcontacts writes its own JSON access log (zcontacts.access), with request ids
