@@ -26,7 +26,9 @@ Pair = tuple[TestClient[Any], TestClient[Any]]
 
 
 def _apps(database_url: str, **settings: Any) -> Iterator[Pair]:
-    base = Settings(database_url=database_url, token_cache_seconds=0, auto_migrate=False, **settings)
+    base = Settings(
+        **{"database_url": database_url, "token_cache_seconds": 0, "auto_migrate": False, **settings}
+    )
     fast_app = create_app(base)
     framework_app = create_app(replace(base, fast_path=False))
     with TestClient(app=fast_app) as fast, TestClient(app=framework_app) as framework:
@@ -219,6 +221,33 @@ def test_rate_limit_counts_once_and_refuses_alike(database_url: str, database: D
                 assert one.headers.get(name) == other.headers.get(name), name
             seen.append((one.status_code, one.headers["x-rate-limit-remaining"]))
         assert seen == [(200, "1"), (200, "0"), (429, "0"), (429, "0")]
+
+
+def test_an_exhausted_pool_is_a_503_on_both_paths(database_url: str, database: Database) -> None:
+    tenant = make_tenant(database)
+    apps = _apps(
+        database_url,
+        rate_limit_per_minute=0,
+        token_cache_seconds=60,  # the grant is cached: the fast path reaches the read itself
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=0.2,
+    )
+    for pair in apps:
+        contact_id = make_contact(pair[0], tenant)["contact_id"]
+        urls = [CONTACTS, f"{CONTACTS}/{contact_id}"]
+        for url in urls:
+            assert [client.get(url, headers=tenant.headers).status_code for client in pair] == [200, 200]
+        held = [client.app.state.database.engine.connect() for client in pair]  # each pool's only connection
+        try:
+            answered = _served_fast(pair[0])
+            statuses = [_same(pair, "GET", url, tenant.headers)[0] for url in urls]
+        finally:
+            for connection in held:
+                connection.close()
+        # PostgreSQL reads through the pool: 503 with Retry-After; SQLite's hot reads have their own connection.
+        assert statuses == ([503, 503] if database_url.startswith("postgresql") else [200, 200])
+        assert answered == statuses
 
 
 def test_fast_path_off_by_setting(database_url: str, database: Database) -> None:
