@@ -25,7 +25,7 @@ from zcontacts.api.metrics import Metrics, metrics
 from zcontacts.api.oauth import OAuthController
 from zcontacts.api.observe import RequestObserver
 from zcontacts.api.openapi import complete_openapi, redoc
-from zcontacts.api.ratelimit import RateLimiter, add_headers
+from zcontacts.api.ratelimit import RateLimiter
 from zcontacts.config import Settings
 from zcontacts.console.routes import ConsoleController
 from zcontacts.logs import configure_logging
@@ -88,7 +88,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
-        before_send=[add_headers],
         state=State(
             {
                 "settings": settings,

@@ -26,7 +26,7 @@ from zcontacts.api.contacts import page_context
 from zcontacts.api.context import BOOKS, EXPENSE, SUCCESS
 from zcontacts.api.observe import ORGANIZATION_KEY, REQUEST_ID_KEY
 from zcontacts.api.preconditions import etag_of
-from zcontacts.api.ratelimit import RateLimiter
+from zcontacts.api.ratelimit import SCOPE_KEY, RateLimiter
 from zcontacts.api.responses import JSON, message_body, with_contact, with_list
 from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
@@ -79,23 +79,23 @@ class FastPath:
         # The label Litestar's router gives these routes (metrics and the access log).
         scope["path_template"] = f"/{mount}/contacts" if key is None else f"/{mount}/contacts/{{contact_id}}"
         # Counted: from here on the request is answered here, whatever happens.
-        budget: Headers = []
+        # (The observer adds the budget's headers to whatever response follows.)
         if self.limiter is not None:
-            counted = await self.limiter.hit(organization_id)
-            budget = counted.headers()
-            if not counted.allowed:
-                return _error(TooManyRequests(), budget)
+            budget = await self.limiter.hit(organization_id)
+            scope[SCOPE_KEY] = budget  # type: ignore[literal-required]
+            if not budget.allowed:
+                return _error(TooManyRequests())
         try:
             if key is None:
-                return await self._list(organization_id, mount, scope["query_string"], budget)
-            return await self._get(organization_id, key, budget)
+                return await self._list(organization_id, mount, scope["query_string"])
+            return await self._get(organization_id, key)
         except ZohoError as exc:  # a bad list parameter; the pool exhausted (503 with Retry-After)
-            return _error(exc, budget)
+            return _error(exc)
         except Exception:
             log.exception(
                 "unhandled error on GET %s", scope["path"], extra={"request_id": scope.get(REQUEST_ID_KEY)}
             )
-            return _error(InternalError(), budget)
+            return _error(InternalError())
 
     async def _authorized(self, scope: Scope) -> str | None:
         """The organization the request addresses when its token may read it, else None."""
@@ -120,26 +120,26 @@ class FastPath:
             return None
         return organization_id if organization_id == grant.organization.organization_id else None
 
-    async def _get(self, organization_id: str, key: int, budget: Headers) -> Answer:
+    async def _get(self, organization_id: str, key: int) -> Answer:
         found = await read_versioned_doc(self.database, organization_id, key)
         if found is None:
             raise NotFound()
         doc, version = found
-        return _json(200, with_contact(SUCCESS, doc), [(b"etag", etag_of(key, version).encode())], budget)
+        return _json(200, with_contact(SUCCESS, doc), [(b"etag", etag_of(key, version).encode())])
 
-    async def _list(self, organization_id: str, mount: str, query_string: bytes, budget: Headers) -> Answer:
+    async def _list(self, organization_id: str, mount: str, query_string: bytes) -> Answer:
         query = parse_list_query(parse_query_string(query_string))
         rows = await read_page(self.database, organization_id, query)
         has_more = len(rows) > query.per_page
         body = with_list(WORDING[mount].list_key, rows[: query.per_page], page_context(query, has_more))
-        return _json(200, body, [], budget)
+        return _json(200, body, [])
 
 
-def _error(error: ZohoError, budget: Headers) -> Answer:
+def _error(error: ZohoError) -> Answer:
     """The envelope of a refusal, as the framework's exception handler renders it."""
     own = [(name.lower().encode(), value.encode()) for name, value in error.headers().items()]
-    return _json(int(error.status), message_body(error.code, error.message), own, budget)
+    return _json(int(error.status), message_body(error.code, error.message), own)
 
 
-def _json(status: int, body: bytes, first: Headers, budget: Headers) -> Answer:
-    return status, [*first, _CONTENT_TYPE, (b"content-length", str(len(body)).encode()), *budget], body
+def _json(status: int, body: bytes, first: Headers) -> Answer:
+    return status, [*first, _CONTENT_TYPE, (b"content-length", str(len(body)).encode())], body

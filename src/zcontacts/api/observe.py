@@ -1,5 +1,7 @@
 """The outermost layer of every HTTP request: a request id (the client's `X-Request-Id` when sane, else a new
-one) echoed in the response, one JSON access-log line, and the request counted in /metrics.
+one) echoed in the response with the rate-limit headers of a counted request, one JSON access-log line, and the
+request counted in /metrics. The common case of the two hot reads is answered here by the fast path
+(api/fast_path.py) without entering the framework.
 
 A plain ASGI wrapper around Litestar's handler rather than a Litestar middleware, so that requests no route
 matched (404, 405) are logged and counted too. Litestar's router leaves the matched route's template in the
@@ -7,13 +9,15 @@ scope (`path_template`), which labels the metrics and the log."""
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
-import secrets
 import time
 from typing import TYPE_CHECKING, Any
 
 from zcontacts.api.metrics import UNMATCHED, Metrics
+from zcontacts.api.ratelimit import SCOPE_KEY, Budget
 from zcontacts.logs import ACCESS_LOGGER, access_record
 
 if TYPE_CHECKING:
@@ -29,6 +33,25 @@ _SANE_ID = re.compile(rb"[A-Za-z0-9._-]{1,128}")
 access_log = logging.getLogger(ACCESS_LOGGER)
 
 
+class _RequestIds:
+    """New request ids: 32 hex digits, a random per-process half and a counter, unique across processes and
+    restarts without a system call per request (as secrets.token_hex would make)."""
+
+    def __init__(self) -> None:
+        self.reset()
+        os.register_at_fork(after_in_child=self.reset)  # a forked worker gets its own prefix
+
+    def reset(self) -> None:
+        self.prefix = os.urandom(8).hex()
+        self.counter = itertools.count()
+
+    def new(self) -> bytes:
+        return f"{self.prefix}{next(self.counter) & 0xFFFF_FFFF_FFFF_FFFF:016x}".encode()
+
+
+_ids = _RequestIds()
+
+
 def request_id_of(headers: Any) -> bytes:
     """The client's request id if it is short and plain (≤ 128 of A–Z a–z 0–9 . _ -), else a new one."""
     for name, value in headers:
@@ -36,11 +59,21 @@ def request_id_of(headers: Any) -> bytes:
             if _SANE_ID.fullmatch(value):
                 return bytes(value)
             break
-    return secrets.token_hex(16).encode()
+    return _ids.new()
+
+
+def added_headers(scope: Scope, request_id: bytes) -> list[tuple[bytes, bytes]]:
+    """What every response gets on top of its own headers: the rate-limit budget of a counted request, the
+    request id."""
+    budget: Budget | None = scope.get(SCOPE_KEY)  # type: ignore[assignment]
+    if budget is None:
+        return [(REQUEST_ID_HEADER, request_id)]
+    return [*budget.headers(), (REQUEST_ID_HEADER, request_id)]
 
 
 class RequestObserver:
-    """Wraps an ASGI app: request ids, access log, metrics; the hot reads through `fast` when it answers."""
+    """Wraps an ASGI app: request ids, rate-limit headers, access log, metrics; the hot reads through `fast`
+    when it answers."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics, fast: FastPath | None = None) -> None:
         self.app = app
@@ -48,7 +81,7 @@ class RequestObserver:
         self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Serve one request through the wrapped app, observing it."""
+        """Serve one request through the fast path or the wrapped app, observing it."""
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
@@ -61,7 +94,7 @@ class RequestObserver:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id)]
+                message["headers"] = [*message.get("headers", ()), *added_headers(scope, request_id)]
             await send(message)
 
         try:
@@ -70,7 +103,7 @@ class RequestObserver:
                 await self.app(scope, receive, observed_send)
             else:
                 status, headers, body = answer
-                headers.append((REQUEST_ID_HEADER, request_id))
+                headers += added_headers(scope, request_id)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
                 await send({"type": "http.response.body", "body": body, "more_body": False})
         finally:

@@ -26,7 +26,6 @@ from zcontacts.errors import TooManyRequests
 
 if TYPE_CHECKING:
     from litestar import Request
-    from litestar.types import Message, Scope
     from redis.asyncio import Redis
 
     from zcontacts.config import Settings
@@ -34,7 +33,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("zcontacts.ratelimit")
 
 WINDOW_SECONDS = 60
-# The scope key under which `enforce` leaves the budget for `add_headers`.
+# The scope key under which a counted request's budget waits for its response (api/observe.py adds the headers).
 SCOPE_KEY = "zcontacts.rate_limit"
 # After a Redis failure, how long to count in-process before trying Redis again (no timeout per request).
 REDIS_RETRY_SECONDS = 5.0
@@ -204,11 +203,3 @@ async def enforce(request: Request[Any, Any, Any], organization_id: str) -> None
     request.scope[SCOPE_KEY] = budget  # type: ignore[literal-required]
     if not budget.allowed:
         raise TooManyRequests()
-
-
-async def add_headers(message: Message, scope: Scope) -> None:
-    """`before_send` hook: the budget's headers on every response of a counted request (a 429 included)."""
-    if message["type"] == "http.response.start":
-        budget: Budget | None = scope.get(SCOPE_KEY)  # type: ignore[assignment]
-        if budget is not None:
-            message["headers"] = [*message.get("headers", ()), *budget.headers()]

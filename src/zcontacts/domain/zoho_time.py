@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -24,4 +25,4 @@ def format_zoho(epoch_ms: int, time_zone: str) -> str:
 
 def now_ms() -> int:
     """The current UTC instant in milliseconds."""
-    return int(datetime.now(tz=UTC).timestamp() * 1000)
+    return time.time_ns() // 1_000_000
