@@ -17,7 +17,7 @@ from zcontacts.api.contact_activity import ContactActivityController
 from zcontacts.api.contact_addresses import ContactAddressesController
 from zcontacts.api.contact_persons import ContactPersonsController
 from zcontacts.api.contacts import ContactsController
-from zcontacts.api.context import BOOKS, EXPENSE
+from zcontacts.api.context import EXPENSE, MOUNTS
 from zcontacts.api.errors import EXCEPTION_HANDLERS
 from zcontacts.api.fast_path import FastPath
 from zcontacts.api.health import HEALTH_ROUTES
@@ -75,15 +75,20 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ContactPersonsController,
         ContactAddressesController,
     ]
-    expense = Router("/expense/v1", route_handlers=contact_routes, opt={"wording": EXPENSE})
     # Books clients get the same resource with Books' messages; the OpenAPI document describes Expense's.
-    books = Router(
-        "/books/v3", route_handlers=contact_routes, opt={"wording": BOOKS}, include_in_schema=False
-    )
+    mounts = [
+        Router(
+            path,
+            route_handlers=contact_routes,
+            opt={"wording": wording},
+            include_in_schema=wording is EXPENSE,
+        )
+        for path, wording in MOUNTS.items()
+    ]
     request_metrics = Metrics()
     grant_cache = GrantCache(database, settings.token_cache_seconds)
     app = _Litestar(
-        route_handlers=[expense, books, OAuthController, *HEALTH_ROUTES, metrics, redoc, ConsoleController],
+        route_handlers=[*mounts, OAuthController, *HEALTH_ROUTES, metrics, redoc, ConsoleController],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],

@@ -254,6 +254,8 @@ def test_fast_path_off_by_setting(database_url: str, database: Database) -> None
     tenant: Tenant = make_tenant(database)
     app = create_app(Settings(database_url=database_url, auto_migrate=False, fast_path=False))
     assert app.asgi_handler.fast is None  # type: ignore[attr-defined]
+    assert Settings.from_env({"ZCONTACTS_FAST_PATH": "false"}).fast_path is False
+    assert Settings.from_env({}).fast_path is True
     with TestClient(app=app) as client:
         contact_id = make_contact(client, tenant)["contact_id"]
         assert client.get(f"{CONTACTS}/{contact_id}", headers=tenant.headers).status_code == 200

@@ -58,6 +58,22 @@ async def read_record(database: Database, principal: Grant, contact_id: str) -> 
     return record
 
 
+async def contact_body(database: Database, organization_id: str, key: int) -> tuple[bytes, str]:
+    """GET by id: the response body and the contact's ETag, or 404 (the route and the fast path share it)."""
+    found = await read_versioned_doc(database, organization_id, key)
+    if found is None:
+        raise NotFound()
+    doc, version = found
+    return with_contact(SUCCESS, doc), etag_of(key, version)
+
+
+async def list_body(database: Database, organization_id: str, query: ListQuery, list_key: str) -> bytes:
+    """The list's response body (the route and the fast path share it)."""
+    rows = await read_page(database, organization_id, query)
+    has_more = len(rows) > query.per_page
+    return with_list(list_key, rows[: query.per_page], page_context(query, has_more))
+
+
 def page_context(query: ListQuery, has_more: bool) -> bytes:
     """The list response's page_context."""
     return encode(
@@ -99,21 +115,18 @@ class ContactsController(Controller):
         """List customers, paged, filtered and sorted. OAuth scope: ZohoExpense.customer.READ."""
         principal = await provide_principal(request)
         query = parse_list_query(request.query_params.items())
-        rows = await read_page(database_of(request), principal.organization.organization_id, query)
-        has_more = len(rows) > query.per_page
-        key = wording_of(request).list_key
-        return json_response(with_list(key, rows[: query.per_page], page_context(query, has_more)))
+        organization_id = principal.organization.organization_id
+        return json_response(
+            await list_body(database_of(request), organization_id, query, wording_of(request).list_key)
+        )
 
     @get("/{contact_id:str}", opt={"access": Access.READ}, operation_id="getCustomer")
     async def retrieve(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:
         """Details of an existing customer, with its ETag. OAuth scope: ZohoExpense.customer.READ."""
         principal = await provide_principal(request)
         key = contact_key(contact_id)
-        found = await read_versioned_doc(database_of(request), principal.organization.organization_id, key)
-        if found is None:
-            raise NotFound()
-        doc, version = found
-        return json_response(with_contact(SUCCESS, doc), headers={"ETag": etag_of(key, version)})
+        body, etag = await contact_body(database_of(request), principal.organization.organization_id, key)
+        return json_response(body, headers={"ETag": etag})
 
     @put("/{contact_id:str}", opt={"access": Access.UPDATE}, operation_id="updateCustomer")
     async def update(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:

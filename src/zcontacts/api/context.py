@@ -36,6 +36,8 @@ BOOKS = Wording(
     list_key="contacts",
 )
 SUCCESS = "success"
+# Where the Customers routes are mounted, with the wording of each (app.py mounts them; the fast path matches them).
+MOUNTS = {"/expense/v1": EXPENSE, "/books/v3": BOOKS}
 
 
 def wording_of(request: Request[Any, Any, Any]) -> Wording:

@@ -22,18 +22,16 @@ from typing import TYPE_CHECKING
 from litestar._parsers import parse_query_string  # the framework's own parser: identical parameters
 
 from zcontacts.api.auth import ORGANIZATION_HEADER, GrantCache, admits, bearer_token
-from zcontacts.api.contacts import page_context
-from zcontacts.api.context import BOOKS, EXPENSE, SUCCESS
+from zcontacts.api.contacts import contact_body, list_body
+from zcontacts.api.context import MOUNTS
 from zcontacts.api.observe import ORGANIZATION_KEY, REQUEST_ID_KEY
-from zcontacts.api.preconditions import etag_of
 from zcontacts.api.ratelimit import SCOPE_KEY, RateLimiter
-from zcontacts.api.responses import JSON, message_body, with_contact, with_list
+from zcontacts.api.responses import JSON, message_body
 from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import token_hash
-from zcontacts.errors import InternalError, NotFound, TooManyRequests, ZohoError
-from zcontacts.storage.contacts import read_page, read_versioned_doc
+from zcontacts.errors import InternalError, TooManyRequests, ZohoError
 from zcontacts.storage.database import Database
 
 if TYPE_CHECKING:
@@ -41,9 +39,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("zcontacts")
 
-# The two mounts of the Customers routes; an id segment or none (the list).
-_PATH = re.compile(r"/(expense/v1|books/v3)/contacts(?:/([0-9]{1,19}))?")
-WORDING = {"expense/v1": EXPENSE, "books/v3": BOOKS}
+# A mount of the Customers routes, then an id segment or none (the list).
+_PATH = re.compile(f"({'|'.join(map(re.escape, MOUNTS))})/contacts(?:/([0-9]{{1,19}}))?")
 _AUTHORIZATION = b"authorization"
 _ORGANIZATION = ORGANIZATION_HEADER.encode()
 _CONTENT_TYPE = (b"content-type", JSON.encode())
@@ -77,7 +74,7 @@ class FastPath:
             return None
         scope[ORGANIZATION_KEY] = organization_id  # type: ignore[literal-required]
         # The label Litestar's router gives these routes (metrics and the access log).
-        scope["path_template"] = f"/{mount}/contacts" if key is None else f"/{mount}/contacts/{{contact_id}}"
+        scope["path_template"] = f"{mount}/contacts" if key is None else f"{mount}/contacts/{{contact_id}}"
         # Counted: from here on the request is answered here, whatever happens.
         # (The observer adds the budget's headers to whatever response follows.)
         if self.limiter is not None:
@@ -87,8 +84,11 @@ class FastPath:
                 return _error(TooManyRequests())
         try:
             if key is None:
-                return await self._list(organization_id, mount, scope["query_string"])
-            return await self._get(organization_id, key)
+                query = parse_list_query(parse_query_string(scope["query_string"]))
+                body = await list_body(self.database, organization_id, query, MOUNTS[mount].list_key)
+                return _json(200, body, [])
+            body, etag = await contact_body(self.database, organization_id, key)
+            return _json(200, body, [(b"etag", etag.encode())])
         except ZohoError as exc:  # a bad list parameter; the pool exhausted (503 with Retry-After)
             return _error(exc)
         except Exception:
@@ -119,20 +119,6 @@ class FastPath:
         if grant is None or not admits(grant, Access.READ):
             return None
         return organization_id if organization_id == grant.organization.organization_id else None
-
-    async def _get(self, organization_id: str, key: int) -> Answer:
-        found = await read_versioned_doc(self.database, organization_id, key)
-        if found is None:
-            raise NotFound()
-        doc, version = found
-        return _json(200, with_contact(SUCCESS, doc), [(b"etag", etag_of(key, version).encode())])
-
-    async def _list(self, organization_id: str, mount: str, query_string: bytes) -> Answer:
-        query = parse_list_query(parse_query_string(query_string))
-        rows = await read_page(self.database, organization_id, query)
-        has_more = len(rows) > query.per_page
-        body = with_list(WORDING[mount].list_key, rows[: query.per_page], page_context(query, has_more))
-        return _json(200, body, [])
 
 
 def _error(error: ZohoError) -> Answer:
