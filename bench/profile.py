@@ -123,8 +123,9 @@ def main() -> None:
         from zcontacts.app import create_app
         from zcontacts.config import Settings
 
+        # From the environment too, so ZCONTACTS_GROUP_COMMIT=false and the like compare variants.
         app = create_app(
-            Settings(
+            Settings.from_env(
                 database_url=loaded.url,
                 log_level="warning",
                 rate_limit_per_minute=0,

@@ -52,6 +52,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
+        group_commit=settings.group_commit,
     )
     rate_limiter = RateLimiter.from_settings(settings)
 

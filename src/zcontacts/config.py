@@ -39,6 +39,8 @@ class Settings:
     # The hot reads (get by id, list) served before the framework in their common case (api/fast_path.py);
     # turned off only to compare.
     fast_path: bool = True
+    # SQLite writes of one event-loop turn share one commit (storage/database.py); turned off only to compare.
+    group_commit: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

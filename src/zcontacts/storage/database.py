@@ -3,6 +3,12 @@ back on any error. SQLite work runs inline (microseconds, no thread hop); Postgr
 thread so network waits never block the event loop. At most as many threads run as the pool has connections,
 so a burst waits on the event loop for a free connection rather than in a blocked thread.
 
+SQLite writes made in the same turn of the event loop share one commit (group commit, `_Batch`): each runs
+in its own savepoint of one write transaction, whose COMMIT runs once they have all run, and none of them is
+answered before that commit. A write that fails rolls back to its savepoint and changes nothing; the others
+still commit. What a commit costs (the WAL frames of every page it touched, the FTS5 segment it flushes) is
+paid once per batch instead of once per request (docs/PERFORMANCE.md).
+
 SQLite's hottest reads (get one contact, one list page) also have a fast path, `reader()`: statements on a raw
 driver connection kept per thread. A single SQLite statement reads one consistent snapshot, so it needs no
 explicit transaction, and the driver keeps the statement prepared; this skips the pool checkout, BEGIN/COMMIT
@@ -38,7 +44,7 @@ CHECKPOINT_EVERY = 8  # writes between background checkpoints (~40 WAL pages eac
 class Database:
     """An engine plus the one place transactions begin and end."""
 
-    def __init__(self, engine: Engine, *, connections: int = 20) -> None:
+    def __init__(self, engine: Engine, *, connections: int = 20, group_commit: bool = True) -> None:
         self.engine = engine
         self.inline = is_sqlite(engine)
         self._threads = anyio.CapacityLimiter(max(1, connections))
@@ -55,25 +61,39 @@ class Database:
         self._writes = 0
         self._checkpointing = False
         self._checkpointer: sqlite3.Connection | None = None
+        # Only for a file: an in-memory database's pool hands a thread the same connection every time.
+        self._group_commit = group_commit and self._file is not None
+        self._batch: _Batch | None = None
 
     @classmethod
     def from_url(
-        cls, url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0
+        cls,
+        url: str,
+        *,
+        pool_size: int = 10,
+        max_overflow: int = 10,
+        pool_timeout: float = 10.0,
+        group_commit: bool = True,
     ) -> Database:
         """Open the database at `url`."""
         engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
-        return cls(engine, connections=pool_size + max_overflow)
+        return cls(engine, connections=pool_size + max_overflow, group_commit=group_commit)
 
     def run(self, work: Work[T], *, write: bool) -> T:
         """Run `work` in one transaction, synchronously. Overload (no pooled connection free in time, or
         SQLite's write lock still held after busy_timeout) is a 503 with Retry-After, not a 500: the client
         did nothing wrong and a retry will succeed."""
-        try:
+        with self._overload_as_busy():
             with self.engine.connect() as connection:
                 if write:
                     connection.execution_options(**{SQLITE_WRITE: True})
                 with connection.begin():
                     return work(connection)
+
+    @contextmanager
+    def _overload_as_busy(self) -> Iterator[None]:
+        try:
+            yield
         except PoolTimeout:
             log.warning("database pool exhausted: answering 503 (raise ZCONTACTS_POOL_SIZE?)")
             raise ServiceBusy() from None
@@ -90,13 +110,47 @@ class Database:
         return await anyio.to_thread.run_sync(partial(self.run, work, write=False), limiter=self._threads)
 
     async def write(self, work: Work[T]) -> T:
-        """Run `work` in a write transaction: all of it commits, or none of it."""
-        if self.inline:
+        """Run `work` in a write transaction: all of it commits, or none of it. Returns once it has committed."""
+        if not self.inline:
+            return await anyio.to_thread.run_sync(partial(self.run, work, write=True), limiter=self._threads)
+        if not self._group_commit:
             try:
                 return self.run(work, write=True)
             finally:
                 self._after_write()
-        return await anyio.to_thread.run_sync(partial(self.run, work, write=True), limiter=self._threads)
+        batch = self._batch
+        if batch is None:
+            with self._overload_as_busy():
+                batch = self._batch = _Batch(self.engine.connect())
+            asyncio.get_running_loop().call_soon(self._commit, batch)
+        with self._overload_as_busy():
+            result = batch.run(work)
+        self._after_write()
+        committed = asyncio.get_running_loop().create_future()
+        batch.waiters.append(committed)
+        await committed
+        return result
+
+    def _commit(self, batch: _Batch) -> None:
+        """Commit the batch every write of this loop turn joined; then answer them all (or fail them all)."""
+        self._batch = None
+        failure: Exception | None = None
+        try:
+            with self._overload_as_busy():
+                try:
+                    batch.transaction.commit()
+                finally:
+                    batch.connection.close()
+        except Exception as exc:  # every waiter gets the failure; none of the batch's writes is kept
+            log.warning("group commit failed: its writes are rolled back", exc_info=True)
+            failure = exc
+        for waiter in batch.waiters:
+            if waiter.done():  # its request was cancelled while it waited
+                continue
+            if failure is None:
+                waiter.set_result(None)
+            else:
+                waiter.set_exception(failure)
 
     # ---- WAL checkpoints off the request path (SQLite) -----------------------------------------------------
     # SQLite copies the WAL back into the database file (a checkpoint, with fsync) inside whichever commit
@@ -162,6 +216,36 @@ class Database:
             proxied.invalidate()  # closes the driver connection instead of pooling it again
         self._local = threading.local()
         self.engine.dispose()
+
+
+class _Batch:
+    """One open SQLite write transaction that the writes of one event-loop turn join, each in a savepoint."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        try:
+            connection.execution_options(**{SQLITE_WRITE: True})
+            self.transaction = connection.begin()
+        except BaseException:
+            connection.close()
+            raise
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        self.driver = driver
+        self.waiters: list[asyncio.Future[None]] = []
+
+    def run(self, work: Work[T]) -> T:
+        """Run `work` in a savepoint: if it raises, what it wrote is undone and the batch goes on. The
+        savepoint is SQL on the driver (SQLAlchemy's begin_nested compiles its clause on every call)."""
+        self.driver.execute("SAVEPOINT write")
+        try:
+            result = work(self.connection)
+        except BaseException:
+            self.driver.execute("ROLLBACK TO write")
+            self.driver.execute("RELEASE write")
+            raise
+        self.driver.execute("RELEASE write")
+        return result
 
 
 def _sqlite_busy(exc: OperationalError) -> bool:

@@ -69,6 +69,13 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA busy_timeout=5000")
         cursor.close()
 
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(dbapi_connection: Any, _record: Any) -> None:
+        # A COMMIT that failed (disk full, a deferred constraint) leaves SQLite's transaction open while
+        # SQLAlchemy counts it as ended and skips its reset: roll it back before the connection is reused.
+        if dbapi_connection is not None and dbapi_connection.in_transaction:
+            dbapi_connection.rollback()
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         # Writers take the write lock up front, so a read-modify-write never meets a stale snapshot.

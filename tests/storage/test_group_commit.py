@@ -1,0 +1,182 @@
+"""Group commit on SQLite: the writes of one event-loop turn share one COMMIT, each in its own savepoint. A
+write that fails changes nothing and the others still commit; a failed COMMIT fails every write of its batch
+and keeps none; nobody is answered before the commit."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import Connection, event, text
+
+from tests.helpers import CONTACTS, Tenant
+from zcontacts.app import create_app
+from zcontacts.config import Settings
+from zcontacts.storage.consistency import check_contacts
+from zcontacts.storage.database import Database
+
+pytestmark = pytest.mark.backends("sqlite")
+
+_ROWS = "CREATE TABLE IF NOT EXISTS probe (n INTEGER PRIMARY KEY)"
+
+
+def _insert(n: int) -> Any:
+    def work(connection: Connection) -> int:
+        connection.execute(text("INSERT INTO probe (n) VALUES (:n)"), {"n": n})
+        return n
+
+    return work
+
+
+def _rows(database: Database) -> list[int]:
+    return database.run(
+        lambda c: [r[0] for r in c.execute(text("SELECT n FROM probe ORDER BY n"))], write=False
+    )
+
+
+def _count_commits(database: Database) -> list[int]:
+    commits: list[int] = []
+    event.listen(database.engine, "commit", lambda _connection: commits.append(1))
+    return commits
+
+
+def _setup(database_url: str, group_commit: bool = True) -> Database:
+    database = Database.from_url(database_url, group_commit=group_commit)
+    database.run(lambda c: c.execute(text(_ROWS)), write=True)
+    return database
+
+
+def test_writes_of_one_loop_turn_share_one_commit(database_url: str) -> None:
+    database = _setup(database_url)
+    commits = _count_commits(database)
+
+    async def main() -> list[int]:
+        return list(await asyncio.gather(*(database.write(_insert(n)) for n in range(10))))
+
+    assert asyncio.run(main()) == list(range(10))
+    assert len(commits) == 1
+    assert _rows(database) == list(range(10))
+    database.dispose()
+
+
+def test_without_group_commit_each_write_commits_alone(database_url: str) -> None:
+    database = _setup(database_url, group_commit=False)
+    commits = _count_commits(database)
+
+    async def main() -> None:
+        await asyncio.gather(*(database.write(_insert(n)) for n in range(5)))
+
+    asyncio.run(main())
+    assert len(commits) == 5
+    assert _rows(database) == list(range(5))
+    database.dispose()
+
+
+def test_a_failing_write_changes_nothing_and_the_others_commit(database_url: str) -> None:
+    database = _setup(database_url)
+
+    def half_then_fail(connection: Connection) -> None:
+        connection.execute(text("INSERT INTO probe (n) VALUES (100)"))
+        raise ValueError("refused after a statement")
+
+    async def main() -> list[Any]:
+        writes = [database.write(_insert(1)), database.write(half_then_fail), database.write(_insert(2))]
+        return list(await asyncio.gather(*writes, return_exceptions=True))
+
+    first, failed, second = asyncio.run(main())
+    assert (first, second) == (1, 2)
+    assert isinstance(failed, ValueError)
+    assert _rows(database) == [1, 2]
+    database.dispose()
+
+
+def _dangling(connection: Connection) -> None:
+    # A foreign key checked only at COMMIT: the statement succeeds, the commit fails.
+    connection.exec_driver_sql("PRAGMA defer_foreign_keys=ON")
+    connection.exec_driver_sql(
+        "INSERT INTO contact_addresses (address_id, contact_id, organization_id, kind, attention, address, "
+        "city, state, zip, country, fax) VALUES (1, 424242, 1, 'billing', '', '', '', '', '', '', '')"
+    )
+
+
+def test_a_failed_commit_fails_every_write_of_its_batch_and_keeps_none(database_url: str) -> None:
+    database = _setup(database_url)
+
+    async def main() -> list[Any]:
+        writes = [database.write(_insert(1)), database.write(_dangling), database.write(_insert(2))]
+        return list(await asyncio.gather(*writes, return_exceptions=True))
+
+    results = asyncio.run(main())
+    assert all(isinstance(result, Exception) for result in results), results
+    assert _rows(database) == []
+    count = database.run(
+        lambda c: c.exec_driver_sql("SELECT count(*) FROM contact_addresses").scalar(), write=False
+    )
+    assert count == 0
+    # The next batch starts clean.
+    asyncio.run(database.write(_insert(3)))
+    assert _rows(database) == [3]
+    database.dispose()
+
+
+def test_a_failed_commit_leaves_no_transaction_open(database_url: str) -> None:
+    """Without group commit too: the pooled connection whose COMMIT failed is rolled back before reuse."""
+    database = _setup(database_url, group_commit=False)
+    for _ in range(3):
+        with pytest.raises(Exception, match="FOREIGN KEY"):
+            asyncio.run(database.write(_dangling))
+        asyncio.run(database.write(_insert(len(_rows(database)))))
+    assert _rows(database) == [0, 1, 2]
+    database.dispose()
+
+
+def test_nobody_is_answered_before_the_commit(database_url: str) -> None:
+    database = _setup(database_url)
+    seen: list[list[int]] = []
+
+    async def write_then_look(n: int) -> None:
+        await database.write(_insert(n))
+        # A separate connection (another process, say) already sees this write once it has been answered.
+        seen.append(_rows(database))
+
+    async def main() -> None:
+        await asyncio.gather(*(write_then_look(n) for n in range(4)))
+
+    asyncio.run(main())
+    assert all(rows == [0, 1, 2, 3] for rows in seen)
+    database.dispose()
+
+
+def test_concurrent_creates_over_http(database_url: str, database: Database, tenant: Tenant) -> None:
+    """Twenty creates at once through the app, one of them a duplicate name: every unique one is 201 and
+    stored, the duplicate is refused alone, and the rows agree with the records."""
+    app = create_app(
+        Settings(
+            database_url=database_url, token_cache_seconds=0, rate_limit_per_minute=0, auto_migrate=False
+        )
+    )
+    names = [f"Batch {n}" for n in range(20)] + ["Batch 7"]
+
+    async def main() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            creates = [
+                client.post(CONTACTS, json={"contact_name": name}, headers=tenant.headers) for name in names
+            ]
+            return list(await asyncio.gather(*creates))
+
+    replies = asyncio.run(main())
+    statuses = [reply.status_code for reply in replies]
+    assert statuses.count(201) == 20, statuses
+    assert statuses.count(400) == 1, statuses
+    refused = replies[statuses.index(400)].json()
+    assert refused["code"] != 0
+    assert "exists" in refused["message"].lower()
+    stored = database.run(
+        lambda c: sorted(r[0] for r in c.exec_driver_sql("SELECT contact_name FROM contacts")), write=False
+    )
+    assert stored == sorted(set(names))
+    org = tenant.organization_id
+    assert database.run(lambda c: check_contacts(c, org), write=False) == []
