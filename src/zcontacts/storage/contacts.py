@@ -205,7 +205,7 @@ def _sqlite_clauses(
 # rows, their order (ties by id) and the look-ahead row are exactly those of the plain OFFSET query, read
 # from one snapshot. The first deep page after a change costs what OFFSET costs; later ones at most
 # PAGE_MARK_EVERY skipped rows.
-PAGE_MARK_EVERY = 10_000
+PAGE_MARK_EVERY = 1_000
 
 Mark = tuple[Any, int]  # (sort key, contact_id) of a row
 
