@@ -272,16 +272,20 @@ def _ids_of(path: Path, organization_id: str, numbers: list[int]) -> list[str]:
 def reset(loaded: Dataset) -> int:
     """Remove every contact a benchmark run added (ids above the loaded range), so the cache stays as loaded;
     returns how many were removed."""
+
+    def remove(connection: Connection) -> int:
+        # History outlives its contact: the run's history goes too, or every run would grow the file.
+        connection.execute(
+            text("DELETE FROM contact_history WHERE contact_id > :last"), {"last": loaded.last_id}
+        )
+        deleted = connection.execute(
+            text("DELETE FROM contacts WHERE contact_id > :last"), {"last": loaded.last_id}
+        )
+        return int(deleted.rowcount)
+
     database = Database.from_url(loaded.url)
     try:
-        return database.run(
-            lambda c: (
-                c.execute(
-                    text("DELETE FROM contacts WHERE contact_id > :last"), {"last": loaded.last_id}
-                ).rowcount
-            ),
-            write=True,
-        )
+        return database.run(remove, write=True)
     finally:
         database.dispose()
 

@@ -48,6 +48,15 @@ _UPDATE = (
     + ", ".join(f"{c} = ?" for c in _CONTACT_COLUMNS[2:] if c != "created_at_ms")
     + " WHERE contact_id = ? AND organization_id = ?"
 )
+# As zcontacts does: an update that leaves the indexed columns as they were rewrites the other columns only.
+_INDEXED = "contact_name_key company_name_key email_key phone_key first_name_key last_name_key search_key status".split()
+_BODY_COLUMNS = [c for c in _CONTACT_COLUMNS[2:] if c != "created_at_ms" and c not in _INDEXED]
+_UPDATE_BODY = (
+    "UPDATE contacts SET "
+    + ", ".join(f"{c} = ?" for c in _BODY_COLUMNS)
+    + " WHERE contact_id = ? AND organization_id = ? AND "
+    + " AND ".join(f"{c} = ?" for c in _INDEXED)
+)
 _ADDRESS = (
     "INSERT INTO contact_addresses (address_id, contact_id, organization_id, kind, attention, address, city, "
     "state, zip, country, fax) VALUES (?, ?, ?, ?, '', ?, ?, ?, ?, ?, '')"
@@ -264,8 +273,15 @@ class LimitApp:
                 return 404, b'{"code":1002,"message":"Customer does not exist."}'
             doc = {**_decode(row[0]), **{k: v for k, v in body.items() if not isinstance(v, dict | list)}}
             values = _row_values(org, doc, int(time.time() * 1000))
-            columns = [c for c in _CONTACT_COLUMNS[2:] if c != "created_at_ms"]
-            db.execute(_UPDATE, [*(values[c] for c in columns), contact_id, org])
+            body_values = [
+                *(values[c] for c in _BODY_COLUMNS),
+                contact_id,
+                org,
+                *(values[c] for c in _INDEXED),
+            ]
+            if not db.execute(_UPDATE_BODY, body_values).rowcount:
+                columns = [c for c in _CONTACT_COLUMNS[2:] if c != "created_at_ms"]
+                db.execute(_UPDATE, [*(values[c] for c in columns), contact_id, org])
             for statement in _CHILDREN:
                 db.execute(statement, (contact_id,))
             _write_children(db, org, doc)

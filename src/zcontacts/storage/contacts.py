@@ -14,6 +14,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
+    and_,
     bindparam,
     column,
     delete,
@@ -317,6 +318,33 @@ _UPDATE_CONTACT = Prepared(
         }
     )
 )
+# What the indexes and the trigram index hold. An update that leaves them as they were (notes, an address, a
+# person) rewrites the row's other columns only, so SQLite touches no index entry but updated_at's and FTS5
+# re-tokenizes nothing: a SET that names an indexed column rewrites its entries even when the value is the same.
+_INDEXED_COLUMNS = (
+    "contact_name_key",
+    "company_name_key",
+    "email_key",
+    "phone_key",
+    "first_name_key",
+    "last_name_key",
+    "search_key",
+    "status",
+)
+_BODY_COLUMNS = [name for name in _UPDATED_COLUMNS if name not in _INDEXED_COLUMNS]
+_UPDATE_CONTACT_BODY = Prepared(
+    update(contacts)
+    .where(
+        _keyed(contacts),
+        and_(*(contacts.c[name] == bindparam(f"k_{name}") for name in _INDEXED_COLUMNS)),
+    )
+    .values(
+        {
+            **{name: bindparam(name) for name in _BODY_COLUMNS},
+            "version": contacts.c.version + literal_column("1"),
+        }
+    )
+)
 _DELETE_CHILDREN = [
     Prepared(delete(table).where(_keyed(table)))
     for table in (contact_addresses, contact_persons, contact_custom_fields)
@@ -525,9 +553,13 @@ class ContactsRepo:
         transaction."""
         values = _contact_values(organization_id, record, at_ms)
         key = _key(organization_id, record.contact.contact_id)
-        values.update(key)
-        with _duplicates_named(record.contact):
-            self.runner.execute(_UPDATE_CONTACT, values)
+        body = {name: values[name] for name in _BODY_COLUMNS}
+        body.update({f"k_{name}": values[name] for name in _INDEXED_COLUMNS}, **key)
+        # Only the parameters each statement names: SQLAlchemy would add other column-named ones to its SET.
+        if not self.runner.execute(_UPDATE_CONTACT_BODY, body):
+            values.update(key)
+            with _duplicates_named(record.contact):
+                self.runner.execute(_UPDATE_CONTACT, values)
         # The organization too: every tenant statement names its shard key (docs/SCALING.md).
         for statement in _DELETE_CHILDREN:
             self.runner.execute(statement, key)
