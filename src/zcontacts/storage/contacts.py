@@ -349,6 +349,9 @@ _DELETE_CHILDREN = [
     Prepared(delete(table).where(_keyed(table)))
     for table in (contact_addresses, contact_persons, contact_custom_fields)
 ]
+# FOR UPDATE: PostgreSQL locks the row; SQLite has no row locks (its writer holds the database) and the
+# dialect leaves the clause out.
+_VERSION_FOR_UPDATE = Prepared(select(contacts.c.version).where(_keyed(contacts)).with_for_update())
 _DELETE_CONTACT = Prepared(delete(contacts).where(_keyed(contacts)))
 _NAME_TAKEN = Prepared(
     select(
@@ -420,13 +423,8 @@ class ContactsRepo:
         write lock), or None when there is no such contact."""
         if not is_id(contact_id):
             return None
-        statement = select(contacts.c.version).where(
-            contacts.c.contact_id == int(contact_id), contacts.c.organization_id == int(organization_id)
-        )
-        if not self.sqlite:
-            statement = statement.with_for_update()
-        version = self.connection.execute(statement).scalar()
-        return None if version is None else int(version)
+        rows = self.runner.rows(_VERSION_FOR_UPDATE, _key(organization_id, contact_id))
+        return int(rows[0][0]) if rows else None
 
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""

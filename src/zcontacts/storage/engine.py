@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 SQLITE_WRITE = "zcontacts_write"
+WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MiB of 4 KiB pages
 
 
 def normalize_url(url: str) -> URL:
@@ -67,6 +68,9 @@ def _sqlite_engine(url: URL) -> Engine:
         # NORMAL in WAL mode survives process crashes; only a power loss can drop the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA busy_timeout=5000")
+        # Servers checkpoint in the background (storage/database.py); SQLite's own checkpoint, inside whichever
+        # commit crosses this many WAL pages, is the fallback.
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
         cursor.close()
 
     @event.listens_for(engine, "checkin")
