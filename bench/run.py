@@ -111,6 +111,10 @@ def main(argv: list[str] | None = None) -> None:
         for size in sizes:
             loaded = data.dataset(size, progress=progress)
             size_workloads = [w for w in workloads if w != "list_deep" or size >= 100_000]
+            size_bytes, seconds = data.warm(loaded)
+            console.print(
+                f"page cache: read the {size_bytes / 2**30:.1f} GiB file of {size:,} customers in {seconds:.1f} s"
+            )
             print_plans(loaded, size_workloads)
             outcome = run_size(
                 loaded, small, size_workloads, connections, wanted, args, progress=progress, notes=notes

@@ -105,3 +105,14 @@ def test_upgrade_from_0001_backfills_contact_records(database_url: str, tmp_path
         updated = client.put(url, json={"notes": "after upgrade"}, headers=tenant.headers)
         assert updated.status_code == 200, updated.text
     database.dispose()
+
+
+def test_a_company_listing_reads_its_page_in_name_order(database: Database) -> None:
+    """`?company_name=…` in the default (name) order comes straight from the company-and-name index
+    (migration 0005): no sort, so a page reads only its own rows."""
+    plan = _plan(database, [("company_name", "x")])
+    assert "ix_contacts_organization_id_company_name_key_contact_name_key" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
+    # Another order still reads the company's rows from an index and sorts only those.
+    plan = _plan(database, [("company_name", "x"), ("sort_column", "created_time")])
+    assert "company_name_key=?" in plan, plan

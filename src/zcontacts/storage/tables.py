@@ -107,6 +107,8 @@ contacts = Table(
     Column("version", BigInteger, nullable=False, server_default="1"),
     UniqueConstraint("organization_id", "contact_name_key"),
     Index(None, "organization_id", "company_name_key", "contact_id"),
+    # A company's customers in name order, the default sort (migration 0005).
+    Index(None, "organization_id", "company_name_key", "contact_name_key"),
     Index(None, "organization_id", "email_key", "contact_id"),
     Index(None, "organization_id", "phone_key", "contact_id"),
     Index(None, "organization_id", "first_name_key", "contact_id"),
