@@ -5,6 +5,7 @@ and keeps none; nobody is answered before the commit."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from typing import Any
 
 import httpx
@@ -14,6 +15,8 @@ from sqlalchemy import Connection, event, text
 from tests.helpers import CONTACTS, Tenant
 from zcontacts.app import create_app
 from zcontacts.config import Settings
+from zcontacts.errors import ServiceBusy
+from zcontacts.storage import database as database_module
 from zcontacts.storage.consistency import check_contacts
 from zcontacts.storage.database import Database
 
@@ -180,3 +183,62 @@ def test_concurrent_creates_over_http(database_url: str, database: Database, ten
     assert stored == sorted(set(names))
     org = tenant.organization_id
     assert database.run(lambda c: check_contacts(c, org), write=False) == []
+
+
+def _hold_write_lock(database_url: str) -> sqlite3.Connection:
+    """Another process's writer, as far as this one can tell: a connection of its own in BEGIN IMMEDIATE."""
+    other = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    return other
+
+
+def test_a_write_waits_for_another_writer_without_stopping_the_loop(database_url: str) -> None:
+    database = _setup(database_url)
+    other = _hold_write_lock(database_url)
+
+    async def main() -> tuple[int, int, list[int]]:
+        ticks = 0
+
+        async def ticker() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.005)
+
+        clock = asyncio.create_task(ticker())
+        writes = [asyncio.create_task(database.write(_insert(n))) for n in range(3)]
+        await asyncio.sleep(0.25)
+        waiting = sum(not write.done() for write in writes)
+        seen = ticks
+        other.execute("COMMIT")
+        done = [await write for write in writes]
+        clock.cancel()
+        return waiting, seen, done
+
+    waiting, ticks, done = asyncio.run(main())
+    assert waiting == 3  # none could write while the lock was held
+    assert (
+        ticks >= 20
+    )  # the event loop went on serving meanwhile (SQLite's busy handler would have blocked it)
+    assert done == [0, 1, 2]
+    assert _rows(database) == [0, 1, 2]
+    other.close()
+    database.dispose()
+
+
+def test_a_write_lock_held_too_long_is_a_503(database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(database_module, "BUSY_SECONDS", 0.2)
+    database = _setup(database_url)
+    other = _hold_write_lock(database_url)
+
+    async def main() -> list[Any]:
+        return list(
+            await asyncio.gather(*(database.write(_insert(n)) for n in range(2)), return_exceptions=True)
+        )
+
+    assert all(isinstance(result, ServiceBusy) for result in asyncio.run(main()))
+    other.execute("ROLLBACK")
+    other.close()
+    asyncio.run(database.write(_insert(7)))  # the next write takes the free lock at once
+    assert _rows(database) == [7]
+    database.dispose()

@@ -7,7 +7,9 @@ SQLite writes made in the same turn of the event loop share one commit (group co
 in its own savepoint of one write transaction, whose COMMIT runs once they have all run, and none of them is
 answered before that commit. A write that fails rolls back to its savepoint and changes nothing; the others
 still commit. What a commit costs (the WAL frames of every page it touched, the FTS5 segment it flushes) is
-paid once per batch instead of once per request (docs/PERFORMANCE.md).
+paid once per batch instead of once per request (docs/PERFORMANCE.md). When another process holds SQLite's
+write lock (`serve --workers N`, a CLI import), a batch waits for it on the event loop, retrying every few
+milliseconds, instead of in SQLite's busy handler, which would stop this process serving its reads too.
 
 SQLite's hottest reads (get one contact, one list page) also have a fast path, `reader()`: statements on a raw
 driver connection kept per thread. A single SQLite statement reads one consistent snapshot, so it needs no
@@ -33,11 +35,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
 from zcontacts.errors import ServiceBusy
-from zcontacts.storage.engine import SQLITE_WRITE, is_sqlite, make_engine
+from zcontacts.storage.engine import BUSY_TIMEOUT_MS, SQLITE_WRITE, is_sqlite, make_engine
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 log = logging.getLogger("zcontacts")
+BUSY_SECONDS = 5.0  # how long a write waits for another process's write lock (SQLite's busy_timeout)
 CHECKPOINT_EVERY = 64  # writes between background checkpoints (at most ~40 WAL pages each)
 
 
@@ -118,18 +121,55 @@ class Database:
                 return self.run(work, write=True)
             finally:
                 self._after_write()
+        loop = asyncio.get_running_loop()
         batch = self._batch
         if batch is None:
             with self._overload_as_busy():
                 batch = self._batch = _Batch(self.engine.connect())
-            asyncio.get_running_loop().call_soon(self._commit, batch)
+            if not batch.try_begin():
+                # Another process holds the write lock: wait for it on the event loop, not in SQLite's
+                # busy handler, which would stop this process serving anyone while it sleeps.
+                batch.acquiring = loop.create_task(self._acquire(batch))
+        if not batch.begun:
+            ready = loop.create_future()
+            batch.ready.append(ready)
+            await ready
+        if not batch.commit_scheduled:
+            # After every write already woken or arriving in this loop turn: they all share the commit.
+            batch.commit_scheduled = True
+            loop.call_soon(self._commit, batch)
         with self._overload_as_busy():
             result = batch.run(work)
         self._after_write()
-        committed = asyncio.get_running_loop().create_future()
+        committed = loop.create_future()
         batch.waiters.append(committed)
         await committed
         return result
+
+    async def _acquire(self, batch: _Batch) -> None:
+        """Take the write lock for `batch`, retrying while another process holds it; after BUSY_SECONDS its
+        writes get a 503 with Retry-After (as SQLite's own busy_timeout gave)."""
+        deadline = asyncio.get_running_loop().time() + BUSY_SECONDS
+        delay = 0.0005
+        failure: Exception | None = None
+        try:
+            while not batch.try_begin():
+                if asyncio.get_running_loop().time() > deadline:
+                    log.warning("SQLite write lock busy for %s s: answering 503", BUSY_SECONDS)
+                    raise ServiceBusy()
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 0.008)
+        except Exception as exc:  # every waiting write gets the failure
+            failure = exc
+            self._batch = None
+            batch.connection.close()
+        for ready in batch.ready:
+            if ready.done():
+                continue
+            if failure is None:
+                ready.set_result(None)
+            else:
+                ready.set_exception(failure)
 
     def _commit(self, batch: _Batch) -> None:
         """Commit the batch every write of this loop turn joined; then answer them all (or fail them all)."""
@@ -221,20 +261,38 @@ class Database:
 
 
 class _Batch:
-    """One open SQLite write transaction that the writes of one event-loop turn join, each in a savepoint."""
+    """One SQLite write transaction that the writes of one event-loop turn join, each in a savepoint."""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        try:
-            connection.execution_options(**{SQLITE_WRITE: True})
-            self.transaction = connection.begin()
-        except BaseException:
-            connection.close()
-            raise
         driver = connection.connection.driver_connection
-        assert isinstance(driver, sqlite3.Connection)
+        if not isinstance(driver, sqlite3.Connection):
+            connection.close()
+            raise RuntimeError("group commit serves SQLite only")
         self.driver = driver
-        self.waiters: list[asyncio.Future[None]] = []
+        self.begun = False
+        self.commit_scheduled = False
+        self.ready: list[asyncio.Future[None]] = []  # writes waiting for the write lock
+        self.acquiring: asyncio.Task[None] | None = None
+        self.waiters: list[asyncio.Future[None]] = []  # writes waiting for the commit
+
+    def try_begin(self) -> bool:
+        """Take the write lock if it is free now (BEGIN IMMEDIATE with no busy wait); False if another
+        process holds it. SQLAlchemy's transaction then wraps the one SQLite has begun."""
+        try:
+            self.driver.execute("PRAGMA busy_timeout=0")
+            try:
+                self.driver.execute("BEGIN IMMEDIATE")
+            finally:
+                self.driver.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc).lower() or "busy" in str(exc).lower():
+                return False
+            self.connection.close()
+            raise
+        self.transaction = self.connection.begin()
+        self.begun = True
+        return True
 
     def run(self, work: Work[T]) -> T:
         """Run `work` in a savepoint: if it raises, what it wrote is undone and the batch goes on. The

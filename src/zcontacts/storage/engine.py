@@ -9,6 +9,7 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
 SQLITE_WRITE = "zcontacts_write"
+BUSY_TIMEOUT_MS = 5000
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MiB of 4 KiB pages
 
 
@@ -67,7 +68,7 @@ def _sqlite_engine(url: URL) -> Engine:
         cursor.execute("PRAGMA foreign_keys=ON")
         # NORMAL in WAL mode survives process crashes; only a power loss can drop the last commits.
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Servers checkpoint in the background (storage/database.py); SQLite's own checkpoint, inside whichever
         # commit crosses this many WAL pages, is the fallback.
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
@@ -82,6 +83,8 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
+        if connection.connection.driver_connection.in_transaction:
+            return  # begun on the driver already (group commit takes the write lock itself, storage/database.py)
         # Writers take the write lock up front, so a read-modify-write never meets a stale snapshot.
         if connection.get_execution_options().get(SQLITE_WRITE):
             connection.exec_driver_sql("BEGIN IMMEDIATE")
