@@ -36,6 +36,29 @@ def test_first_start_prints_where_it_listens_and_a_working_token(server: Server)
     assert response.json()["customers"] == []
 
 
+def test_head_is_get_without_the_body(server: Server) -> None:
+    """HEAD answers as GET would, headers and all, with no body (RFC 9110), on the fast path, the framework
+    path and the unauthenticated routes alike; over a real socket, so the connection stays usable after."""
+    organization_id, token = server.credentials()
+    auth = headers(organization_id, token)
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        contact = client.post(CONTACTS, json={"contact_name": "Head Office"}, headers=auth).json()["contact"]
+        for path, sent in [
+            (f"{CONTACTS}/{contact['contact_id']}", auth),  # the fast path
+            (f"{CONTACTS}/{contact['contact_id']}/address", auth),  # the framework
+            (CONTACTS + "?company_name=none", auth),
+            (f"{CONTACTS}/99999999999", auth),  # a 404
+            ("/healthz", {}),
+        ]:
+            got = client.get(path, headers=sent)
+            head = client.head(path, headers=sent)
+            assert head.status_code == got.status_code, path
+            assert head.content == b"", path
+            assert head.headers["content-length"] == got.headers["content-length"], path
+            assert head.headers.get("etag") == got.headers.get("etag"), path
+        assert client.get(f"{CONTACTS}/{contact['contact_id']}", headers=auth).json()["contact"] == contact
+
+
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGKILL])
 def test_data_survives_a_restart(server: Server, stop_signal: int) -> None:
     organization_id, token = server.credentials()

@@ -86,6 +86,12 @@ class RequestObserver:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
+        method: str = scope["method"]  # type: ignore[typeddict-item]
+        head = method == "HEAD"
+        if head:
+            # HEAD is GET without the body (RFC 9110 §9.3.2): the app answers a GET, the body is dropped here.
+            # A copy, so the server's own scope still says HEAD (uvicorn then sends no body either).
+            scope = {**scope, "method": "GET"}  # type: ignore[assignment]
         request_id = request_id_of(scope["headers"])
         scope[REQUEST_ID_KEY] = request_id.decode()  # type: ignore[literal-required]
         status = 500
@@ -95,6 +101,8 @@ class RequestObserver:
             if message["type"] == "http.response.start":
                 status = message["status"]
                 message["headers"] = [*message.get("headers", ()), *added_headers(scope, request_id)]
+            elif head:
+                message = {**message, "body": b""}  # type: ignore[assignment]
             await send(message)
 
         try:
@@ -105,11 +113,10 @@ class RequestObserver:
                 status, headers, body = answer
                 headers += added_headers(scope, request_id)
                 await send({"type": "http.response.start", "status": status, "headers": headers})
-                await send({"type": "http.response.body", "body": body, "more_body": False})
+                await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
         finally:
             seconds = time.perf_counter() - started
             route = scope.get("path_template") or UNMATCHED
-            method: str = scope["method"]  # type: ignore[typeddict-item]
             self.metrics.observe(route, method, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.handle(
