@@ -242,3 +242,49 @@ def test_a_write_lock_held_too_long_is_a_503(database_url: str, monkeypatch: pyt
     asyncio.run(database.write(_insert(7)))  # the next write takes the free lock at once
     assert _rows(database) == [7]
     database.dispose()
+
+
+def test_writes_cancelled_while_waiting_for_the_lock_do_not_keep_it(database_url: str) -> None:
+    """Every write waiting for another process's lock is cancelled: once the lock is free, this process takes
+    it, commits nothing and lets it go, so other writers (another process here) are not locked out."""
+    database = _setup(database_url)
+    other = _hold_write_lock(database_url)
+
+    async def main() -> None:
+        writes = [asyncio.create_task(database.write(_insert(n))) for n in range(2)]
+        await asyncio.sleep(0.05)
+        for write in writes:
+            write.cancel()
+        other.execute("COMMIT")
+        await asyncio.sleep(0.1)  # the acquisition retries, takes the lock, commits the empty batch
+
+    asyncio.run(main())
+    other.execute("BEGIN IMMEDIATE")  # free again: would fail with "database is locked" if still held
+    other.execute("INSERT INTO probe (n) VALUES (9)")
+    other.execute("COMMIT")
+    other.close()
+    assert _rows(database) == [9]
+    database.dispose()
+
+
+def test_a_failure_to_begin_leaves_no_batch_behind(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = _setup(database_url)
+    begin = database_module._Batch.try_begin
+    failures = iter([True])
+
+    def failing_once(batch: Any) -> bool:
+        if next(failures, False):
+            batch.connection.close()
+            raise sqlite3.OperationalError("disk I/O error")
+        return begin(batch)
+
+    monkeypatch.setattr(database_module._Batch, "try_begin", failing_once)
+    with pytest.raises(sqlite3.OperationalError, match="disk I/O"):
+        asyncio.run(database.write(_insert(1)))
+    asyncio.run(
+        asyncio.wait_for(database.write(_insert(2)), 5)
+    )  # a fresh batch (joining the failed one hung)
+    assert _rows(database) == [2]
+    database.dispose()

@@ -125,11 +125,12 @@ class Database:
         batch = self._batch
         if batch is None:
             with self._overload_as_busy():
-                batch = self._batch = _Batch(self.engine.connect())
-            if not batch.try_begin():
+                batch = _Batch(self.engine.connect())
+            if not batch.try_begin():  # when it raises, no batch is left open for later writes to join
                 # Another process holds the write lock: wait for it on the event loop, not in SQLite's
                 # busy handler, which would stop this process serving anyone while it sleeps.
                 batch.acquiring = loop.create_task(self._acquire(batch))
+            self._batch = batch
         if not batch.begun:
             ready = loop.create_future()
             batch.ready.append(ready)
@@ -170,6 +171,11 @@ class Database:
                 ready.set_result(None)
             else:
                 ready.set_exception(failure)
+        if failure is None:
+            # Queued after the wake-ups just given, so the waiting writes run first and share it; queued even
+            # if every one of them was cancelled meanwhile, so the lock is never kept by nobody.
+            batch.commit_scheduled = True
+            asyncio.get_running_loop().call_soon(self._commit, batch)
 
     def _commit(self, batch: _Batch) -> None:
         """Commit the batch every write of this loop turn joined; then answer them all (or fail them all)."""
