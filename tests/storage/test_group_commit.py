@@ -288,3 +288,14 @@ def test_a_failure_to_begin_leaves_no_batch_behind(
     )  # a fresh batch (joining the failed one hung)
     assert _rows(database) == [2]
     database.dispose()
+
+
+def test_group_commit_setting(database_url: str) -> None:
+    """On by default, off with ZCONTACTS_GROUP_COMMIT=false; the app's database follows the setting."""
+    assert Settings.from_env({}).group_commit is True
+    assert Settings.from_env({"ZCONTACTS_GROUP_COMMIT": "false"}).group_commit is False
+    for wanted in (True, False):
+        app = create_app(Settings(database_url=database_url, auto_migrate=False, group_commit=wanted))
+        database: Database = app.state["database"]
+        assert database._group_commit is wanted
+        database.dispose()
