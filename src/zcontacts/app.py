@@ -53,6 +53,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
         group_commit=settings.group_commit,
+        read_cache_mb=settings.sqlite_read_cache_mb,
     )
     rate_limiter = RateLimiter.from_settings(settings)
 

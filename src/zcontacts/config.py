@@ -41,6 +41,9 @@ class Settings:
     fast_path: bool = True
     # SQLite writes of one event-loop turn share one commit (storage/database.py); turned off only to compare.
     group_commit: bool = True
+    # SQLite page cache of the connection serving the hot reads, per process (SQLite's default is 2 MiB, which
+    # a 200-row page over a large file overflows, so every page re-read its rows from the OS).
+    sqlite_read_cache_mb: int = 32
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Connection, inspect
 
+from zcontacts.app import create_app
+from zcontacts.config import Settings
 from zcontacts.domain.listing import FILTER_FIELDS, SORT_COLUMNS, parse_list_query
 from zcontacts.storage import migrate
 from zcontacts.storage.contacts import ContactsRepo
@@ -34,6 +36,19 @@ def test_downgrade_and_upgrade_again(database_url: str) -> None:
     migrate.upgrade(database.engine)
     assert migrate.current_revision(database.engine) == migrate.head_revision()
     database.dispose()
+
+
+def test_the_hot_reader_has_its_own_page_cache(database_url: str) -> None:
+    """The connection serving GET by id and the list holds ZCONTACTS_SQLITE_READ_CACHE_MB of pages (a 200-row
+    page over a large file overflows SQLite's 2 MiB default); 0 leaves SQLite's default; writers keep it."""
+    assert Settings.from_env({}).sqlite_read_cache_mb == 32
+    assert Settings.from_env({"ZCONTACTS_SQLITE_READ_CACHE_MB": "48"}).sqlite_read_cache_mb == 48
+    for wanted, pragma in ((48, -48 * 1024), (0, -2000)):
+        app = create_app(Settings(database_url=database_url, auto_migrate=False, sqlite_read_cache_mb=wanted))
+        database: Database = app.state["database"]
+        assert database.reader().connection.execute("PRAGMA cache_size").fetchone() == (pragma,)
+        assert database.run(lambda c: c.exec_driver_sql("PRAGMA cache_size").scalar_one(), write=False) == -2000
+        database.dispose()
 
 
 def test_wal_and_foreign_keys_are_on(database: Database) -> None:
@@ -108,11 +123,34 @@ def test_upgrade_from_0001_backfills_contact_records(database_url: str, tmp_path
 
 
 def test_a_company_listing_reads_its_page_in_name_order(database: Database) -> None:
-    """`?company_name=…` in the default (name) order comes straight from the company-and-name index
-    (migration 0005): no sort, so a page reads only its own rows."""
-    plan = _plan(database, [("company_name", "x")])
-    assert "ix_contacts_organization_id_company_name_key_contact_name_key" in plan, plan
-    assert "TEMP B-TREE" not in plan, plan
+    """`?company_name=…` in the default (name) order comes straight from the company-and-name index, which
+    carries the list row (migrations 0005, 0006): no sort and no row reads, so a page reads only its own
+    index entries."""
+    for order in "AD":
+        plan = _plan(database, [("company_name", "x"), ("sort_order", order)])
+        assert "COVERING INDEX ix_contacts_company_pages" in plan, plan
+        assert "TEMP B-TREE" not in plan, plan
     # Another order still reads the company's rows from an index and sorts only those.
     plan = _plan(database, [("company_name", "x"), ("sort_column", "created_time")])
     assert "company_name_key=?" in plan, plan
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        [],
+        [("sort_order", "D")],
+        [("sort_column", "contact_name")],
+        [("page", "50")],
+        [("contact_name_startswith", "a")],
+    ],
+    ids=lambda p: "&".join(f"{k}={v}" for k, v in p) or "default",
+)
+def test_name_ordered_pages_read_only_the_covering_index(
+    database: Database, params: list[tuple[str, str]]
+) -> None:
+    """Every customer by name (the default listing) is read from the index carrying the list row (migration
+    0006): neighbouring index pages, not one scattered row per customer."""
+    plan = _plan(database, params)
+    assert plan.startswith("SEARCH contacts USING COVERING INDEX ix_contacts_name_pages"), plan
+    assert "TEMP B-TREE" not in plan, plan

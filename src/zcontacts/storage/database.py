@@ -41,14 +41,25 @@ T = TypeVar("T")
 Work = Callable[[Connection], T]
 log = logging.getLogger("zcontacts")
 BUSY_SECONDS = 5.0  # how long a write waits for another process's write lock (SQLite's busy_timeout)
+# The hot reads' page cache: a page of 200 rows over 1,000,000 customers touches ~450 pages, more than SQLite's
+# 2 MiB default holds, so without it every request re-read its rows from the OS (1.1 ms vs 0.4 ms in SQLite).
+READ_CACHE_MB = 32
 CHECKPOINT_EVERY = 64  # writes between background checkpoints (at most ~40 WAL pages each)
 
 
 class Database:
     """An engine plus the one place transactions begin and end."""
 
-    def __init__(self, engine: Engine, *, connections: int = 20, group_commit: bool = True) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        connections: int = 20,
+        group_commit: bool = True,
+        read_cache_mb: int = READ_CACHE_MB,
+    ) -> None:
         self.engine = engine
+        self._read_cache_kib = max(0, read_cache_mb) * 1024
         self.inline = is_sqlite(engine)
         self._threads = anyio.CapacityLimiter(max(1, connections))
         self._local = threading.local()
@@ -77,10 +88,16 @@ class Database:
         max_overflow: int = 10,
         pool_timeout: float = 10.0,
         group_commit: bool = True,
+        read_cache_mb: int = READ_CACHE_MB,
     ) -> Database:
         """Open the database at `url`."""
         engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
-        return cls(engine, connections=pool_size + max_overflow, group_commit=group_commit)
+        return cls(
+            engine,
+            connections=pool_size + max_overflow,
+            group_commit=group_commit,
+            read_cache_mb=read_cache_mb,
+        )
 
     def run(self, work: Work[T], *, write: bool) -> T:
         """Run `work` in one transaction, synchronously. Overload (no pooled connection free in time, or
@@ -241,6 +258,8 @@ class Database:
             driver = proxied.driver_connection
             if not isinstance(driver, sqlite3.Connection):
                 raise RuntimeError("Database.reader() serves SQLite only")
+            if self._read_cache_kib:
+                driver.execute(f"PRAGMA cache_size=-{self._read_cache_kib}")
             reader = Reader(driver)
             self._local.reader = reader
         return reader

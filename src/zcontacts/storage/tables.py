@@ -107,8 +107,21 @@ contacts = Table(
     Column("version", BigInteger, nullable=False, server_default="1"),
     UniqueConstraint("organization_id", "contact_name_key"),
     Index(None, "organization_id", "company_name_key", "contact_id"),
-    # A company's customers in name order, the default sort (migration 0005).
-    Index(None, "organization_id", "company_name_key", "contact_name_key"),
+    # A company's customers in name order, the default sort (migration 0005); on SQLite in the covering
+    # form below (migration 0006).
+    Index(None, "organization_id", "company_name_key", "contact_name_key").ddl_if(dialect="postgresql"),
+    # SQLite: list pages in name order, all customers or a company's, read from the index alone (0006).
+    Index(
+        "ix_contacts_name_pages", "organization_id", "contact_name_key", "contact_id", "summary_doc"
+    ).ddl_if(dialect="sqlite"),
+    Index(
+        "ix_contacts_company_pages",
+        "organization_id",
+        "company_name_key",
+        "contact_name_key",
+        "contact_id",
+        "summary_doc",
+    ).ddl_if(dialect="sqlite"),
     Index(None, "organization_id", "email_key", "contact_id"),
     Index(None, "organization_id", "phone_key", "contact_id"),
     Index(None, "organization_id", "first_name_key", "contact_id"),
