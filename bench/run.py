@@ -34,7 +34,14 @@ from bench.workloads import (
     plan,
 )
 from zcontacts.domain.listing import parse_list_query
-from zcontacts.storage.contacts import ContactsRepo, _filter_parameters, _shape, seek_page_sql
+from zcontacts.storage.contacts import (
+    ContactsRepo,
+    _filter_parameters,
+    _seek_parameters,
+    _shape,
+    _unique_sort,
+    seek_page_sql,
+)
 from zcontacts.storage.database import Database
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -175,8 +182,13 @@ def print_plans(loaded: data.Dataset, workloads: list[str]) -> None:
             if workload == "list_deep":
                 # Deep pages are read from a remembered (key, id) mark on: this is the statement served.
                 seek = seek_page_sql(_shape(query))
-                mark = ("", "", 0)
-                args = [*_filter_parameters(loaded.organization_id, query), *mark, query.per_page + 1, 0]
+                mark = ("",) if _unique_sort(query.sort_column) else ("", 0)
+                args = [
+                    *_filter_parameters(loaded.organization_id, query),
+                    *_seek_parameters(mark),
+                    query.per_page + 1,
+                    0,
+                ]
                 rows = database.fetch(f"EXPLAIN QUERY PLAN {seek}", args)
                 text += "\n    served from a mark by: " + "; ".join(str(row[-1]) for row in rows)
             console.print(f"  {workload} ({path.split('?', 1)[-1] if '?' in path else 'default'}): "

@@ -47,7 +47,9 @@ def test_the_hot_reader_has_its_own_page_cache(database_url: str) -> None:
         app = create_app(Settings(database_url=database_url, auto_migrate=False, sqlite_read_cache_mb=wanted))
         database: Database = app.state["database"]
         assert database.reader().connection.execute("PRAGMA cache_size").fetchone() == (pragma,)
-        assert database.run(lambda c: c.exec_driver_sql("PRAGMA cache_size").scalar_one(), write=False) == -2000
+        assert (
+            database.run(lambda c: c.exec_driver_sql("PRAGMA cache_size").scalar_one(), write=False) == -2000
+        )
         database.dispose()
 
 
