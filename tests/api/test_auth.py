@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
 
 from tests.helpers import CONTACTS, Tenant, assert_error, make_contact, make_tenant, token_for
+from zcontacts.api import auth
 from zcontacts.domain.tokens import token_hash
 from zcontacts.domain.zoho_time import now_ms
+from zcontacts.errors import NotAuthorized
 from zcontacts.storage.database import Database
 from zcontacts.storage.tokens import TokensRepo
 
@@ -136,3 +139,46 @@ def test_tokens_are_stored_only_as_hashes(database: Database, tenant: Tenant) ->
     assert tenant.token not in stored
     assert tenant.token.split(".")[1] not in stored
     assert token_hash(tenant.token) in stored
+
+
+class _CountingDatabase:
+    """Stands in for Database.read in GrantCache: answers every lookup with the current grant, counting."""
+
+    def __init__(self) -> None:
+        self.grant: object | None = "grant"
+        self.reads = 0
+
+    async def read(self, work: Any) -> object | None:
+        self.reads += 1
+        return self.grant
+
+
+def test_the_header_memo_is_trusted_no_longer_than_the_lookup_it_came_from(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """GrantCache.for_header skips parsing and hashing a known Authorization header, but a revocation is still
+    seen within the ttl: a memo made from an older lookup expires with that lookup."""
+    clock = [100.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: clock[0])
+    database = _CountingDatabase()
+    cache = auth.GrantCache(database, ttl=1.0)  # type: ignore[arg-type]
+    header = "Zoho-oauthtoken 1000.abc.def"
+
+    async def scenario() -> None:
+        assert await cache.get(token_hash("1000.abc.def")) == "grant"  # looked up at t=100
+        clock[0] = 100.9
+        assert await cache.for_header(header) == "grant"  # memo made from the t=100 lookup
+        assert await cache.for_header("Bearer 1000.abc.def") == "grant"
+        assert database.reads == 1
+        database.grant = None  # revoked
+        clock[0] = 101.05  # past the first lookup's ttl, not past the memo's creation + ttl
+        assert await cache.for_header(header) is None
+        assert database.reads == 2
+        for malformed in (None, "", "Basic abc", "Zoho-oauthtoken two words"):
+            with pytest.raises(NotAuthorized):
+                await cache.for_header(malformed)
+        cache.forget()
+        database.grant = "again"
+        assert await cache.for_header(header) == "again"
+
+    asyncio.run(scenario())

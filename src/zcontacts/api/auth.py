@@ -24,28 +24,48 @@ _CACHE_LIMIT = 10_000
 
 
 class GrantCache:
-    """Token hash → grant, each entry trusted for `ttl` seconds (so a revocation is seen within `ttl`)."""
+    """Token hash → grant, each entry trusted for `ttl` seconds (so a revocation is seen within `ttl`). The
+    hot paths also look up the raw Authorization header, which skips parsing and hashing the token; such an
+    entry keeps the time of the lookup it came from, so it is never trusted longer."""
 
     def __init__(self, database: Database, ttl: float) -> None:
         self.database = database
         self.ttl = ttl
         self._entries: dict[str, tuple[float, Grant | None]] = {}
+        self._headers: dict[str, tuple[float, Grant | None]] = {}
 
     async def get(self, hashed: str) -> Grant | None:
         """The grant for a token hash (None for an unknown token)."""
+        return (await self._lookup(hashed))[1]
+
+    async def for_header(self, authorization: str | None) -> Grant | None:
+        """The grant of an Authorization header's token (None for an unknown token); NotAuthorized when the
+        header is missing or malformed."""
+        if authorization is not None:
+            entry = self._headers.get(authorization)
+            if entry is not None and time.monotonic() - entry[0] < self.ttl:
+                return entry[1]
+        entry = await self._lookup(token_hash(bearer_token(authorization)))
+        if len(self._headers) >= _CACHE_LIMIT:
+            self._headers.clear()
+        self._headers[authorization or ""] = entry
+        return entry[1]
+
+    async def _lookup(self, hashed: str) -> tuple[float, Grant | None]:
         now = time.monotonic()
         entry = self._entries.get(hashed)
         if entry is not None and now - entry[0] < self.ttl:
-            return entry[1]
+            return entry
         grant = await self.database.read(lambda connection: TokensRepo(connection).find(hashed))
         if len(self._entries) >= _CACHE_LIMIT:
             self._entries.clear()
-        self._entries[hashed] = (now, grant)
-        return grant
+        entry = self._entries[hashed] = (now, grant)
+        return entry
 
     def forget(self) -> None:
         """Drop every cached lookup."""
         self._entries.clear()
+        self._headers.clear()
 
 
 def admits(grant: Grant, access: Access) -> bool:
@@ -76,9 +96,9 @@ def organization_id_of(request: Request[Any, Any, Any]) -> str:
 
 async def provide_principal(request: Request[Any, Any, Any]) -> Grant:
     """The caller's grant, checked against the route's required access and the addressed organization."""
-    token = bearer_token(request.headers.get("authorization"))
-    access: Access = request.route_handler.opt["access"]
-    return await authorize(request, token, access)
+    cache: GrantCache = request.app.state.grants
+    grant = await cache.for_header(request.headers.get("authorization"))
+    return await admit(request, grant, request.route_handler.opt["access"])
 
 
 async def authorize(
@@ -88,7 +108,13 @@ async def authorize(
     one the request addresses, read only once the token passed); the one check behind the API and the web
     console alike. Counts the request against the organization's rate limit."""
     cache: GrantCache = request.app.state.grants
-    grant = await cache.get(token_hash(token))
+    return await admit(request, await cache.get(token_hash(token)), access, organization_id)
+
+
+async def admit(
+    request: Request[Any, Any, Any], grant: Grant | None, access: Access, organization_id: str | None = None
+) -> Grant:
+    """`grant` if it is usable, holds `access` and belongs to the organization (see authorize)."""
     if grant is None or not admits(grant, access):
         raise NotAuthorized()
     if organization_id is None:

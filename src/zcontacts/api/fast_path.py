@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from litestar._parsers import parse_query_string  # the framework's own parser: identical parameters
 
-from zcontacts.api.auth import ORGANIZATION_HEADER, GrantCache, admits, bearer_token
+from zcontacts.api.auth import ORGANIZATION_HEADER, GrantCache, admits
 from zcontacts.api.contacts import contact_body, list_body
 from zcontacts.api.context import MOUNTS
 from zcontacts.api.observe import ORGANIZATION_KEY, REQUEST_ID_KEY
@@ -30,7 +30,6 @@ from zcontacts.api.responses import JSON, message_body
 from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
-from zcontacts.domain.tokens import token_hash
 from zcontacts.errors import InternalError, TooManyRequests, ZohoError
 from zcontacts.storage.database import Database
 
@@ -112,8 +111,7 @@ class FastPath:
         if not organization_id:
             return None
         try:
-            token = bearer_token(authorization)
-            grant = await self.grants.get(token_hash(token))
+            grant = await self.grants.for_header(authorization)
         except Exception:  # NotAuthorized, or a failing lookup the framework's path meets and renders too
             return None
         if grant is None or not admits(grant, Access.READ):
