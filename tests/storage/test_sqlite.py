@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Connection, inspect
 
+from tests.helpers import CONTACTS, Tenant, make_contact
 from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.domain.listing import FILTER_FIELDS, SORT_COLUMNS, parse_list_query
@@ -156,3 +158,48 @@ def test_name_ordered_pages_read_only_the_covering_index(
     plan = _plan(database, params)
     assert plan.startswith("SEARCH contacts USING COVERING INDEX ix_contacts_name_pages"), plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_an_update_leaves_unchanged_child_rows_alone(client: Any, tenant: Tenant, database: Database) -> None:
+    """A notes change keeps the address, person and custom-field rows as they are (none deleted and written
+    again); an address change rewrites them; reads show each state."""
+    contact = make_contact(
+        client,
+        tenant,
+        contact_name="Rows Kept",
+        billing_address={"address": "1 Old Road", "city": "Pune"},
+        contact_persons=[{"first_name": "Ada", "email": "ada@example.org"}],
+        custom_fields=[{"customfield_id": "46000000012845", "value": "Gold"}],
+    )
+    url = f"{CONTACTS}/{contact['contact_id']}"
+
+    def count_deletes(connection: Connection) -> None:
+        connection.exec_driver_sql("CREATE TABLE deleted_children (name TEXT)")
+        for table in ("contact_addresses", "contact_persons", "contact_custom_fields"):
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER count_{table} AFTER DELETE ON {table} "
+                f"BEGIN INSERT INTO deleted_children VALUES ('{table}'); END"
+            )
+
+    def deleted() -> set[str]:
+        rows = database.run(
+            lambda c: c.exec_driver_sql("SELECT name FROM deleted_children").all(), write=False
+        )
+        return {row[0] for row in rows}
+
+    database.run(count_deletes, write=True)
+    assert client.put(url, json={"notes": "only notes"}, headers=tenant.headers).status_code == 200
+    assert deleted() == set()
+    shown = client.get(url, headers=tenant.headers).json()["contact"]
+    assert shown["notes"] == "only notes"
+    assert shown["billing_address"]["address"] == "1 Old Road"
+    assert shown["contact_persons"][0]["email"] == "ada@example.org"
+    assert shown["custom_fields"][0]["value"] == "Gold"
+
+    moved = {"billing_address": {"address": "2 New Road", "city": "Pune"}}
+    assert client.put(url, json=moved, headers=tenant.headers).status_code == 200
+    assert deleted() == {"contact_addresses", "contact_persons", "contact_custom_fields"}
+    shown = client.get(url, headers=tenant.headers).json()["contact"]
+    assert shown["billing_address"]["address"] == "2 New Road"
+    assert shown["contact_persons"][0]["email"] == "ada@example.org"
+    assert shown["custom_fields"][0]["value"] == "Gold"

@@ -81,8 +81,11 @@ class ContactStore(Protocol):
         """Store a new contact and its rows."""
         ...
 
-    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        """Store a new state of an existing contact and its rows."""
+    def replace(
+        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+    ) -> None:
+        """Store a new state of an existing contact and its rows (`children`: False keeps the address, person
+        and custom-field rows, which are unchanged)."""
         ...
 
     def delete(self, organization_id: str, contact_id: str) -> bool:
@@ -294,7 +297,9 @@ def save_change(
             record.contact, last_modified_time=format_zoho(stamp.at_ms, org.time_zone)
         )
         record = msgspec.structs.replace(record, contact=contact)
-        store.replace(org.organization_id, record, stamp.at_ms)
+        store.replace(
+            org.organization_id, record, stamp.at_ms, children=_children(before) != _children(record)
+        )
     if changed and operation == "updated":
         description = f"{description}: {', '.join(changed)}"
     store.record_change(
@@ -304,6 +309,13 @@ def save_change(
         ),
     )
     return record
+
+
+def _children(record: ContactRecord) -> tuple[object, ...]:
+    """What a contact's address, person and custom-field rows are made of: when it is unchanged, an update
+    leaves those rows alone (a notes change rewrote four rows and their indexes)."""
+    contact = record.contact
+    return record.billing, record.shipping, record.additional, contact.contact_persons, contact.custom_fields
 
 
 # ---- loading ---------------------------------------------------------------------------------------------

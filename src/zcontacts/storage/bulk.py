@@ -72,7 +72,9 @@ class BulkStore:
         if self.keep_history:
             self.changes.append(change)
 
-    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
+    def replace(
+        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+    ) -> None:
         """Not used by creation."""
         raise NotImplementedError
 

@@ -550,9 +550,11 @@ class ContactsRepo:
             table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
             self.runner.execute_many(_INSERT[table.name], table_rows)
 
-    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        """Write a new state of an existing contact (a new row version); children are rewritten in the same
-        transaction."""
+    def replace(
+        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+    ) -> None:
+        """Write a new state of an existing contact (a new row version); its children are rewritten in the
+        same transaction, unless `children` is False (they are unchanged)."""
         values = _contact_values(organization_id, record, at_ms)
         key = _key(organization_id, record.contact.contact_id)
         body = {name: values[name] for name in _BODY_COLUMNS}
@@ -562,6 +564,8 @@ class ContactsRepo:
             values.update(key)
             with _duplicates_named(record.contact):
                 self.runner.execute(_UPDATE_CONTACT, values)
+        if not children:
+            return
         # The organization too: every tenant statement names its shard key (docs/SCALING.md).
         for statement in _DELETE_CHILDREN:
             self.runner.execute(statement, key)

@@ -266,8 +266,10 @@ class _Deferred:
     def insert(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
         self.writes.append(lambda: self.repo.insert(organization_id, record, at_ms))
 
-    def replace(self, organization_id: str, record: ContactRecord, at_ms: int) -> None:
-        self.writes.append(lambda: self.repo.replace(organization_id, record, at_ms))
+    def replace(
+        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+    ) -> None:
+        self.writes.append(lambda: self.repo.replace(organization_id, record, at_ms, children=children))
 
     def delete(self, organization_id: str, contact_id: str) -> bool:
         self.writes.append(lambda: self.repo.delete(organization_id, contact_id))
