@@ -24,7 +24,7 @@ from zcontacts.api.health import HEALTH_ROUTES
 from zcontacts.api.metrics import Metrics, metrics
 from zcontacts.api.oauth import OAuthController
 from zcontacts.api.observe import RequestObserver
-from zcontacts.api.openapi import complete_openapi, redoc
+from zcontacts.api.openapi import defer_openapi, redoc
 from zcontacts.api.ratelimit import RateLimiter
 from zcontacts.config import Settings
 from zcontacts.console.routes import ConsoleController
@@ -62,7 +62,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
         migrate.check_known(database.engine)
         if settings.auto_migrate:
             migrate.upgrade(database.engine)
-        complete_openapi(app)
 
     async def on_shutdown() -> None:
         database.dispose()
@@ -117,6 +116,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     # Outermost: request ids, the access log and metrics see every request, routed or not.
     fast = FastPath(database, grant_cache, rate_limiter) if settings.fast_path else None
     app.asgi_handler = RequestObserver(app.asgi_handler, request_metrics, fast)
+    defer_openapi(app)
     return app
 
 
