@@ -332,8 +332,9 @@ _UPDATE_CONTACT = Prepared(
 )
 # What the indexes and the trigram index hold: the trigram index's columns (the keys the filters and the
 # search match) and status. An update that leaves them as they were (notes, an address, a person) rewrites the
-# row's other columns only, so SQLite touches no index entry but updated_at's and FTS5 re-tokenizes nothing: a
-# SET that names an indexed column rewrites its entries even when the value is the same.
+# row's other columns only, so SQLite touches no index entries but updated_at's and the list-page indexes'
+# (migration 0006, which carry summary_doc), and FTS5 re-tokenizes nothing: a SET that names an indexed column
+# rewrites its entries even when the value is the same.
 _INDEXED_COLUMNS = (*_FTS_MATCHES, "status")
 _BODY_COLUMNS = [name for name in _UPDATED_COLUMNS if name not in _INDEXED_COLUMNS]
 _UPDATE_CONTACT_BODY = Prepared(
