@@ -60,8 +60,8 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="workloads (comma separated)")
     parser.add_argument("--targets", default="zcontacts,limit,json-server,prism", help="targets to run")
     parser.add_argument("--workers", type=int, default=1, help="zcontacts and limit server processes")
-    parser.add_argument("--limit-server", default="uvicorn", choices=("uvicorn", "granian"),
-                        help="HTTP server for the limit app (use the one `zcontacts serve` uses)")  # fmt: skip
+    parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "granian"),
+                        help="HTTP server for zcontacts and the limit (uvicorn: as `zcontacts serve`)")  # fmt: skip
     parser.add_argument("--no-install", action="store_true", help="do not install wrk or the npm tools")
     args = parser.parse_args(argv)
     if args.quick:
@@ -92,6 +92,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_install:
         if (reason := setup.ensure_wrk(console)) is not None:
             raise SystemExit(f"cannot run without wrk: {reason}")
+        if args.server == "granian" and (reason := setup.ensure_granian(console)) is not None:
+            raise SystemExit(f"cannot run under granian: {reason}")
         for package, reason in setup.ensure_npm_tools(console).items():
             if reason is not None:
                 notes.append(f"{package} unavailable, its target is skipped: {reason}")
@@ -233,12 +235,14 @@ def run_size(
     folder = Path(tempfile.mkdtemp(prefix="zc-bench-"))
     cells: list[Cell] = []
     try:
-        zc = servers.zcontacts(loaded.url, ready, headers, workers=args.workers)
+        zc = servers.zcontacts(loaded.url, ready, headers, workers=args.workers, server=args.server)
         zc.start()
         console.print(f"zcontacts on {loaded.count:,} customers: cold start {zc.cold_start_s * 1000:.0f} ms")
         targets.append(zc)
         if "limit" in wanted:
-            targets.append(servers.limit(loaded.path, ready, headers, server=args.limit_server))
+            targets.append(
+                servers.limit(loaded.path, ready, headers, workers=args.workers, server=args.server)
+            )
         if "json-server" in wanted and small is not None:
             note = "" if loaded.count == small.count else f"holds {small.count:,}"
             targets.append(

@@ -143,44 +143,44 @@ class Target:
                 self.process.wait(timeout=10)
 
 
-def zcontacts(database_url: str, ready_path: str, headers: dict[str, str], *, workers: int = 1) -> Target:
-    """`zcontacts serve`, exactly as users start it (request logging off, as for every target)."""
+def zcontacts(
+    database_url: str, ready_path: str, headers: dict[str, str], *, workers: int = 1, server: str = "uvicorn"
+) -> Target:
+    """`zcontacts serve`, exactly as users start it (request logging off, as for every target); with
+    server="granian", the same app factory under granian, its settings from ZCONTACTS_* as serve passes them."""
+    if server == "granian":
+        command = _granian("zcontacts.app:create_app_from_env", workers)
+        settings = {"ZCONTACTS_DATABASE_URL": database_url, "ZCONTACTS_LOG_LEVEL": "warning"}
+    else:
+        command = [sys.executable, "-m", "zcontacts", "serve", "--port", "{port}", "--database-url", database_url,
+                   "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
+        settings = {}
     return Target(
         name="zcontacts",
         dialect="zoho",
-        command=[
-            sys.executable,
-            "-m",
-            "zcontacts",
-            "serve",
-            "--port",
-            "{port}",
-            "--database-url",
-            database_url,
-            "--log-level",
-            "warning",
-            "--workers",
-            str(workers),
-        ],
+        command=command,
         ready_path=ready_path,
         headers=headers,
         # Zoho's 100 requests a minute per organization would answer nearly every benchmark request with 429.
-        env={"ZCONTACTS_RATE_LIMIT_PER_MINUTE": "0"},
+        env={"ZCONTACTS_RATE_LIMIT_PER_MINUTE": "0", **settings},
     )
 
 
 def limit(
-    database_path: Path, ready_path: str, headers: dict[str, str], *, server: str = "uvicorn"
+    database_path: Path,
+    ready_path: str,
+    headers: dict[str, str],
+    *,
+    workers: int = 1,
+    server: str = "uvicorn",
 ) -> Target:
-    """The bare ASGI app, under the HTTP server `zcontacts serve` uses."""
+    """The bare ASGI app, under the HTTP server zcontacts runs under in the same run."""
     if server == "granian":
-        command = [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port",
-                   "{port}", "--loop", "uvloop", "--factory", "--log-level", "warning", "--no-ws",
-                   "bench.limit_app:create_app"]  # fmt: skip
+        command = _granian("bench.limit_app:create_app", workers)
     else:
         command = [sys.executable, "-m", "uvicorn", "bench.limit_app:create_app", "--factory", "--host",
                    "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools",
-                   "--no-access-log", "--log-level", "warning"]  # fmt: skip
+                   "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
     return Target(
         name="limit",
         dialect="zoho",
@@ -189,6 +189,13 @@ def limit(
         headers=headers,
         env={"BENCH_DATABASE": str(database_path)},
     )
+
+
+def _granian(factory: str, workers: int) -> list[str]:
+    """granian serving an ASGI app factory on loopback (uvloop, no WebSockets, no access log)."""
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", "{port}",
+            "--loop", "uvloop", "--factory", "--log-level", "warning", "--no-ws", "--workers", str(workers),
+            factory]  # fmt: skip
 
 
 def json_server(db_json: Path, ready_path: str, note: str) -> Target:

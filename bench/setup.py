@@ -1,11 +1,13 @@
-"""Installs what the benchmark drives: wrk (Debian package) and the npm peers into bench/.node (never
-globally). A tool that cannot be installed is reported and its targets are skipped; the run goes on."""
+"""Installs what the benchmark drives: wrk (Debian package), the npm peers into bench/.node (never
+globally) and, when asked for, granian into the project's environment. A tool that cannot be installed is reported and its targets are skipped; the run goes on."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from rich.console import Console
@@ -13,6 +15,7 @@ from rich.console import Console
 NODE_DIR = Path(__file__).resolve().parent / ".node"
 NPM_TOOLS = {"json-server": "0.17.4", "@stoplight/prism-cli": "5.14.2"}
 BINARIES = {"json-server": "json-server", "@stoplight/prism-cli": "prism"}
+GRANIAN = "granian==2.8.7"  # the version docs/PERFORMANCE.md measured
 
 
 def ensure_wrk(console: Console) -> str | None:
@@ -27,6 +30,19 @@ def ensure_wrk(console: Console) -> str | None:
         if done.returncode != 0:
             return f"{' '.join(command)} failed: {done.stderr.strip()[-300:]}"
     return None if shutil.which("wrk") else "wrk is still missing after apt-get install"
+
+
+def ensure_granian(console: Console) -> str | None:
+    """granian importable by this Python (`--server granian`), pip-installed when missing; returns why not."""
+    if importlib.util.find_spec("granian") is not None:
+        return None
+    console.print(f"installing {GRANIAN} (pip)", style="dim")
+    done = subprocess.run([sys.executable, "-m", "pip", "install", "-q", GRANIAN], capture_output=True, text=True,
+                          timeout=600)  # fmt: skip
+    if done.returncode != 0:
+        return f"pip install {GRANIAN} failed: {(done.stderr or done.stdout).strip()[-300:]}"
+    importlib.invalidate_caches()
+    return None if importlib.util.find_spec("granian") is not None else "granian is still missing after pip"
 
 
 def installed_version(package: str) -> str | None:

@@ -12,6 +12,8 @@ from bench.report import Cell, check_targets, markdown_table, ratio
 from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
 
+from bench import servers
+
 INPUTS = Inputs(
     count=1_000_000,
     organization_id="10234695",
@@ -134,3 +136,24 @@ def test_replicas_seed_makes_an_organization_with_customers(tmp_path: Path) -> N
     assert organization_id
     assert token.startswith("1000.")
     assert len(set(ids)) == 3
+
+
+@pytest.mark.parametrize("server", ["uvicorn", "granian"])
+def test_zcontacts_and_the_limit_run_under_the_same_server(server: str) -> None:
+    """`--server` puts both under one HTTP server with the same process count; under granian zcontacts gets the
+    settings `zcontacts serve` would pass (database, quiet logs, no rate limit)."""
+    headers = {"Authorization": "Zoho-oauthtoken 1000.abc"}
+    zc = servers.zcontacts("sqlite:////tmp/x.db", "/ready", headers, workers=2, server=server)
+    limit = servers.limit(Path("/tmp/x.db"), "/ready", headers, workers=2, server=server)
+    for target in (zc, limit):
+        assert target.command[target.command.index("--workers") + 1] == "2"
+        assert "{port}" in target.command
+    assert limit.command[2] == server
+    assert zc.env["ZCONTACTS_RATE_LIMIT_PER_MINUTE"] == "0"
+    if server == "granian":
+        assert zc.command[-1] == "zcontacts.app:create_app_from_env"
+        assert zc.env["ZCONTACTS_DATABASE_URL"] == "sqlite:////tmp/x.db"
+        assert zc.env["ZCONTACTS_LOG_LEVEL"] == "warning"
+    else:
+        assert zc.command[2:4] == ["zcontacts", "serve"]
+        assert zc.command[zc.command.index("--database-url") + 1] == "sqlite:////tmp/x.db"
