@@ -95,19 +95,19 @@ class RequestObserver:
         request_id = request_id_of(scope["headers"])
         scope[REQUEST_ID_KEY] = request_id.decode()  # type: ignore[literal-required]
         status = 500
-
-        async def observed_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-                message["headers"] = [*message.get("headers", ()), *added_headers(scope, request_id)]
-            elif head:
-                message = {**message, "body": b""}  # type: ignore[assignment]
-            await send(message)
-
         try:
             answer = await self.fast.answer(scope) if self.fast is not None else None
             if answer is None:
+
+                async def observed_send(message: Message) -> None:
+                    nonlocal status
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                        message["headers"] = [*message.get("headers", ()), *added_headers(scope, request_id)]
+                    elif head:
+                        message = {**message, "body": b""}  # type: ignore[assignment]
+                    await send(message)
+
                 await self.app(scope, receive, observed_send)
             else:
                 status, headers, body = answer
