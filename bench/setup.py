@@ -1,5 +1,6 @@
 """Installs what the benchmark drives: wrk (Debian package), the npm peers into bench/.node (never
-globally) and, when asked for, granian into the project's environment. A tool that cannot be installed is reported and its targets are skipped; the run goes on."""
+globally) and, for `--server granian`, granian into the project's environment. A peer that cannot be
+installed is reported and its target skipped; without wrk, or granian when asked for, the run stops."""
 
 from __future__ import annotations
 
