@@ -60,11 +60,7 @@ async def read_record(database: Database, principal: Grant, contact_id: str) -> 
 
 async def contact_body(database: Database, organization_id: str, key: int) -> tuple[bytes, str]:
     """GET by id: the response body and the contact's ETag, or 404 (the route and the fast path share it)."""
-    return contact_reply(key, await read_versioned_doc(database, organization_id, key))
-
-
-def contact_reply(key: int, found: tuple[bytes, int] | None) -> tuple[bytes, str]:
-    """GET by id's body and ETag from the stored document and row version; 404 when there is none."""
+    found = await read_versioned_doc(database, organization_id, key)
     if found is None:
         raise NotFound()
     doc, version = found

@@ -22,16 +22,15 @@ from typing import TYPE_CHECKING
 from litestar._parsers import parse_query_string  # the framework's own parser: identical parameters
 
 from zcontacts.api.auth import ORGANIZATION_HEADER, GrantCache, admits
-from zcontacts.api.contacts import contact_body, contact_reply, list_body
+from zcontacts.api.contacts import contact_body, list_body
 from zcontacts.api.context import MOUNTS
 from zcontacts.api.observe import ORGANIZATION_KEY, REQUEST_ID_KEY
 from zcontacts.api.ratelimit import SCOPE_KEY, RateLimiter
 from zcontacts.api.responses import JSON, message_body
-from zcontacts.domain.ids import MAX_ID
+from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
 from zcontacts.errors import InternalError, TooManyRequests, ZohoError
-from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 
 if TYPE_CHECKING:
@@ -44,12 +43,6 @@ _PATH = re.compile(f"({'|'.join(map(re.escape, MOUNTS))})/contacts(?:/([0-9]{{1,
 _AUTHORIZATION = b"authorization"
 _ORGANIZATION = ORGANIZATION_HEADER.encode()
 _CONTENT_TYPE = (b"content-type", JSON.encode())
-# (mount, is the list) → the template Litestar's router gives the route (labels metrics and the access log).
-_TEMPLATES = {
-    (mount, listing): f"{mount}/contacts" if listing else f"{mount}/contacts/{{contact_id}}"
-    for mount in MOUNTS
-    for listing in (True, False)
-}
 
 Headers = list[tuple[bytes, bytes]]
 # status, headers, body
@@ -72,14 +65,15 @@ class FastPath:
         if matched is None:
             return None
         mount, id_text = matched[1], matched[2]
-        key = None if id_text is None else int(id_text)  # 1–19 ASCII digits (the pattern)
-        if key is not None and key > MAX_ID:
+        key = None if id_text is None else as_id(id_text)
+        if id_text is not None and key is None:
             return None
         organization_id = await self._authorized(scope)
         if organization_id is None:
             return None
         scope[ORGANIZATION_KEY] = organization_id  # type: ignore[literal-required]
-        scope["path_template"] = _TEMPLATES[mount, key is None]
+        # The label Litestar's router gives these routes (metrics and the access log).
+        scope["path_template"] = f"{mount}/contacts" if key is None else f"{mount}/contacts/{{contact_id}}"
         # Counted: from here on the request is answered here, whatever happens.
         # (The observer adds the budget's headers to whatever response follows.)
         if self.limiter is not None:
@@ -92,11 +86,7 @@ class FastPath:
                 query = parse_list_query(parse_query_string(scope["query_string"]))
                 body = await list_body(self.database, organization_id, query, MOUNTS[mount].list_key)
                 return _json(200, body, [])
-            if self.database.inline:  # SQLite: a read of microseconds, no thread hop, no coroutine
-                found = ContactsRepo(reader=self.database.reader()).get_versioned_doc(organization_id, key)
-                body, etag = contact_reply(key, found)
-            else:
-                body, etag = await contact_body(self.database, organization_id, key)
+            body, etag = await contact_body(self.database, organization_id, key)
             return _json(200, body, [(b"etag", etag.encode())])
         except ZohoError as exc:  # a bad list parameter; the pool exhausted (503 with Retry-After)
             return _error(exc)
