@@ -54,6 +54,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         pool_timeout=settings.pool_timeout,
         group_commit=settings.group_commit,
         read_cache_mb=settings.sqlite_read_cache_mb,
+        compact_search_index=settings.compact_search_index,
     )
     rate_limiter = RateLimiter.from_settings(settings)
 
@@ -62,6 +63,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         migrate.check_known(database.engine)
         if settings.auto_migrate:
             migrate.upgrade(database.engine)
+        database.start_background()
 
     async def on_shutdown() -> None:
         database.dispose()

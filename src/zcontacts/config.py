@@ -44,6 +44,8 @@ class Settings:
     # SQLite page cache of the connection serving the hot reads, per process (SQLite's default is 2 MiB, which
     # a 200-row page over a large file overflows, so every page re-read its rows from the OS).
     sqlite_read_cache_mb: int = 32
+    # SQLite: merge the trigram index in the background once writes are quiet (storage/search_index.py).
+    compact_search_index: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

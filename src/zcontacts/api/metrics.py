@@ -90,6 +90,14 @@ def pool_lines(database: Database) -> list[str]:
     gauges.append(
         ("db_readers", "SQLite reader connections kept per thread for hot reads.", database.reader_count())
     )
+    if database.compactor is not None:
+        gauges.append(
+            (
+                "search_index_busy",
+                "1 while SQLite's trigram index has writes not yet checked or a merge is running.",
+                int(database.compactor.busy),
+            )
+        )
     lines: list[str] = []
     for name, help_text, value in gauges:
         lines += [

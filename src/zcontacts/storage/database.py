@@ -36,6 +36,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from zcontacts.errors import ServiceBusy
 from zcontacts.storage.engine import BUSY_TIMEOUT_MS, SQLITE_WRITE, is_sqlite, make_engine
+from zcontacts.storage.search_index import IndexCompactor
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
@@ -58,6 +59,7 @@ class Database:
         connections: int = 20,
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
+        compact_search_index: bool = True,
     ) -> None:
         self.engine = engine
         self._read_cache_kib = max(0, read_cache_mb) * 1024
@@ -79,6 +81,10 @@ class Database:
         # Only for a file: an in-memory database's pool hands a thread the same connection every time.
         self._group_commit = group_commit and self._file is not None
         self._batch: _Batch | None = None
+        # Merges the trigram index when writes are quiet (storage/search_index.py); a server starts it.
+        self.compactor = (
+            IndexCompactor(self._file) if compact_search_index and self._file is not None else None
+        )
 
     @classmethod
     def from_url(
@@ -90,6 +96,7 @@ class Database:
         pool_timeout: float = 10.0,
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
+        compact_search_index: bool = True,
     ) -> Database:
         """Open the database at `url`."""
         engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
@@ -98,6 +105,7 @@ class Database:
             connections=pool_size + max_overflow,
             group_commit=group_commit,
             read_cache_mb=read_cache_mb,
+            compact_search_index=compact_search_index,
         )
 
     def run(self, work: Work[T], *, write: bool) -> T:
@@ -273,8 +281,16 @@ class Database:
         """Rows of one read-only SQLite statement on this thread's reader (see Reader.fetch)."""
         return self.reader().fetch(sql, parameters)
 
+    def start_background(self) -> None:
+        """Start the background upkeep a server runs, on the running event loop (SQLite files: the search
+        index compactor). WAL checkpoints need no start: writes schedule them."""
+        if self.compactor is not None:
+            self.compactor.start()
+
     def dispose(self) -> None:
-        """Close every pooled connection (and the readers)."""
+        """Close every pooled connection (and the readers), stopping background upkeep."""
+        if self.compactor is not None:
+            self.compactor.close()
         with self._lock:
             readers, self._readers = self._readers, []
             if self._checkpointer is not None:

@@ -1,0 +1,166 @@
+"""Keeping SQLite's trigram index compact once writes stop.
+
+FTS5 writes a new segment for every write transaction and merges segments only lazily (automerge), so under
+writes the index holds 5-20 of them, and a search looks each of its trigrams up in every one. Over 1,000,000
+customers, after 20,000 creates the index had 12 segments and a search's SQL took 514 µs; merged into one,
+259 µs (docs/PERFORMANCE.md). So a server watches the database, and once no connection has written for
+QUIET_SECONDS and the index has more than MAX_SEGMENTS segments, it merges the index in the background in
+short steps (FTS5's incremental 'merge' with a negative page count, which merges every segment into one). Each
+step is its own transaction of ~STEP_PAGES pages, so a write that arrives meanwhile waits at most one step,
+and the first write seen (by any connection, in any process) stops the merge until writes are quiet again.
+
+The merge never changes what a search finds: it rewrites the index's segments, not its content."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import threading
+import time
+
+from zcontacts.storage.engine import BUSY_TIMEOUT_MS
+
+log = logging.getLogger("zcontacts")
+
+QUIET_SECONDS = 1.0  # no write by any connection for this long before a merge starts
+POLL_SECONDS = 0.5  # how often the watcher reads the database's change counter
+MAX_SEGMENTS = 8  # more segments than this are merged; FTS5 alone keeps 5-20 under writes
+STEP_PAGES = 100  # pages written per merge transaction: ~15 ms over 1,000,000 customers
+
+_SEGMENTS = "SELECT count(DISTINCT segid) FROM contacts_fts_idx"
+_MERGE = "INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('merge', ?)"
+
+
+def segments(connection: sqlite3.Connection) -> int:
+    """How many segments the trigram index has."""
+    (count,) = connection.execute(_SEGMENTS).fetchone()
+    return int(count)
+
+
+def merge_step(connection: sqlite3.Connection, pages: int = STEP_PAGES) -> bool:
+    """One step of merging every segment into one, in its own write transaction; False once there was
+    nothing left to merge (FTS5 then changes nothing: one change, the command row itself)."""
+    before = connection.total_changes
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_MERGE, (-pages,))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+    return connection.total_changes - before > 1
+
+
+def _data_version(connection: sqlite3.Connection) -> int:
+    """SQLite's change counter: it moves whenever another connection (of any process) commits."""
+    (version,) = connection.execute("PRAGMA data_version").fetchone()
+    return int(version)
+
+
+def _connect(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    connection.isolation_level = None  # explicit transactions only
+    connection.execute("PRAGMA synchronous=NORMAL")  # as every zcontacts connection (storage/engine.py)
+    return connection
+
+
+class IndexCompactor:
+    """Merges the trigram index of one SQLite file when writes are quiet (see the module docstring). The
+    watcher runs on the event loop (a change-counter read every POLL_SECONDS, a few microseconds); the
+    merge runs in a worker thread on its own connection."""
+
+    def __init__(
+        self,
+        path: str,
+        *,
+        quiet_seconds: float = QUIET_SECONDS,
+        poll_seconds: float = POLL_SECONDS,
+        max_segments: int = MAX_SEGMENTS,
+    ) -> None:
+        self.path = path
+        self.quiet_seconds = quiet_seconds
+        self.poll_seconds = poll_seconds
+        self.max_segments = max_segments
+        self.merges = 0  # merges run to the end (for tests and logs)
+        # Dirty until a check finds the index compact: a server started on a fragmented file merges it too.
+        self._dirty = True
+        self._running = False
+        self._closed = False
+        self._changed_at = time.monotonic()
+        self._version: int | None = None
+        self._watch: sqlite3.Connection | None = None
+        self._merger: sqlite3.Connection | None = None
+        self._lock = threading.Lock()  # the merger connection: one merge at a time, none after close
+        self._timer: asyncio.TimerHandle | None = None
+
+    @property
+    def busy(self) -> bool:
+        """Writes were seen since the index was last found compact, or a merge is running."""
+        return self._dirty or self._running
+
+    def start(self) -> None:
+        """Start watching, on the running event loop."""
+        if self._timer is None and not self._closed:
+            self._timer = asyncio.get_running_loop().call_later(self.poll_seconds, self._tick)
+
+    def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._timer = loop.call_later(self.poll_seconds, self._tick)
+        try:
+            if self._watch is None:
+                self._watch = _connect(self.path)
+            version = _data_version(self._watch)
+        except sqlite3.Error:
+            log.warning("search index watcher could not read the database", exc_info=True)
+            return
+        now = time.monotonic()
+        if version != self._version:
+            self._version, self._changed_at, self._dirty = version, now, True
+        elif self._dirty and not self._running and now - self._changed_at >= self.quiet_seconds:
+            self._running = True
+            loop.run_in_executor(None, self._merge, version)
+
+    def _merge(self, version: int) -> None:
+        """Merge until one segment is left, a write arrives, or the compactor closes (worker thread)."""
+        finished = False
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                if self._merger is None:
+                    self._merger = _connect(self.path)
+                connection = self._merger
+                start = _data_version(connection)
+                if segments(connection) <= self.max_segments:
+                    finished = True
+                    return
+                started = time.monotonic()
+                while not self._closed and _data_version(connection) == start:
+                    if not merge_step(connection):
+                        finished = True
+                        self.merges += 1
+                        log.info("search index merged into one segment in %.2f s", time.monotonic() - started)
+                        break
+        except sqlite3.Error:
+            # Not retried until the next writes: FTS5's own merging remains.
+            log.warning("search index merge failed", exc_info=True)
+            finished = True
+        finally:
+            # Compact only if nobody wrote since the watcher's last reading (its own merge commits are
+            # writes too: the next quiet check finds the index compact and stops).
+            if finished and self._version == version:
+                self._dirty = False
+            self._running = False
+
+    def close(self) -> None:
+        """Stop watching; a merge in progress stops after its current step."""
+        self._closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        with self._lock:
+            for connection in (self._watch, self._merger):
+                if connection is not None:
+                    connection.close()
+            self._watch = self._merger = None

@@ -1,0 +1,240 @@
+"""The search index compactor (storage/search_index.py): once writes are quiet it merges SQLite's trigram
+index into one segment without changing what any search finds, stops when a write arrives, and a server
+reports it in /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+
+from tests.helpers import CONTACTS, Tenant, make_contact
+from zcontacts.app import create_app
+from zcontacts.config import Settings
+from zcontacts.storage import search_index
+from zcontacts.storage.database import Database
+from zcontacts.storage.search_index import IndexCompactor, segments
+
+pytestmark = pytest.mark.backends("sqlite")
+
+WORDS = ["Acme", "Zylo", "Straße", "Northwind", "Café", "Tea [x]*?", "日本語", "O'Neil"]
+TERMS = ["acm", "zylo", "straß", "wind", "café", "[x]*", "日本", "o'ne", "ltd", "nomatch"]
+
+
+def _path(database_url: str) -> str:
+    return database_url.removeprefix("sqlite:///")
+
+
+@contextlib.contextmanager
+def _connection(path: str) -> Iterator[sqlite3.Connection]:
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        yield connection
+    finally:
+        connection.close()
+
+
+@pytest.fixture
+def quiet_client(database_url: str) -> Iterator[TestClient[Any]]:
+    """The app without its own compactor, so each test runs the one it made."""
+    settings = Settings(
+        database_url=database_url,
+        token_cache_seconds=0,
+        rate_limit_per_minute=0,
+        auto_migrate=False,
+        compact_search_index=False,
+    )
+    with TestClient(app=create_app(settings)) as test_client:
+        yield test_client
+
+
+def _fragment(client: Any, tenant: Tenant, count: int, database_url: str) -> None:
+    """`count` creates, each its own request and transaction. FTS5's own merging is off, so each leaves a
+    segment of its own (until FTS5's crisis merge at 16 on a level)."""
+    with _connection(_path(database_url)) as connection:
+        connection.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('automerge', 0)")
+    for n in range(count):
+        make_contact(
+            client,
+            tenant,
+            contact_name=f"{WORDS[n % len(WORDS)]} {WORDS[(n * 3) % len(WORDS)]} {n}",
+            company_name=f"{WORDS[(n * 5) % len(WORDS)]} Ltd",
+            email=f"person{n}@example.com",
+        )
+
+
+def _answers(client: Any, tenant: Tenant) -> dict[str, list[str]]:
+    return {
+        term: [
+            c["contact_id"]
+            for c in client.get(CONTACTS, params={"search_text": term}, headers=tenant.headers).json()[
+                "customers"
+            ]
+        ]
+        for term in TERMS
+    }
+
+
+async def _until_quiet(compactor: IndexCompactor, timeout: float = 20.0) -> None:
+    """Run the compactor on this event loop until it reports nothing to do."""
+    compactor.start()
+    deadline = time.monotonic() + timeout
+    await asyncio.sleep(compactor.poll_seconds * 2)
+    while compactor.busy:
+        assert time.monotonic() < deadline, "the compactor never went quiet"
+        await asyncio.sleep(0.01)
+
+
+def _quick(path: str, **options: Any) -> IndexCompactor:
+    return IndexCompactor(path, quiet_seconds=0.05, poll_seconds=0.01, **options)
+
+
+def test_a_merge_leaves_one_segment_and_the_same_answers(
+    quiet_client: Any, tenant: Tenant, database_url: str
+) -> None:
+    client = quiet_client
+    _fragment(client, tenant, 24, database_url)
+    path = _path(database_url)
+    with _connection(path) as connection:
+        assert segments(connection) > 1
+    before = _answers(client, tenant)
+    assert sum(map(len, before.values())) > 24  # the terms find customers
+
+    compactor = _quick(path, max_segments=1)
+    try:
+        asyncio.run(_until_quiet(compactor))
+    finally:
+        compactor.close()
+
+    assert compactor.merges == 1
+    with _connection(path) as connection:
+        assert segments(connection) == 1
+        connection.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('integrity-check', 1)")
+    assert _answers(client, tenant) == before
+
+
+def test_an_index_with_few_segments_is_left_alone(
+    quiet_client: Any, tenant: Tenant, database_url: str
+) -> None:
+    _fragment(quiet_client, tenant, 3, database_url)
+    path = _path(database_url)
+    with _connection(path) as connection:
+        count = segments(connection)
+    compactor = _quick(path, max_segments=count)
+    try:
+        asyncio.run(_until_quiet(compactor))
+    finally:
+        compactor.close()
+    assert compactor.merges == 0
+    with _connection(path) as connection:
+        assert segments(connection) == count
+
+
+def test_a_write_stops_the_merge_until_writes_are_quiet_again(
+    quiet_client: Any, tenant: Tenant, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _fragment(quiet_client, tenant, 24, database_url)
+    path = _path(database_url)
+    steps: list[bool] = []
+    real_step = search_index.merge_step
+
+    def step_then_write(connection: sqlite3.Connection, pages: int = 1) -> bool:
+        """Small steps; after the first, another connection commits (as a request would)."""
+        did = real_step(connection, 1)
+        steps.append(did)
+        if len(steps) == 1:
+            with _connection(path) as writer:
+                writer.execute("UPDATE organizations SET name = name || '.'")
+        return did
+
+    monkeypatch.setattr(search_index, "merge_step", step_then_write)
+
+    async def scenario(compactor: IndexCompactor) -> None:
+        compactor.start()
+        while not steps:
+            await asyncio.sleep(0.005)
+        while compactor._running:  # the first merge gives up after its first step
+            await asyncio.sleep(0.005)
+        # Stopped by the write, not by running out of work (that would have taken a second step).
+        assert len(steps) == 1
+        assert compactor.merges == 0
+        assert compactor.busy
+        await _until_quiet(compactor)  # the write is quiet again: the compactor finishes the job
+
+    # Quiet long enough that the first merge is seen stopped before the second starts.
+    compactor = IndexCompactor(path, quiet_seconds=0.3, poll_seconds=0.01, max_segments=1)
+    try:
+        asyncio.run(scenario(compactor))
+    finally:
+        compactor.close()
+    assert not compactor.busy
+    with _connection(path) as connection:
+        assert segments(connection) == 1
+
+
+def test_a_failing_merge_is_logged_and_not_retried_until_the_next_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = str(tmp_path / "plain.db")
+    with _connection(path) as connection:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("CREATE TABLE t (x)")  # no trigram index at all
+    compactor = _quick(path)
+    try:
+        with caplog.at_level(logging.WARNING, logger="zcontacts"):
+            asyncio.run(_until_quiet(compactor))
+    finally:
+        compactor.close()
+    assert not compactor.busy
+    assert compactor.merges == 0
+    assert "search index merge failed" in caplog.text
+
+
+def test_only_sqlite_files_get_a_compactor(tmp_path: Path) -> None:
+    memory = Database.from_url("sqlite://")
+    on_file = Database.from_url(f"sqlite:///{tmp_path / 'z.db'}")
+    turned_off = Database.from_url(f"sqlite:///{tmp_path / 'y.db'}", compact_search_index=False)
+    try:
+        assert memory.compactor is None
+        assert turned_off.compactor is None
+        assert on_file.compactor is not None
+    finally:
+        for database in (memory, on_file, turned_off):
+            database.dispose()
+
+
+def _gauge(client: Any) -> float:
+    for line in client.get("/metrics").text.splitlines():
+        if line.startswith("zcontacts_search_index_busy{"):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError("no zcontacts_search_index_busy gauge")
+
+
+def _eventually(check: Callable[[], bool], timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_a_server_merges_once_writes_are_quiet(client: Any, tenant: Tenant, database_url: str) -> None:
+    """The app starts its compactor: after writes it reports busy, then (writes quiet for a second) merges
+    an index over MAX_SEGMENTS and reports idle."""
+    _fragment(client, tenant, search_index.MAX_SEGMENTS + 4, database_url)
+    path = _path(database_url)
+    with _connection(path) as connection:
+        assert segments(connection) > search_index.MAX_SEGMENTS
+    assert _gauge(client) == 1
+    assert _eventually(lambda: _gauge(client) == 0, timeout=15)
+    with _connection(path) as connection:
+        assert segments(connection) == 1
