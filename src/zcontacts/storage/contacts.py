@@ -61,12 +61,12 @@ _FILTER_COLUMNS = {
 }
 # Above every code point a key can hold: [v, v + _TOP) is exactly the keys starting with v (byte order).
 _TOP = "\U0010ffff"
-_FTS_MATCHES = {
-    key: text(f"SELECT rowid FROM contacts_fts WHERE {key} GLOB :p_{key}").columns(
-        column("rowid", BigInteger)
-    )
-    for key in ("search_key", *(f"{field}_key" for field in _FILTER_COLUMNS))
-}
+# The keys the trigram index holds: the search's and every filter's.
+_FTS_KEYS = ("search_key", *(f"{field}_key" for field in _FILTER_COLUMNS))
+# Rows whose indexed keys hold every trigram of an FTS5 query (see _trigram_query).
+_FTS_MATCH = text("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :p_trigrams").columns(
+    column("rowid", BigInteger)
+)
 
 
 # ---- the hot reads ---------------------------------------------------------------------------------------
@@ -169,7 +169,7 @@ def _filter_parameters(organization_id: str, query: ListQuery) -> list[Any]:
 
 
 def _contains_parameters(value: str) -> list[Any]:
-    return [value, 0] if _short(value) else [_glob_pattern(value)]
+    return [value, 0] if _short(value) else [_trigram_query(value), value, 0]
 
 
 @lru_cache(maxsize=512)
@@ -286,13 +286,21 @@ def seek_page_sql(shape: Shape) -> str:
     return f"SELECT contacts.summary_doc FROM contacts WHERE {where} AND {seek} ORDER BY {order} LIMIT ? OFFSET ?"
 
 
-_FTS_IN = "contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE {key} GLOB ?)"
+# A substring of 3 or more characters: the trigram index finds the rows holding trigrams that cover it, and the
+# row's own key confirms it (the index keeps no columns, detail=none). A GLOB on the FTS5 table would look up
+# every trigram of the value; covering it takes about a third of them (2 of a 6-character value's 4), each a
+# walk of its rows' list: over 1,000,000 customers a search's SQL 298 -> 198 µs, same rows.
 _SCAN_IN = "instr(contacts.{key}, ?) > ?"
+_FTS_IN = "contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?) AND " + _SCAN_IN
 
 
-def _glob_pattern(value: str) -> str:
-    """A GLOB pattern matching `value` anywhere, its wildcard characters taken literally."""
-    return "*" + value.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "*"
+def _trigram_query(value: str) -> str:
+    """An FTS5 query for the trigrams of `value` at 0, 3, 6, … and its last one: every row whose key holds
+    `value` holds them all. Each is a quoted string, so no character of the value is FTS5 syntax."""
+    starts = list(range(0, len(value) - 2, 3))
+    if starts[-1] != len(value) - 3:
+        starts.append(len(value) - 3)
+    return " AND ".join('"' + value[i : i + 3].replace('"', '""') + '"' for i in starts)
 
 
 # ---- the writes ------------------------------------------------------------------------------------------
@@ -335,7 +343,7 @@ _UPDATE_CONTACT = Prepared(
 # row's other columns only, so SQLite touches no index entries but updated_at's and the list-page indexes'
 # (migration 0006, which carry summary_doc), and FTS5 re-tokenizes nothing: a SET that names an indexed column
 # rewrites its entries even when the value is the same.
-_INDEXED_COLUMNS = (*_FTS_MATCHES, "status")
+_INDEXED_COLUMNS = (*_FTS_KEYS, "status")
 _BODY_COLUMNS = [name for name in _UPDATED_COLUMNS if name not in _INDEXED_COLUMNS]
 _UPDATE_CONTACT_BODY = Prepared(
     update(contacts)
@@ -461,7 +469,7 @@ class ContactsRepo:
     def _conditions(self, query: ListQuery) -> list[ColumnElement[bool]]:
         conditions = [self._filter(f) for f in query.filters]
         if query.search_text:
-            conditions.append(self._contains(contacts.c.search_key, "search_key", query.search_text))
+            conditions.append(self._contains(contacts.c.search_key, query.search_text))
         return conditions
 
     def _filter(self, field_filter: FieldFilter) -> ColumnElement[bool]:
@@ -470,16 +478,16 @@ class ContactsRepo:
             return column == field_filter.value
         if field_filter.op == "startswith":
             return (column >= field_filter.value) & (column < field_filter.value + _TOP)
-        return self._contains(column, f"{field_filter.field}_key", field_filter.value)
+        return self._contains(column, field_filter.value)
 
-    def _contains(self, column: Any, fts_column: str, value: str) -> ColumnElement[bool]:
+    def _contains(self, column: Any, value: str) -> ColumnElement[bool]:
         """Substring match served by a trigram index: FTS5 on SQLite, pg_trgm on PostgreSQL."""
-        if self.sqlite and _short(value):
-            found: ColumnElement[bool] = func.instr(column, value) > 0
-            return found
         if self.sqlite:
-            return contacts.c.contact_id.in_(
-                _FTS_MATCHES[fts_column].bindparams(**{f"p_{fts_column}": _glob_pattern(value)})
+            found: ColumnElement[bool] = func.instr(column, value) > 0
+            if _short(value):
+                return found
+            return and_(
+                contacts.c.contact_id.in_(_FTS_MATCH.bindparams(p_trigrams=_trigram_query(value))), found
             )
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         result: ColumnElement[bool] = column.like(f"%{escaped}%", escape="\\")
