@@ -93,8 +93,14 @@ async def _until_quiet(compactor: IndexCompactor, timeout: float = 20.0) -> None
         await asyncio.sleep(0.01)
 
 
-def _quick(path: str, **options: Any) -> IndexCompactor:
-    return IndexCompactor(path, quiet_seconds=0.05, poll_seconds=0.01, **options)
+def _run_quick(path: str, **options: Any) -> IndexCompactor:
+    """A compactor with short timings, run on a new event loop until it goes quiet, then closed."""
+    compactor = IndexCompactor(path, quiet_seconds=0.05, poll_seconds=0.01, **options)
+    try:
+        asyncio.run(_until_quiet(compactor))
+    finally:
+        compactor.close()
+    return compactor
 
 
 def test_a_merge_leaves_one_segment_and_the_same_answers(
@@ -108,12 +114,7 @@ def test_a_merge_leaves_one_segment_and_the_same_answers(
     before = _answers(client, tenant)
     assert sum(map(len, before.values())) > 24  # the terms find customers
 
-    compactor = _quick(path, max_segments=1)
-    try:
-        asyncio.run(_until_quiet(compactor))
-    finally:
-        compactor.close()
-
+    compactor = _run_quick(path, max_segments=1)
     assert compactor.merges == 1
     with _connection(path) as connection:
         assert segments(connection) == 1
@@ -128,11 +129,7 @@ def test_an_index_with_few_segments_is_left_alone(
     path = _path(database_url)
     with _connection(path) as connection:
         count = segments(connection)
-    compactor = _quick(path, max_segments=count)
-    try:
-        asyncio.run(_until_quiet(compactor))
-    finally:
-        compactor.close()
+    compactor = _run_quick(path, max_segments=count)
     assert compactor.merges == 0
     with _connection(path) as connection:
         assert segments(connection) == count
@@ -187,12 +184,8 @@ def test_a_failing_merge_is_logged_and_not_retried_until_the_next_write(
     with _connection(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
         connection.execute("CREATE TABLE t (x)")  # no trigram index at all
-    compactor = _quick(path)
-    try:
-        with caplog.at_level(logging.WARNING, logger="zcontacts"):
-            asyncio.run(_until_quiet(compactor))
-    finally:
-        compactor.close()
+    with caplog.at_level(logging.WARNING, logger="zcontacts"):
+        compactor = _run_quick(path)
     assert not compactor.busy
     assert compactor.merges == 0
     assert "search index merge failed" in caplog.text

@@ -93,6 +93,7 @@ class IndexCompactor:
         self._merger: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # the merger connection: one merge at a time, none after close
         self._timer: asyncio.TimerHandle | None = None
+        self._watch_failed = False
 
     @property
     def busy(self) -> bool:
@@ -112,7 +113,9 @@ class IndexCompactor:
                 self._watch = _connect(self.path)
             version = _data_version(self._watch)
         except sqlite3.Error:
-            log.warning("search index watcher could not read the database", exc_info=True)
+            if not self._watch_failed:  # once, not every tick
+                log.warning("search index watcher could not read the database", exc_info=True)
+                self._watch_failed = True
             return
         now = time.monotonic()
         if version != self._version:
