@@ -300,7 +300,7 @@ def run_size(
                 for target in targets:
                     progress.update(task, description=f"{loaded.count:,}: {workload} c{count} {target.name}")
                     target_inputs = inputs[target.name]
-                    if workload == "delete" and target.dialect != JSON_SERVER and target.name != "prism":
+                    if workload == "delete" and _writes_the_file(target):
                         need = int(max(rates.get((target.name, count), 2000.0), 500.0) * args.seconds * 1.5)
                         made = data.add_victims(loaded, need, victims_start + offset)
                         offset += need
@@ -322,12 +322,8 @@ def run_size(
                     # A target still working through queued requests (json-server rewriting its file)
                     # would steal the next target's CPU: wait until it answers again.
                     _settle(target)
-                    if (
-                        workload in WRITE_WORKLOADS
-                        and target.dialect != JSON_SERVER
-                        and target.name != "prism"
-                    ):
-                        upkeep()  # zcontacts and the limit write the same file
+                    if workload in WRITE_WORKLOADS and _writes_the_file(target):
+                        upkeep()
         progress.remove_task(task)
         for target in targets:
             if target.name != "zcontacts":
@@ -354,6 +350,11 @@ def _measure(
         seconds=seconds,
         run_tag=uuid.uuid4().hex[:8],
     )
+
+
+def _writes_the_file(target: servers.Target) -> bool:
+    """zcontacts and the limit write the dataset's file; json-server keeps its own, Prism stores nothing."""
+    return target.dialect != JSON_SERVER and target.name != "prism"
 
 
 def _settle(target: servers.Target, limit_s: float = 120.0) -> None:

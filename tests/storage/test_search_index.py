@@ -231,3 +231,10 @@ def test_a_server_merges_once_writes_are_quiet(client: Any, tenant: Tenant, data
     assert _eventually(lambda: _gauge(client) == 0, timeout=15)
     with _connection(path) as connection:
         assert segments(connection) == 1
+
+
+def test_the_setting_turns_it_off(quiet_client: Any) -> None:
+    """ZCONTACTS_COMPACT_SEARCH_INDEX=false: no compactor, and /metrics has no gauge for it."""
+    assert Settings.from_env({"ZCONTACTS_COMPACT_SEARCH_INDEX": "false"}).compact_search_index is False
+    assert quiet_client.app.state.database.compactor is None
+    assert "zcontacts_search_index_busy" not in quiet_client.get("/metrics").text

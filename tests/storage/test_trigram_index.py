@@ -5,6 +5,7 @@ deletes."""
 from __future__ import annotations
 
 import random
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,36 +25,9 @@ def _glob(value: str) -> str:
     return "*" + value.replace("[", "[[]").replace("*", "[*]").replace("?", "[?]") + "*"
 
 
-def _compare(connection: Connection, rng: random.Random, tries: int) -> int:
-    """Random substrings of stored keys (and a few reversed, mostly absent): index rows == scanned rows."""
+def _random_parts(connection: Connection, rng: random.Random, tries: int) -> Iterator[tuple[str, str]]:
+    """(key column, value): random substrings of 3+ characters of stored keys, a few reversed (mostly absent)."""
     rows = connection.exec_driver_sql(f"SELECT {', '.join(KEYS)} FROM contacts").all()
-    compared = 0
-    for _ in range(tries):
-        column = rng.randrange(len(KEYS))
-        value = rng.choice(rows)[column]
-        start = rng.randrange(max(1, len(value) - 2))
-        part = value[start : start + rng.randint(3, 10)]
-        if len(part) < 3:
-            continue
-        if rng.random() < 0.2:
-            part = part[::-1]
-        pattern = _glob(part)
-        found = connection.exec_driver_sql(
-            f"SELECT rowid FROM contacts_fts WHERE {KEYS[column]} GLOB ?", (pattern,)
-        ).all()
-        scanned = connection.exec_driver_sql(
-            f"SELECT contact_id FROM contacts WHERE {KEYS[column]} GLOB ?", (pattern,)
-        ).all()
-        assert sorted(found) == sorted(scanned), (KEYS[column], part)
-        compared += 1
-    return compared
-
-
-def _compare_covering(connection: Connection, rng: random.Random, tries: int) -> int:
-    """The served form (storage/contacts.py): rows matching a few covering trigrams, confirmed by instr on
-    the key, are exactly the rows whose key holds the value."""
-    rows = connection.exec_driver_sql(f"SELECT {', '.join(KEYS)} FROM contacts").all()
-    compared = 0
     for _ in range(tries):
         column = rng.randrange(len(KEYS))
         value = rng.choice(rows)[column]
@@ -61,16 +35,37 @@ def _compare_covering(connection: Connection, rng: random.Random, tries: int) ->
         part = value[start : start + rng.randint(3, 12)]
         if len(part) < 3:
             continue
-        if rng.random() < 0.2:
-            part = part[::-1]
+        yield KEYS[column], part[::-1] if rng.random() < 0.2 else part
+
+
+def _compare(connection: Connection, rng: random.Random, tries: int) -> int:
+    """A GLOB on the FTS5 table finds exactly the rows a GLOB scan of the key finds."""
+    compared = 0
+    for key, part in _random_parts(connection, rng, tries):
+        pattern = _glob(part)
         found = connection.exec_driver_sql(
-            "SELECT contact_id FROM contacts WHERE " + _FTS_IN.format(key=KEYS[column]),
-            (*_contains_parameters(part),),
+            f"SELECT rowid FROM contacts_fts WHERE {key} GLOB ?", (pattern,)
         ).all()
         scanned = connection.exec_driver_sql(
-            f"SELECT contact_id FROM contacts WHERE instr({KEYS[column]}, ?) > 0", (part,)
+            f"SELECT contact_id FROM contacts WHERE {key} GLOB ?", (pattern,)
         ).all()
-        assert sorted(found) == sorted(scanned), (KEYS[column], part)
+        assert sorted(found) == sorted(scanned), (key, part)
+        compared += 1
+    return compared
+
+
+def _compare_covering(connection: Connection, rng: random.Random, tries: int) -> int:
+    """The served form (storage/contacts.py): rows matching a few covering trigrams, confirmed by instr on
+    the key, are exactly the rows whose key holds the value."""
+    compared = 0
+    for key, part in _random_parts(connection, rng, tries):
+        found = connection.exec_driver_sql(
+            "SELECT contact_id FROM contacts WHERE " + _FTS_IN.format(key=key), (*_contains_parameters(part),)
+        ).all()
+        scanned = connection.exec_driver_sql(
+            f"SELECT contact_id FROM contacts WHERE instr({key}, ?) > 0", (part,)
+        ).all()
+        assert sorted(found) == sorted(scanned), (key, part)
         compared += 1
     return compared
 
