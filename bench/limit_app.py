@@ -12,7 +12,8 @@ import asyncio
 import os
 import sqlite3
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -91,6 +92,22 @@ def connect(path: str) -> sqlite3.Connection:
     for pragma in pragmas:
         connection.execute(f"PRAGMA {pragma}")
     return connection
+
+
+@contextmanager
+def _writing(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, committed if the block returns, rolled back if it raises; with its sub-journals
+    in memory, as zcontacts' group commit keeps them (storage/database.py)."""
+    db.execute("PRAGMA temp_store=MEMORY")
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    finally:
+        db.execute("PRAGMA temp_store=DEFAULT")
 
 
 def _keys(doc: dict[str, Any]) -> list[str]:
@@ -249,8 +266,7 @@ class LimitApp:
         persons = body.get("contact_persons") or []
         at_ms = int(time.time() * 1000)
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _writing(db):
             count = 3 + len(persons)
             (after,) = db.execute(_TAKE_IDS, (count,)).fetchone()
             ids = [str(i) for i in range(after - count, after)]
@@ -266,21 +282,15 @@ class LimitApp:
             values = _row_values(org, doc, at_ms)
             db.execute(_INSERT, [values[c] for c in _CONTACT_COLUMNS])
             _write_children(db, org, doc)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return b'{"code":0,"message":"The customer has been created.","contact":' + values["doc"] + b"}"
 
     def update(self, org: int, contact_id: int, raw: bytes) -> tuple[int, bytes]:
         """Read the stored document, merge the body's top-level fields, rewrite the row."""
         body = _decode(raw)
         db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _writing(db):
             row = db.execute(_GET, (contact_id, org)).fetchone()
             if row is None:
-                db.execute("ROLLBACK")
                 return 404, b'{"code":1002,"message":"Customer does not exist."}'
             doc = {**_decode(row[0]), **{k: v for k, v in body.items() if not isinstance(v, dict | list)}}
             values = _row_values(org, doc, int(time.time() * 1000))
@@ -295,24 +305,14 @@ class LimitApp:
                 db.execute(_UPDATE, [*(values[c] for c in columns), contact_id, org])
             # Child rows stay: this merge never changes them, and zcontacts too rewrites them only when an
             # address, person or custom field changed.
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return 200, b'{"code":0,"message":"Customer information has been saved.","contact":' + values[
             "doc"
         ] + b"}"
 
     def delete(self, org: int, contact_id: int) -> tuple[int, bytes]:
         """Delete the row; children go by ON DELETE CASCADE, as in zcontacts."""
-        db = self.db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with _writing(self.db) as db:
             deleted = db.execute(_DELETE, (contact_id, org)).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         if not deleted:
             return 404, b'{"code":1002,"message":"Customer does not exist."}'
         return 200, b'{"code":0,"message":"The customer has been deleted."}'

@@ -84,14 +84,43 @@ def test_a_failing_write_changes_nothing_and_the_others_commit(database_url: str
         connection.execute(text("INSERT INTO probe (n) VALUES (100)"))
         raise ValueError("refused after a statement")
 
+    _fails_alone_between_two_writes(database, half_then_fail)
+    database.dispose()
+
+
+def _fails_alone_between_two_writes(database: Database, failing: Any) -> None:
+    """Run `failing` in one batch between two good writes: it raises, they commit, it leaves nothing."""
+
     async def main() -> list[Any]:
-        writes = [database.write(_insert(1)), database.write(half_then_fail), database.write(_insert(2))]
+        writes = [database.write(_insert(1)), database.write(failing), database.write(_insert(2))]
         return list(await asyncio.gather(*writes, return_exceptions=True))
 
     first, failed, second = asyncio.run(main())
     assert (first, second) == (1, 2)
     assert isinstance(failed, ValueError)
     assert _rows(database) == [1, 2]
+
+
+def test_a_batch_keeps_its_journals_in_memory_and_pools_its_connection_as_it_came(database_url: str) -> None:
+    """temp_store=MEMORY for the batch's transaction only (no temporary file per write); the connection goes
+    back to the pool with SQLite's default, which a CLI reset of a million rows needs."""
+    database = _setup(database_url)
+    drivers: list[sqlite3.Connection] = []
+
+    def wide_then_fail(connection: Connection) -> None:
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)
+        drivers.append(driver)
+        assert driver.execute("PRAGMA temp_store").fetchone() == (2,)
+        # Far past the 64 KiB at which SQLite spills a sub-journal to a file: it is rolled back from memory.
+        connection.execute(
+            text("INSERT INTO probe (n) VALUES (:n)"), [{"n": 1000 + i} for i in range(20_000)]
+        )
+        connection.execute(text("UPDATE probe SET n = n + 100000"))
+        raise ValueError("refused after wide statements")
+
+    _fails_alone_between_two_writes(database, wide_then_fail)
+    assert drivers[0].execute("PRAGMA temp_store").fetchone() == (0,)
     database.dispose()
 
 

@@ -189,7 +189,7 @@ class Database:
         except Exception as exc:  # every waiting write gets the failure
             failure = exc
             self._batch = None
-            batch.connection.close()
+            batch.close()
         for ready in batch.ready:
             if ready.done():
                 continue
@@ -212,7 +212,7 @@ class Database:
                 try:
                     batch.transaction.commit()
                 finally:
-                    batch.connection.close()
+                    batch.close()
         except Exception as exc:  # every waiter gets the failure; none of the batch's writes is kept
             log.warning("group commit failed: its writes are rolled back", exc_info=True)
             failure = exc
@@ -323,6 +323,11 @@ class _Batch:
         process holds it. SQLAlchemy's transaction then wraps the one SQLite has begun."""
         try:
             self.driver.execute("PRAGMA busy_timeout=0")
+            # A statement that fires triggers, and every savepoint, keeps a sub-journal of the pages it changes;
+            # past 64 KiB (one write's ~20 pages) SQLite moves it into a temporary file: an open, an unlink, a
+            # dozen writes and a close per write, ~110 µs here. A batch's few hundred KiB stay in memory instead.
+            # Only the batch's transaction: a CLI reset of a million customers would journal gigabytes.
+            self.driver.execute("PRAGMA temp_store=MEMORY")
             try:
                 self.driver.execute("BEGIN IMMEDIATE")
             finally:
@@ -330,11 +335,20 @@ class _Batch:
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc).lower() or "busy" in str(exc).lower():
                 return False
-            self.connection.close()
+            self.close()
             raise
         self.transaction = self.connection.begin()
         self.begun = True
         return True
+
+    def close(self) -> None:
+        """Give the connection back to the pool as it came: SQLite's default temp_store."""
+        try:
+            self.driver.execute("PRAGMA temp_store=DEFAULT")
+        except sqlite3.Error:
+            self.connection.invalidate()  # closed instead of pooled with the batch's setting
+        finally:
+            self.connection.close()
 
     def run(self, work: Work[T]) -> T:
         """Run `work` in a savepoint: if it raises, what it wrote is undone and the batch goes on. The
