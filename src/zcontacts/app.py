@@ -116,7 +116,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         debug=False,
     )
     # Outermost: request ids, the access log and metrics see every request, routed or not.
-    fast = FastPath(database, grant_cache, rate_limiter) if settings.fast_path else None
+    fast = (
+        FastPath(database, grant_cache, rate_limiter, settings.max_body_bytes) if settings.fast_path else None
+    )
     app.asgi_handler = RequestObserver(app.asgi_handler, request_metrics, fast)
     defer_openapi(app)
     return app

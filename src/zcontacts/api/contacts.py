@@ -3,6 +3,7 @@ Expense's wording) and /books/v3 (Zoho Books' wording)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from litestar import Controller, Request, Response, delete, get, post, put
@@ -11,11 +12,11 @@ from litestar.params import FromPath
 
 from zcontacts.api.auth import provide_principal
 from zcontacts.api.bodies import decoder_for, read_body
-from zcontacts.api.context import SUCCESS, database_of, provide_database, stamp_of, wording_of
+from zcontacts.api.context import SUCCESS, Wording, database_of, provide_database, stamp_of, wording_of
 from zcontacts.api.idempotency import Reply, write_once
 from zcontacts.api.preconditions import IF_MATCH_HEADER, check_if_match, etag_of
 from zcontacts.api.responses import json_response, message_body, with_contact, with_list
-from zcontacts.domain.contacts import create_contact, delete_contact, update_contact
+from zcontacts.domain.contacts import Stamp, create_contact, delete_contact, update_contact
 from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import ListQuery, parse_list_query
 from zcontacts.domain.schemas import ContactCreate, ContactRecord, ContactUpdate, PageContext, encode
@@ -23,13 +24,13 @@ from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
 from zcontacts.errors import NotFound
 from zcontacts.storage.contacts import ContactsRepo, read_page, read_versioned_doc
-from zcontacts.storage.database import Database
+from zcontacts.storage.database import Database, Work
 
 if TYPE_CHECKING:
     from sqlalchemy import Connection  # the transaction `work` runs in (storage owns SQL)
 
-_CREATE_BODY = decoder_for(ContactCreate)
-_UPDATE_BODY = decoder_for(ContactUpdate)
+CREATE_BODY = decoder_for(ContactCreate)
+UPDATE_BODY = decoder_for(ContactUpdate)
 
 Principal = NamedDependency[Grant]
 Db = NamedDependency[Database]
@@ -89,6 +90,66 @@ def page_context(query: ListQuery, has_more: bool) -> bytes:
     )
 
 
+# ---- the three writes, as the routes and the fast path (api/fast_path.py) both run them ---------------------
+
+
+def create_work(principal: Grant, body: ContactCreate, wording: Wording) -> Work[Reply]:
+    """The transaction of a create: the new customer and its first ETag."""
+    stamp = stamp_of(principal)
+
+    def work(connection: Connection) -> Reply:
+        record = create_contact(ContactsRepo(connection), principal.organization, body, stamp)
+        etag = etag_of(record.contact.contact_id, 1)  # a new row's first version
+        return Reply(201, with_contact(wording.created, encode(record.contact)), {"ETag": etag})
+
+    return work
+
+
+def update_work(
+    principal: Grant, contact_id: int, body: ContactUpdate, if_match: str | None, wording: Wording
+) -> Work[Reply]:
+    """The transaction of an update: the customer as saved and its new ETag."""
+    organization = principal.organization
+
+    def change(repo: ContactsRepo, key: str, stamp: Stamp) -> Reply:
+        record = update_contact(repo, organization, key, body, stamp)
+        version = repo.version_for_update(organization.organization_id, key) or 0
+        return Reply(
+            200, with_contact(wording.saved, encode(record.contact)), {"ETag": etag_of(key, version)}
+        )
+
+    return _one_contact(principal, contact_id, if_match, change)
+
+
+def delete_work(principal: Grant, contact_id: int, if_match: str | None, wording: Wording) -> Work[Reply]:
+    """The transaction of a delete."""
+
+    def change(repo: ContactsRepo, key: str, stamp: Stamp) -> Reply:
+        delete_contact(repo, principal.organization, key, stamp)
+        return Reply(200, message_body(0, wording.deleted))
+
+    return _one_contact(principal, contact_id, if_match, change)
+
+
+def _one_contact(
+    principal: Grant,
+    contact_id: int,
+    if_match: str | None,
+    change: Callable[[ContactsRepo, str, Stamp], Reply],
+) -> Work[Reply]:
+    """The transaction of a change to one customer, its If-Match checked first inside it (404, 412)."""
+    organization_id = principal.organization.organization_id
+    key = str(contact_id)
+    stamp = stamp_of(principal)
+
+    def work(connection: Connection) -> Reply:
+        repo = ContactsRepo(connection)
+        check_if_match(repo, organization_id, key, if_match)
+        return change(repo, key, stamp)
+
+    return work
+
+
 class ContactsController(Controller):
     """The Customers API."""
 
@@ -99,16 +160,8 @@ class ContactsController(Controller):
     async def create(self, request: AnyRequest) -> Response[bytes]:
         """Create a new customer. OAuth scope: ZohoExpense.contacts.CREATE."""
         principal = await provide_principal(request)
-        body = await read_body(request, _CREATE_BODY)
-        stamp = stamp_of(principal)
-        message = wording_of(request).created
-
-        def work(connection: Connection) -> Reply:
-            record = create_contact(ContactsRepo(connection), principal.organization, body, stamp)
-            etag = etag_of(record.contact.contact_id, 1)  # a new row's first version
-            return Reply(201, with_contact(message, encode(record.contact)), {"ETag": etag})
-
-        return await write_once(request, principal, work)
+        body = await read_body(request, CREATE_BODY)
+        return await write_once(request, principal, create_work(principal, body, wording_of(request)))
 
     @get("/", opt={"access": Access.READ}, operation_id="listCustomers")
     async def list_customers(self, request: AnyRequest) -> Response[bytes]:
@@ -132,20 +185,9 @@ class ContactsController(Controller):
     async def update(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:
         """Update an existing customer (If-Match: its ETag, optional). OAuth scope: ZohoExpense.customer.UPDATE."""
         principal = await provide_principal(request)
-        organization = principal.organization
-        key = str(contact_key(contact_id))
-        body = await read_body(request, _UPDATE_BODY)
-        stamp = stamp_of(principal)
-        if_match = request.headers.get(IF_MATCH_HEADER)
-        message = wording_of(request).saved
-
-        def work(connection: Connection) -> Reply:
-            repo = ContactsRepo(connection)
-            check_if_match(repo, organization.organization_id, key, if_match)
-            record = update_contact(repo, organization, key, body, stamp)
-            version = repo.version_for_update(organization.organization_id, key) or 0
-            return Reply(200, with_contact(message, encode(record.contact)), {"ETag": etag_of(key, version)})
-
+        key = contact_key(contact_id)
+        body = await read_body(request, UPDATE_BODY)
+        work = update_work(principal, key, body, request.headers.get(IF_MATCH_HEADER), wording_of(request))
         return await write_once(request, principal, work)
 
     @delete(
@@ -154,16 +196,6 @@ class ContactsController(Controller):
     async def remove(self, request: AnyRequest, contact_id: FromPath[str]) -> Response[bytes]:
         """Delete an existing customer (If-Match: its ETag, optional). OAuth scope: ZohoExpense.contacts.DELETE."""
         principal = await provide_principal(request)
-        database = database_of(request)
-        organization = principal.organization
-        key = str(contact_key(contact_id))
-        stamp = stamp_of(principal)
-        if_match = request.headers.get(IF_MATCH_HEADER)
-
-        def work(connection: Connection) -> None:
-            repo = ContactsRepo(connection)
-            check_if_match(repo, organization.organization_id, key, if_match)
-            delete_contact(repo, organization, key, stamp)
-
-        await database.write(work)
-        return json_response(message_body(0, wording_of(request).deleted))
+        key = contact_key(contact_id)
+        work = delete_work(principal, key, request.headers.get(IF_MATCH_HEADER), wording_of(request))
+        return (await database_of(request).write(work)).response()

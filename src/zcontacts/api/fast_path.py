@@ -1,17 +1,18 @@
-"""The two hot reads — GET /contacts/{id} and GET /contacts (list) — answered before the framework.
+"""The hot routes — GET /contacts/{id}, the list, and the three writes (POST /contacts, PUT and DELETE
+/contacts/{id}) — answered before the framework.
 
 Litestar's request cycle (routing, the request object, the response object, exception middleware, hooks) is
 about 60 % of the CPU a served GET costs (docs/PERFORMANCE.md). For the common case only — a well-formed token
-that holds the read scope and the organization header naming the token's organization — this answers directly:
-the same checks, the same rate-limit count, the same read and the same bytes and headers as
-`ContactsController.retrieve` and `.list_customers`. Anything else (no or bad token, a missing header, an
-organization given only in the query string, a duplicate header, any other path or method) is handed to the
-framework untouched, which answers it as always; tests/api/test_fast_path.py compares the two paths response
-by response.
+that holds the route's scope and the organization header naming the token's organization; for a write also a
+JSON body with its Content-Length within the size limit and no Idempotency-Key — this answers directly: the same
+checks, the same rate-limit count, the same transaction and the same bytes and headers as `ContactsController`.
+Anything else (no or bad token, a missing header, an organization given only in the query string, a duplicate
+header, a form or chunked body, an Idempotency-Key, any other path or method) is handed to the framework
+untouched, which answers it as always; tests/api/test_fast_path.py compares the two paths response by response.
 
 Once a request has been counted against the rate limit it is never handed on (it would be counted twice): a
-429, a 404, a 400 for a bad list parameter or an internal error are rendered here, in the envelopes the
-framework's exception handlers render."""
+429, a 404, a 400 for a bad parameter or body, a 412 or an internal error are rendered here, in the envelopes
+the framework's exception handlers render."""
 
 from __future__ import annotations
 
@@ -22,19 +23,31 @@ from typing import TYPE_CHECKING
 from litestar._parsers import parse_query_string  # the framework's own parser: identical parameters
 
 from zcontacts.api.auth import ORGANIZATION_HEADER, GrantCache, admits
-from zcontacts.api.contacts import contact_body, list_body
+from zcontacts.api.bodies import decode
+from zcontacts.api.contacts import (
+    CREATE_BODY,
+    UPDATE_BODY,
+    contact_body,
+    create_work,
+    delete_work,
+    list_body,
+    update_work,
+)
 from zcontacts.api.context import MOUNTS
+from zcontacts.api.idempotency import IDEMPOTENCY_HEADER, Reply
 from zcontacts.api.observe import ORGANIZATION_KEY, REQUEST_ID_KEY
+from zcontacts.api.preconditions import IF_MATCH_HEADER
 from zcontacts.api.ratelimit import SCOPE_KEY, RateLimiter
 from zcontacts.api.responses import JSON, message_body
 from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
+from zcontacts.domain.tokens import Grant
 from zcontacts.errors import InternalError, TooManyRequests, ZohoError
 from zcontacts.storage.database import Database
 
 if TYPE_CHECKING:
-    from litestar.types import Scope
+    from litestar.types import Receive, Scope
 
 log = logging.getLogger("zcontacts")
 
@@ -43,6 +56,10 @@ _PATH = re.compile(f"({'|'.join(map(re.escape, MOUNTS))})/contacts(?:/([0-9]{{1,
 _AUTHORIZATION = b"authorization"
 _ORGANIZATION = ORGANIZATION_HEADER.encode()
 _CONTENT_TYPE = (b"content-type", JSON.encode())
+# Request headers read here; a request repeating any of them goes to the framework.
+_READ = frozenset((_AUTHORIZATION, _ORGANIZATION, b"content-type", b"content-length", b"transfer-encoding",
+                   IF_MATCH_HEADER.encode(), IDEMPOTENCY_HEADER.encode()))  # fmt: skip
+_WRITES = {"POST": Access.CREATE, "PUT": Access.UPDATE, "DELETE": Access.DELETE}
 
 Headers = list[tuple[bytes, bytes]]
 # status, headers, body
@@ -50,27 +67,38 @@ Answer = tuple[int, Headers, bytes]
 
 
 class FastPath:
-    """Answers the common case of the two hot reads, or returns None to leave a request to the framework."""
+    """Answers the common case of the five hot routes, or returns None to leave a request to the framework."""
 
-    def __init__(self, database: Database, grants: GrantCache, limiter: RateLimiter | None) -> None:
+    def __init__(
+        self, database: Database, grants: GrantCache, limiter: RateLimiter | None, max_body_bytes: int
+    ) -> None:
         self.database = database
         self.grants = grants
         self.limiter = limiter
+        self.max_body_bytes = max_body_bytes
 
-    async def answer(self, scope: Scope) -> Answer | None:
-        """The response to a hot read, or None when the request is not the common case."""
-        if scope["method"] != "GET" or scope.get("root_path"):  # type: ignore[typeddict-item]
+    async def answer(self, scope: Scope, receive: Receive) -> Answer | None:
+        """The response to a hot route, or None when the request is not the common case."""
+        method: str = scope["method"]  # type: ignore[typeddict-item]
+        access = Access.READ if method == "GET" else _WRITES.get(method)
+        if access is None or scope.get("root_path"):
             return None
         matched = _PATH.fullmatch(scope["path"])
         if matched is None:
             return None
         mount, id_text = matched[1], matched[2]
+        if method != "GET" and (method == "POST") != (id_text is None):
+            return None  # POST on one customer, PUT or DELETE on the collection: the framework's 405
         key = None if id_text is None else as_id(id_text)
         if id_text is not None and key is None:
             return None
-        organization_id = await self._authorized(scope)
-        if organization_id is None:
+        headers = _headers(scope)
+        if headers is None or (access is not Access.READ and not self._plain_write(method, headers)):
             return None
+        grant = await self._grant(headers, access)
+        if grant is None:
+            return None
+        organization_id = grant.organization.organization_id
         scope[ORGANIZATION_KEY] = organization_id  # type: ignore[literal-required]
         # The label Litestar's router gives these routes (metrics and the access log).
         scope["path_template"] = f"{mount}/contacts" if key is None else f"{mount}/contacts/{{contact_id}}"
@@ -82,41 +110,99 @@ class FastPath:
             if not budget.allowed:
                 return _error(TooManyRequests())
         try:
-            if key is None:
-                query = parse_list_query(parse_query_string(scope["query_string"]))
-                body = await list_body(self.database, organization_id, query, MOUNTS[mount].list_key)
-                return _json(200, body, [])
-            body, etag = await contact_body(self.database, organization_id, key)
-            return _json(200, body, [(b"etag", etag.encode())])
-        except ZohoError as exc:  # a bad list parameter; the pool exhausted (503 with Retry-After)
+            if method == "GET":
+                return await self._read(scope, mount, organization_id, key)
+            return await self._write(method, grant, headers, receive, mount, key)
+        except ZohoError as exc:  # a bad parameter or body, 404, 412; 503 with Retry-After when busy
             return _error(exc)
         except Exception:
             log.exception(
-                "unhandled error on GET %s", scope["path"], extra={"request_id": scope.get(REQUEST_ID_KEY)}
+                "unhandled error on %s %s",
+                method,
+                scope["path"],
+                extra={"request_id": scope.get(REQUEST_ID_KEY)},
             )
             return _error(InternalError())
 
-    async def _authorized(self, scope: Scope) -> str | None:
-        """The organization the request addresses when its token may read it, else None."""
-        authorization = organization_id = None
-        for name, value in scope["headers"]:
-            if name == _AUTHORIZATION:
-                if authorization is not None:
-                    return None
-                authorization = value.decode("latin-1")
-            elif name == _ORGANIZATION:
-                if organization_id is not None:
-                    return None
-                organization_id = value.decode("latin-1").strip()
+    async def _read(self, scope: Scope, mount: str, organization_id: str, key: int | None) -> Answer:
+        if key is None:
+            query = parse_list_query(parse_query_string(scope["query_string"]))
+            body = await list_body(self.database, organization_id, query, MOUNTS[mount].list_key)
+            return _json(200, body, [])
+        body, etag = await contact_body(self.database, organization_id, key)
+        return _json(200, body, [(b"etag", etag.encode())])
+
+    async def _write(
+        self,
+        method: str,
+        grant: Grant,
+        headers: dict[bytes, str],
+        receive: Receive,
+        mount: str,
+        key: int | None,
+    ) -> Answer:
+        wording = MOUNTS[mount]
+        if_match = headers.get(IF_MATCH_HEADER.encode())
+        if method == "POST":
+            work = create_work(grant, decode(await _body(receive), CREATE_BODY), wording)
+        elif method == "PUT" and key is not None:
+            work = update_work(grant, key, decode(await _body(receive), UPDATE_BODY), if_match, wording)
+        else:
+            assert key is not None  # DELETE on an id (checked in answer); a body, if any, is ignored as there
+            work = delete_work(grant, key, if_match, wording)
+        reply: Reply = await self.database.write(work)
+        own = [(name.lower().encode(), value.encode()) for name, value in (reply.headers or {}).items()]
+        return _json(reply.status, reply.body, own)
+
+    def _plain_write(self, method: str, headers: dict[bytes, str]) -> bool:
+        """A write the fast path takes: no Idempotency-Key; for a body, JSON (or no Content-Type, as the
+        framework reads it) with a Content-Length within the limit (413 and chunked bodies: the framework)."""
+        if IDEMPOTENCY_HEADER.encode() in headers:
+            return False
+        if method == "DELETE":
+            return True
+        media_type = headers.get(b"content-type", "").split(";", 1)[0].strip().lower()
+        if media_type and media_type != "application/json" and not media_type.endswith("+json"):
+            return False
+        length = headers.get(b"content-length", "")
+        return b"transfer-encoding" not in headers and length.isdigit() and int(length) <= self.max_body_bytes
+
+    async def _grant(self, headers: dict[bytes, str], access: Access) -> Grant | None:
+        """The caller's grant when its token holds `access` in the organization the request addresses, else
+        None."""
+        organization_id = headers.get(_ORGANIZATION, "").strip()
         if not organization_id:
             return None
         try:
-            grant = await self.grants.for_header(authorization)
+            grant = await self.grants.for_header(headers.get(_AUTHORIZATION))
         except Exception:  # NotAuthorized, or a failing lookup the framework's path meets and renders too
             return None
-        if grant is None or not admits(grant, Access.READ):
+        if grant is None or not admits(grant, access):
             return None
-        return organization_id if organization_id == grant.organization.organization_id else None
+        return grant if organization_id == grant.organization.organization_id else None
+
+
+def _headers(scope: Scope) -> dict[bytes, str] | None:
+    """The request headers the fast path reads, or None when one of them is repeated."""
+    found: dict[bytes, str] = {}
+    for name, value in scope["headers"]:
+        if name in _READ:
+            if name in found:
+                return None
+            found[name] = value.decode("latin-1")
+    return found
+
+
+async def _body(receive: Receive) -> bytes:
+    """The whole request body (its length already checked against the limit)."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ConnectionError("client disconnected prematurely")
+        chunks.append(message.get("body", b""))  # type: ignore[arg-type]
+        if not message.get("more_body", False):
+            return b"".join(chunks)
 
 
 def _error(error: ZohoError) -> Answer:

@@ -96,7 +96,7 @@ class RequestObserver:
         scope[REQUEST_ID_KEY] = request_id.decode()  # type: ignore[literal-required]
         status = 500
         try:
-            answer = await self.fast.answer(scope) if self.fast is not None else None
+            answer = await self.fast.answer(scope, receive) if self.fast is not None else None
             if answer is None:
 
                 async def observed_send(message: Message) -> None:
