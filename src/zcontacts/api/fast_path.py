@@ -8,7 +8,8 @@ JSON body with its Content-Length within the size limit and no Idempotency-Key â
 checks, the same rate-limit count, the same transaction and the same bytes and headers as `ContactsController`.
 Anything else (no or bad token, a missing header, an organization given only in the query string, a duplicate
 header, a form or chunked body, an Idempotency-Key, any other path or method) is handed to the framework
-untouched, which answers it as always; tests/api/test_fast_path.py compares the two paths response by response.
+untouched, which answers it as always; tests/api/test_fast_path.py and test_fast_path_writes.py compare the
+two paths response by response.
 
 Once a request has been counted against the rate limit it is never handed on (it would be counted twice): a
 429, a 404, a 400 for a bad parameter or body, a 412 or an internal error are rendered here, in the envelopes
