@@ -57,9 +57,11 @@ _PATH = re.compile(f"({'|'.join(map(re.escape, MOUNTS))})/contacts(?:/([0-9]{{1,
 _AUTHORIZATION = b"authorization"
 _ORGANIZATION = ORGANIZATION_HEADER.encode()
 _CONTENT_TYPE = (b"content-type", JSON.encode())
+_IF_MATCH = IF_MATCH_HEADER.encode()
+_IDEMPOTENCY_KEY = IDEMPOTENCY_HEADER.encode()
 # Request headers read here; a request repeating any of them goes to the framework.
 _READ = frozenset((_AUTHORIZATION, _ORGANIZATION, b"content-type", b"content-length", b"transfer-encoding",
-                   IF_MATCH_HEADER.encode(), IDEMPOTENCY_HEADER.encode()))  # fmt: skip
+                   _IF_MATCH, _IDEMPOTENCY_KEY))  # fmt: skip
 _WRITES = {"POST": Access.CREATE, "PUT": Access.UPDATE, "DELETE": Access.DELETE}
 
 Headers = list[tuple[bytes, bytes]]
@@ -143,7 +145,7 @@ class FastPath:
         key: int | None,
     ) -> Answer:
         wording = MOUNTS[mount]
-        if_match = headers.get(IF_MATCH_HEADER.encode())
+        if_match = headers.get(_IF_MATCH)
         if method == "POST":
             work = create_work(grant, decode(await _body(receive), CREATE_BODY), wording)
         elif method == "PUT" and key is not None:
@@ -158,7 +160,7 @@ class FastPath:
     def _plain_write(self, method: str, headers: dict[bytes, str]) -> bool:
         """A write the fast path takes: no Idempotency-Key; for a body, JSON (or no Content-Type, as the
         framework reads it) with a Content-Length within the limit (413 and chunked bodies: the framework)."""
-        if IDEMPOTENCY_HEADER.encode() in headers:
+        if _IDEMPOTENCY_KEY in headers:
             return False
         if method == "DELETE":
             return True
