@@ -316,6 +316,44 @@ def test_history_of_deleted_contact_is_kept_for_operators(
     assert [r.operation for r in rows] == ["deleted", "created"]
 
 
+def test_history_entries_keep_the_name_and_take_ids_no_one_else_has(
+    client: Any, tenant: Tenant, database: Database
+) -> None:
+    from zcontacts.storage.contacts import ContactsRepo
+
+    persons = [{"first_name": "Ann", "is_primary_contact": True}, {"first_name": "Bob"}]
+    first = make_contact(client, tenant, contact_name="First", contact_persons=persons)
+    second = make_contact(client, tenant, contact_name="Second", email="s@example.com")
+    url = f"{CONTACTS}/{first['contact_id']}"
+    renamed = client.put(url, json={"contact_name": "First, renamed"}, headers=tenant.headers)
+    assert renamed.status_code == 200, renamed.text
+    assert client.delete(url, headers=tenant.headers).status_code == 200
+
+    def history(contact_id: str) -> list[Any]:
+        rows = database.run(
+            lambda c: ContactsRepo(c).history(tenant.organization_id, contact_id, limit=10, offset=0),
+            write=False,
+        )
+        assert rows is not None
+        return rows
+
+    first_rows, second_rows = history(first["contact_id"]), history(second["contact_id"])
+    # The delete's entry names the contact as it was when deleted (read by the DELETE itself).
+    assert [(r.operation, r.contact_name) for r in first_rows] == [
+        ("deleted", "First, renamed"),
+        ("updated", "First, renamed"),
+        ("created", "First"),
+    ]
+    taken = [c[key] for c in (first, second) for key in ("contact_id", "primary_contact_id") if c[key]]
+    taken += [
+        c[kind]["address_id"] for c in (first, second) for kind in ("billing_address", "shipping_address")
+    ]
+    taken += [p["contact_person_id"] for c in (first, second) for p in c["contact_persons"]]
+    history_ids = [r.history_id for r in first_rows + second_rows]
+    assert len(set(history_ids)) == len(history_ids) == 4
+    assert not set(history_ids) & set(taken)
+
+
 # ---- Books flavor ---------------------------------------------------------------------------------------
 
 

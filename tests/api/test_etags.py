@@ -41,6 +41,15 @@ def test_etag_changes_with_every_write_and_if_match_guards_put(
     assert client.get(url, headers=tenant.headers).json()["contact"]["notes"] == "one"
     assert _etag(client, tenant, url) == second  # the refusal wrote nothing
 
+    # A rename rewrites the indexed columns (the full UPDATE): its reply carries the new ETag too.
+    renamed = client.put(
+        url, json={"contact_name": "Renamed"}, headers={**tenant.headers, "If-Match": second}
+    )
+    assert renamed.status_code == 200, renamed.text
+    third = _etag(client, tenant, url)
+    assert renamed.headers["etag"] == third
+    assert len({first, second, third}) == 3
+
 
 def test_a_write_through_a_sub_resource_changes_the_etag(client: Any, tenant: Tenant) -> None:
     contact = make_contact(client, tenant)

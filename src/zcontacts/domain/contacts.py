@@ -88,8 +88,8 @@ class ContactStore(Protocol):
         and custom-field rows, which are unchanged)."""
         ...
 
-    def delete(self, organization_id: str, contact_id: str) -> bool:
-        """Remove a contact and its rows; False when there was none."""
+    def delete(self, organization_id: str, contact_id: str) -> str | None:
+        """Remove a contact and its rows; returns its name, or None when there was none."""
         ...
 
     def record_change(self, organization_id: str, change: Change) -> None:
@@ -208,11 +208,11 @@ def update_contact(
 
 def delete_contact(store: ContactStore, org: Organization, contact_id: str, stamp: Stamp) -> None:
     """Delete a contact with its persons, addresses and custom fields; its history stays for operators."""
-    current = load_contact(store, org, contact_id)
-    store.delete(org.organization_id, contact_id)
+    name = store.delete(org.organization_id, contact_id) if is_id(contact_id) else None
+    if name is None:
+        raise NotFound()
     store.record_change(
-        org.organization_id,
-        Change(contact_id, current.contact.contact_name, "deleted", "Customer deleted", [], stamp),
+        org.organization_id, Change(contact_id, name, "deleted", "Customer deleted", [], stamp)
     )
 
 

@@ -78,7 +78,7 @@ class BulkStore:
         """Not used by creation."""
         raise NotImplementedError
 
-    def delete(self, organization_id: str, contact_id: str) -> bool:
+    def delete(self, organization_id: str, contact_id: str) -> str | None:
         """Not used by creation."""
         raise NotImplementedError
 

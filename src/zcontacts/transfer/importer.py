@@ -271,9 +271,9 @@ class _Deferred:
     ) -> None:
         self.writes.append(lambda: self.repo.replace(organization_id, record, at_ms, children=children))
 
-    def delete(self, organization_id: str, contact_id: str) -> bool:
+    def delete(self, organization_id: str, contact_id: str) -> str | None:
         self.writes.append(lambda: self.repo.delete(organization_id, contact_id))
-        return True
+        return self.loaded.contact.contact_name if contact_id == self.loaded.contact.contact_id else None
 
     def record_change(self, organization_id: str, change: Change) -> None:
         self.writes.append(lambda: self.repo.record_change(organization_id, change))
