@@ -10,6 +10,10 @@ from rich.table import Table
 
 from bench.workloads import LIST_WORKLOADS, WORKLOADS
 
+# zcontacts is started this many times per dataset, each a new process, and the median is its cold start: one
+# start on a 2-core machine moved from 0.6 to 3.0 s while other processes (npm installs, a load) were busy.
+COLD_STARTS = 3
+
 ZC = "zcontacts"
 PEERS = ("limit", "json-server", "prism")
 TARGET_ORDER = (ZC, *PEERS)
@@ -127,7 +131,7 @@ def check_targets(
 
     checks.append(
         Check("cold start < 1 s", None if cold_start_s is None else cold_start_s < 1.0,
-              "not measured" if cold_start_s is None else f"{cold_start_s * 1000:.0f} ms to the first 200")
+              "not measured" if cold_start_s is None else f"{cold_start_s * 1000:.0f} ms to the first 200 (median of {COLD_STARTS} starts)")
     )  # fmt: skip
     checks.append(
         Check("resident memory < 150 MB under load", None if peak_rss_mb is None else peak_rss_mb < 150.0,

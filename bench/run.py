@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import signal
+import statistics
 import tempfile
 import time
 import uuid
@@ -21,7 +22,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from sqlalchemy import Connection
 
 from bench import data, servers, setup, wrk
-from bench.report import Cell, check_targets, checks_table, markdown_table, results_table
+from bench.report import COLD_STARTS, Cell, check_targets, checks_table, markdown_table, results_table
 from bench.workloads import (
     DESCRIPTIONS,
     JSON_SERVER,
@@ -237,8 +238,16 @@ def run_size(
     cells: list[Cell] = []
     try:
         zc = servers.zcontacts(loaded.url, ready, headers, workers=args.workers, server=args.server)
-        zc.start()
-        console.print(f"zcontacts on {loaded.count:,} customers: cold start {zc.cold_start_s * 1000:.0f} ms")
+        starts = [zc.start()]
+        for _ in range(COLD_STARTS - 1):
+            zc.stop()
+            starts.append(zc.start())
+        zc.cold_start_s = statistics.median(starts)
+        each = ", ".join(f"{s * 1000:.0f}" for s in starts)
+        console.print(
+            f"zcontacts on {loaded.count:,} customers: cold start {zc.cold_start_s * 1000:.0f} ms "
+            f"(median of {each} ms)"
+        )
         targets.append(zc)
         if "limit" in wanted:
             targets.append(
