@@ -108,3 +108,21 @@ def test_one_if_match_lets_exactly_one_concurrent_writer_win(
         assert final["notes"] == f"writer {winner}"
         assert [p["first_name"] for p in final["contact_persons"]] == [f"P{winner}"]
     assert database.run(check_contacts, write=False) == []
+
+
+def test_concurrent_deletes_of_one_contact_delete_it_once(
+    database_url: str, database: Database, tenant: Tenant
+) -> None:
+    from zcontacts.storage.contacts import ContactsRepo
+
+    with TestClient(app=_app(database_url)) as client:
+        contact = make_contact(client, tenant)
+        url = f"{CONTACTS}/{contact['contact_id']}"
+        replies = _race(WRITERS, lambda n: client.delete(url, headers=tenant.headers))
+        assert sorted(reply.status_code for reply in replies) == [200] + [404] * (WRITERS - 1)
+    history = database.run(
+        lambda c: ContactsRepo(c).history(tenant.organization_id, contact["contact_id"], limit=50, offset=0),
+        write=False,
+    )
+    assert history is not None
+    assert [row.operation for row in history] == ["deleted", "created"]

@@ -208,7 +208,7 @@ def update_contact(
 
 def delete_contact(store: ContactStore, org: Organization, contact_id: str, stamp: Stamp) -> None:
     """Delete a contact with its persons, addresses and custom fields; its history stays for operators."""
-    name = store.delete(org.organization_id, contact_id) if is_id(contact_id) else None
+    name = store.delete(org.organization_id, contact_id)
     if name is None:
         raise NotFound()
     store.record_change(
