@@ -31,10 +31,19 @@ _LIST = (
     "SELECT contacts.summary_doc FROM contacts WHERE contacts.organization_id = ?{where} "
     "ORDER BY contacts.contact_name_key ASC, contacts.contact_id ASC LIMIT ? OFFSET ?"
 )
-# As zcontacts: rows holding trigrams that cover the term (at 0, 3, 6, … and the last), confirmed on the key.
+# As zcontacts: rows holding trigrams that cover the term (at 0, 3, 6, … and the last), and rows queued for the
+# trigram index, confirmed on the key.
 _SEARCH = (
-    " AND contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?)"
+    " AND contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?"
+    " UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL)"
     " AND instr(contacts.search_key, ?) > 0"
+)
+# As zcontacts: the trigram queue moved into the index inside every 64th write transaction.
+_APPLY_EVERY = 64
+_KEYS = "contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key"
+_APPLY = (
+    f"INSERT INTO contacts_fts (contacts_fts, rowid, {_KEYS}) "
+    f"SELECT command, contact_id, {_KEYS} FROM contacts_fts_pending ORDER BY seq"
 )
 _COMPANY = " AND contacts.company_name_key = ?"
 _GET = "SELECT contacts.doc FROM contacts WHERE contacts.contact_id = ? AND contacts.organization_id = ?"
@@ -178,6 +187,15 @@ class LimitApp:
         self.writes = 0
         self.checkpointing = False
 
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (`_writing`); every 64th also moves the trigram queue into the index."""
+        with _writing(self.db) as db:
+            yield db
+            if self.writes % _APPLY_EVERY == _APPLY_EVERY - 1:
+                db.execute(_APPLY)
+                db.execute("DELETE FROM contacts_fts_pending")
+
     def after_write(self) -> None:
         """Passive WAL checkpoints in a worker thread every 64 writes, as zcontacts does."""
         self.writes += 1
@@ -265,8 +283,7 @@ class LimitApp:
         body = _decode(raw)
         persons = body.get("contact_persons") or []
         at_ms = int(time.time() * 1000)
-        db = self.db
-        with _writing(db):
+        with self.writing() as db:
             count = 3 + len(persons)
             (after,) = db.execute(_TAKE_IDS, (count,)).fetchone()
             ids = [str(i) for i in range(after - count, after)]
@@ -287,8 +304,7 @@ class LimitApp:
     def update(self, org: int, contact_id: int, raw: bytes) -> tuple[int, bytes]:
         """Read the stored document, merge the body's top-level fields, rewrite the row."""
         body = _decode(raw)
-        db = self.db
-        with _writing(db):
+        with self.writing() as db:
             row = db.execute(_GET, (contact_id, org)).fetchone()
             if row is None:
                 return 404, b'{"code":1002,"message":"Customer does not exist."}'
@@ -311,7 +327,7 @@ class LimitApp:
 
     def delete(self, org: int, contact_id: int) -> tuple[int, bytes]:
         """Delete the row; children go by ON DELETE CASCADE, as in zcontacts."""
-        with _writing(self.db) as db:
+        with self.writing() as db:
             deleted = db.execute(_DELETE, (contact_id, org)).rowcount
         if not deleted:
             return 404, b'{"code":1002,"message":"Customer does not exist."}'

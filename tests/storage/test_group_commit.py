@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import Connection, event, text
+from sqlalchemy.exc import IntegrityError
 
 from tests.helpers import CONTACTS, Tenant
 from zcontacts.app import create_app
@@ -101,9 +102,9 @@ def _fails_alone_between_two_writes(database: Database, failing: Any) -> None:
     assert _rows(database) == [1, 2]
 
 
-def test_a_batch_keeps_its_journals_in_memory_and_pools_its_connection_as_it_came(database_url: str) -> None:
-    """temp_store=MEMORY for the batch's transaction only (no temporary file per write); the connection goes
-    back to the pool with SQLite's default, which a CLI reset of a million rows needs."""
+def test_batches_keep_their_journals_in_memory_on_a_connection_of_their_own(database_url: str) -> None:
+    """temp_store=MEMORY on the connection batches run on (no temporary file per write), kept from batch to
+    batch; the pooled connections keep SQLite's default, which a CLI reset of a million rows needs."""
     database = _setup(database_url)
     drivers: list[sqlite3.Connection] = []
 
@@ -119,8 +120,31 @@ def test_a_batch_keeps_its_journals_in_memory_and_pools_its_connection_as_it_cam
         connection.execute(text("UPDATE probe SET n = n + 100000"))
         raise ValueError("refused after wide statements")
 
+    def note_driver(connection: Connection) -> None:
+        drivers.append(connection.connection.driver_connection)  # type: ignore[arg-type]
+
     _fails_alone_between_two_writes(database, wide_then_fail)
-    assert drivers[0].execute("PRAGMA temp_store").fetchone() == (0,)
+    asyncio.run(database.write(note_driver))
+    assert drivers[1] is drivers[0]  # the next batch, on the same connection
+    pooled = database.run(lambda c: c.exec_driver_sql("PRAGMA temp_store").scalar(), write=False)
+    assert pooled == 0
+    database.dispose()
+
+
+def test_a_failed_commit_leaves_no_transaction_behind(database_url: str) -> None:
+    """The connection a failed COMMIT ran on is not used again: SQLite keeps that transaction open."""
+    database = _setup(database_url)
+    drivers: list[Any] = []
+
+    def note_driver(connection: Connection) -> None:
+        drivers.append(connection.connection.driver_connection)
+
+    asyncio.run(database.write(note_driver))
+    with pytest.raises(IntegrityError):
+        asyncio.run(database.write(_dangling))
+    asyncio.run(database.write(note_driver))
+    assert drivers[1] is not drivers[0]
+    assert not drivers[1].in_transaction
     database.dispose()
 
 

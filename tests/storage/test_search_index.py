@@ -14,10 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar.testing import TestClient
 
 from tests.helpers import CONTACTS, Tenant, make_contact
-from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.storage import search_index
 from zcontacts.storage.database import Database
@@ -42,33 +40,21 @@ def _connection(path: str) -> Iterator[sqlite3.Connection]:
         connection.close()
 
 
-@pytest.fixture
-def quiet_client(database_url: str) -> Iterator[TestClient[Any]]:
-    """The app without its own compactor, so each test runs the one it made."""
-    settings = Settings(
-        database_url=database_url,
-        token_cache_seconds=0,
-        rate_limit_per_minute=0,
-        auto_migrate=False,
-        compact_search_index=False,
-    )
-    with TestClient(app=create_app(settings)) as test_client:
-        yield test_client
-
-
 def _fragment(client: Any, tenant: Tenant, count: int, database_url: str) -> None:
-    """`count` creates, each its own request and transaction. FTS5's own merging is off, so each leaves a
-    segment of its own (until FTS5's crisis merge at 16 on a level)."""
+    """`count` creates, each its own request, each moved into the index in a transaction of its own (as a
+    server's batches are). FTS5's own merging is off, so each leaves a segment of its own (until FTS5's crisis
+    merge at 16 on a level)."""
     with _connection(_path(database_url)) as connection:
         connection.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('automerge', 0)")
-    for n in range(count):
-        make_contact(
-            client,
-            tenant,
-            contact_name=f"{WORDS[n % len(WORDS)]} {WORDS[(n * 3) % len(WORDS)]} {n}",
-            company_name=f"{WORDS[(n * 5) % len(WORDS)]} Ltd",
-            email=f"person{n}@example.com",
-        )
+        for n in range(count):
+            make_contact(
+                client,
+                tenant,
+                contact_name=f"{WORDS[n % len(WORDS)]} {WORDS[(n * 3) % len(WORDS)]} {n}",
+                company_name=f"{WORDS[(n * 5) % len(WORDS)]} Ltd",
+                email=f"person{n}@example.com",
+            )
+            assert search_index.apply_step(connection) >= 1
 
 
 def _answers(client: Any, tenant: Tenant) -> dict[str, list[str]]:

@@ -93,8 +93,10 @@ LISTINGS = [
 def test_every_listing_is_served_by_an_index(database: Database, params: list[tuple[str, str]]) -> None:
     plan = _plan(database, params)
     for line in plan.splitlines():
-        if line.startswith("SCAN contacts_fts"):
-            continue  # the FTS5 table's own trigram index answers the match (VIRTUAL TABLE INDEX)
+        if line.startswith("SCAN contacts_fts VIRTUAL TABLE INDEX"):
+            continue  # the FTS5 table's own trigram index answers the match
+        if line == "SCAN contacts_fts_pending":
+            continue  # the short queue of rows not yet in that index (storage/search_index.py)
         assert not (line.startswith("SCAN contacts") and "INDEX" not in line), plan
     # Without a filter the index delivers rows in order; with one, only the matching rows are sorted.
     if all(key in ("sort_column", "sort_order", "filter_by", "page") for key, _ in params):

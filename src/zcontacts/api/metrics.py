@@ -94,7 +94,7 @@ def pool_lines(database: Database) -> list[str]:
         gauges.append(
             (
                 "search_index_busy",
-                "1 from a write seen (looked for every 0.5 s) until the trigram index is found compact.",
+                "1 from a write seen (looked for every 0.5 s) until the trigram index is found complete and compact.",
                 int(database.compactor.busy),
             )
         )

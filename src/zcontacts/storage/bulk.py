@@ -125,10 +125,12 @@ class BulkRepo:
         return [sql for _kind, _name, sql in rows]
 
     def restore_indexes(self, statements: list[str]) -> None:
-        """Recreate what `suspend_indexes` dropped and rebuild the trigram index from the contacts table."""
+        """Recreate what `suspend_indexes` dropped and rebuild the trigram index from the contacts table (which
+        makes whatever was queued for it moot: queued entries are dropped, not applied twice)."""
         for statement in statements:
             self.connection.exec_driver_sql(statement)
         self.connection.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild')")
+        self.connection.exec_driver_sql("DELETE FROM contacts_fts_pending")
 
     def ids_by_name(self, organization_id: str, name_keys: Collection[str]) -> dict[str, str]:
         """Contact ids of the organization's contacts with these case-folded names (the unique index)."""

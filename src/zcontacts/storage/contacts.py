@@ -37,6 +37,7 @@ from zcontacts.storage import ids
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.prepared import Prepared, Runner
 from zcontacts.storage.tables import (
+    TRIGRAM_KEYS,
     contact_addresses,
     contact_custom_fields,
     contact_history,
@@ -61,12 +62,13 @@ _FILTER_COLUMNS = {
 }
 # Above every code point a key can hold: [v, v + _TOP) is exactly the keys starting with v (byte order).
 _TOP = "\U0010ffff"
-# The keys the trigram index holds: the search's and every filter's.
-_FTS_KEYS = ("search_key", *(f"{field}_key" for field in _FILTER_COLUMNS))
-# Rows whose indexed keys hold every trigram of an FTS5 query (see _trigram_query).
-_FTS_MATCH = text("SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH :p_trigrams").columns(
-    column("rowid", BigInteger)
+# Rows whose indexed keys hold every trigram of an FTS5 query (see _trigram_query), and the rows queued for
+# indexing (migration 0007): a superset of the rows that match, which the row's own key then confirms.
+_CANDIDATES = (
+    "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {trigrams} "
+    "UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL"
 )
+_FTS_MATCH = text(_CANDIDATES.format(trigrams=":p_trigrams")).columns(column("rowid", BigInteger))
 
 
 # ---- the hot reads ---------------------------------------------------------------------------------------
@@ -289,9 +291,11 @@ def seek_page_sql(shape: Shape) -> str:
 # A substring of 3 or more characters: the trigram index finds the rows holding trigrams that cover it, and the
 # row's own key confirms it (the index keeps no columns, detail=none). A GLOB on the FTS5 table would look up
 # every trigram of the value; covering it takes about a third of them (2 of a 6-character value's 4), each a
-# walk of its rows' list: over 1,000,000 customers a search's SQL 298 -> 198 µs, same rows.
+# walk of its rows' list: over 1,000,000 customers a search's SQL 298 -> 198 µs, same rows. Rows whose keys
+# are still queued for the index are candidates too, and the confirmation on the row also rules out what the
+# index still holds for rows since changed or deleted (storage/search_index.py keeps the queue short).
 _SCAN_IN = "instr(contacts.{key}, ?) > ?"
-_FTS_IN = "contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?) AND " + _SCAN_IN
+_FTS_IN = "contacts.contact_id IN (" + _CANDIDATES.format(trigrams="?") + ") AND " + _SCAN_IN
 
 
 def _trigram_query(value: str) -> str:
@@ -343,7 +347,7 @@ _UPDATE_CONTACT = Prepared(
 # row's other columns only, so SQLite touches no index entries but updated_at's and the list-page indexes'
 # (migration 0006, which carry summary_doc), and FTS5 re-tokenizes nothing: a SET that names an indexed column
 # rewrites its entries even when the value is the same.
-_INDEXED_COLUMNS = (*_FTS_KEYS, "status")
+_INDEXED_COLUMNS = (*TRIGRAM_KEYS, "status")
 _BODY_COLUMNS = [name for name in _UPDATED_COLUMNS if name not in _INDEXED_COLUMNS]
 _UPDATE_CONTACT_BODY = Prepared(
     update(contacts)

@@ -23,7 +23,7 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from functools import partial
 from typing import Any, TypeVar
 
@@ -36,7 +36,7 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from zcontacts.errors import ServiceBusy
 from zcontacts.storage.engine import BUSY_TIMEOUT_MS, SQLITE_WRITE, is_sqlite, make_engine
-from zcontacts.storage.search_index import IndexCompactor
+from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor, apply_pending, apply_step
 
 T = TypeVar("T")
 Work = Callable[[Connection], T]
@@ -76,11 +76,15 @@ class Database:
             else None
         )
         self._writes = 0
+        # Writes since this process last moved the trigram queue into the index (storage/search_index.py).
+        self._unapplied = 0
         self._checkpointing = False
         self._checkpointer: sqlite3.Connection | None = None
         # Only for a file: an in-memory database's pool hands a thread the same connection every time.
         self._group_commit = group_commit and self._file is not None
         self._batch: _Batch | None = None
+        # The connection batches run on, kept between them (see _writer_connection).
+        self._writer: Connection | None = None
         # Merges the trigram index when writes are quiet (storage/search_index.py); a server starts it.
         self.compactor = (
             IndexCompactor(self._file) if compact_search_index and self._file is not None else None
@@ -117,7 +121,11 @@ class Database:
                 if write:
                     connection.execution_options(**{SQLITE_WRITE: True})
                 with connection.begin():
-                    return work(connection)
+                    result = work(connection)
+                    if write and self.inline:
+                        # A write outside group commit (the CLI, imports, no event loop) leaves no queue behind.
+                        apply_pending(_driver(connection))
+                    return result
 
     @contextmanager
     def _overload_as_busy(self) -> Iterator[None]:
@@ -150,9 +158,14 @@ class Database:
         loop = asyncio.get_running_loop()
         batch = self._batch
         if batch is None:
-            with self._overload_as_busy():
-                batch = _Batch(self.engine.connect())
-            if not batch.try_begin():  # when it raises, no batch is left open for later writes to join
+            batch = _Batch(self._writer_connection())
+            try:
+                begun = batch.try_begin()
+            except BaseException:  # no batch is left open for later writes to join
+                batch.failed = True
+                self._end(batch)
+                raise
+            if not begun:
                 # Another process holds the write lock: wait for it on the event loop, not in SQLite's
                 # busy handler, which would stop this process serving anyone while it sleeps.
                 batch.acquiring = loop.create_task(self._acquire(batch))
@@ -189,7 +202,7 @@ class Database:
         except Exception as exc:  # every waiting write gets the failure
             failure = exc
             self._batch = None
-            batch.close()
+            self._end(batch)
         for ready in batch.ready:
             if ready.done():
                 continue
@@ -210,9 +223,12 @@ class Database:
         try:
             with self._overload_as_busy():
                 try:
+                    if self._unapplied >= APPLY_EVERY:
+                        self._unapplied = 0
+                        batch.apply_pending()
                     batch.transaction.commit()
                 finally:
-                    batch.close()
+                    self._end(batch)
         except Exception as exc:  # every waiter gets the failure; none of the batch's writes is kept
             log.warning("group commit failed: its writes are rolled back", exc_info=True)
             failure = exc
@@ -224,6 +240,34 @@ class Database:
             else:
                 waiter.set_exception(failure)
 
+    def _writer_connection(self) -> Connection:
+        """The connection group-commit batches run on: one at a time (one event loop), so one connection, kept
+        open between batches. A pool checkout and return per batch cost more than its BEGIN and COMMIT (py-spy
+        on a served create at one connection: 5 % of the server's time). Its savepoint journals stay in memory
+        (temp_store=MEMORY): a statement that fires triggers, and every savepoint, keeps a sub-journal of the
+        pages it changes, and past 64 KiB (one write's ~20 pages) SQLite moves it into a temporary file, an open,
+        an unlink, a dozen writes and a close per write (~110 µs). Only this connection, which holds one loop
+        turn's writes at a time: a CLI reset of a million customers, on a pooled one, would journal gigabytes."""
+        if self._writer is None or self._writer.closed or self._writer.invalidated:
+            with self._overload_as_busy():
+                connection = self.engine.connect()
+            try:
+                _driver(connection).execute("PRAGMA temp_store=MEMORY")
+            except BaseException:
+                connection.invalidate()
+                connection.close()
+                raise
+            self._writer = connection
+        return self._writer
+
+    def _end(self, batch: _Batch) -> None:
+        """The batch is over: its connection serves the next one, unless it could not be left clean."""
+        if not batch.end() and self._writer is batch.connection:
+            self._writer = None
+            if not batch.connection.closed:
+                batch.connection.invalidate()
+                batch.connection.close()
+
     # ---- WAL checkpoints off the request path (SQLite) -----------------------------------------------------
     # SQLite copies the WAL back into the database file (a checkpoint, with fsync) inside whichever commit
     # crosses wal_autocheckpoint pages: at its default of 1,000, about one request in 25 paid ~20 ms. Every
@@ -234,6 +278,7 @@ class Database:
     # where the copy runs differs).
 
     def _after_write(self) -> None:
+        self._unapplied += 1
         self._writes += 1
         if self._writes < CHECKPOINT_EVERY or self._checkpointing or self._file is None:
             return
@@ -288,9 +333,24 @@ class Database:
             self.compactor.start()
 
     def dispose(self) -> None:
-        """Close every pooled connection (and the readers), stopping background upkeep."""
+        """Close every pooled connection (and the readers), stopping background upkeep; what this process left
+        in the trigram queue goes into the index first, so a stopped server leaves it complete."""
         if self.compactor is not None:
             self.compactor.close()
+        if self._unapplied and self._file is not None:
+            self._unapplied = 0
+            try:
+                with closing(sqlite3.connect(self._file, timeout=BUSY_SECONDS)) as connection:
+                    connection.isolation_level = None
+                    apply_step(connection)
+            except sqlite3.Error:
+                log.warning(
+                    "could not apply the trigram queue at shutdown; the next server will", exc_info=True
+                )
+        if self._writer is not None:
+            self._writer.invalidate()  # closed, not pooled with its temp_store
+            self._writer.close()
+            self._writer = None
         with self._lock:
             readers, self._readers = self._readers, []
             if self._checkpointer is not None:
@@ -307,11 +367,8 @@ class _Batch:
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        driver = connection.connection.driver_connection
-        if not isinstance(driver, sqlite3.Connection):
-            connection.close()
-            raise RuntimeError("group commit serves SQLite only")
-        self.driver = driver
+        self.driver = _driver(connection)
+        self.failed = False
         self.begun = False
         self.commit_scheduled = False
         self.ready: list[asyncio.Future[None]] = []  # writes waiting for the write lock
@@ -323,11 +380,6 @@ class _Batch:
         process holds it. SQLAlchemy's transaction then wraps the one SQLite has begun."""
         try:
             self.driver.execute("PRAGMA busy_timeout=0")
-            # A statement that fires triggers, and every savepoint, keeps a sub-journal of the pages it changes;
-            # past 64 KiB (one write's ~20 pages) SQLite moves it into a temporary file: an open, an unlink, a
-            # dozen writes and a close per write, ~110 µs here. A batch's few hundred KiB stay in memory instead.
-            # Only the batch's transaction: a CLI reset of a million customers would journal gigabytes.
-            self.driver.execute("PRAGMA temp_store=MEMORY")
             try:
                 self.driver.execute("BEGIN IMMEDIATE")
             finally:
@@ -335,20 +387,35 @@ class _Batch:
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc).lower() or "busy" in str(exc).lower():
                 return False
-            self.close()
+            self.failed = True
             raise
         self.transaction = self.connection.begin()
         self.begun = True
         return True
 
-    def close(self) -> None:
-        """Give the connection back to the pool as it came: SQLite's default temp_store."""
+    def end(self) -> bool:
+        """Leave the connection as the next batch needs it: no transaction open (a COMMIT that failed leaves
+        SQLite's open while SQLAlchemy counts it ended). False when that cannot be vouched for."""
+        if self.failed or (self.begun and self.transaction.is_active):
+            return False
         try:
-            self.driver.execute("PRAGMA temp_store=DEFAULT")
+            if self.driver.in_transaction:
+                self.driver.rollback()
+                return False  # SQLAlchemy's view of a failed commit is not worth trusting again
         except sqlite3.Error:
-            self.connection.invalidate()  # closed instead of pooled with the batch's setting
-        finally:
-            self.connection.close()
+            return False
+        return True
+
+    def apply_pending(self) -> None:
+        """Move the trigram queue into the index as part of this batch, in a savepoint: should it fail, the
+        batch's writes still commit and the queue waits for the next try (searches read it meanwhile)."""
+        self.driver.execute("SAVEPOINT apply")
+        try:
+            apply_pending(self.driver)
+        except sqlite3.Error:
+            log.warning("could not apply the trigram queue; it stays queued", exc_info=True)
+            self.driver.execute("ROLLBACK TO apply")  # if even this fails, the batch fails as a whole
+        self.driver.execute("RELEASE apply")
 
     def run(self, work: Work[T]) -> T:
         """Run `work` in a savepoint: if it raises, what it wrote is undone and the batch goes on. The
@@ -362,6 +429,14 @@ class _Batch:
             raise
         self.driver.execute("RELEASE write")
         return result
+
+
+def _driver(connection: Connection) -> sqlite3.Connection:
+    """The sqlite3 connection under a SQLAlchemy one."""
+    driver = connection.connection.driver_connection
+    if not isinstance(driver, sqlite3.Connection):
+        raise RuntimeError("group commit and the trigram queue serve SQLite only")
+    return driver
 
 
 def _sqlite_busy(exc: OperationalError) -> bool:

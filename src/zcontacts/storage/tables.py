@@ -70,6 +70,18 @@ tokens = Table(
     Column("refresh_token_hash", String(64), nullable=True, index=True),
 )
 
+# The keys SQLite's FTS5 trigram index holds (contacts_fts, beside the table; migrations 0004 and 0007, which
+# keep their own copy): the search's and every substring filter's.
+TRIGRAM_KEYS = (
+    "contact_name_key",
+    "company_name_key",
+    "email_key",
+    "phone_key",
+    "first_name_key",
+    "last_name_key",
+    "search_key",
+)
+
 contacts = Table(
     "contacts",
     metadata,
