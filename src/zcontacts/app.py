@@ -7,7 +7,6 @@ import logging
 from litestar import Litestar, Router
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
 
@@ -24,7 +23,7 @@ from zcontacts.api.health import HEALTH_ROUTES
 from zcontacts.api.metrics import Metrics, metrics
 from zcontacts.api.oauth import OAuthController
 from zcontacts.api.observe import RequestObserver
-from zcontacts.api.openapi import defer_openapi, redoc
+from zcontacts.api.openapi import defer_openapi, docs_pages, redoc
 from zcontacts.api.ratelimit import RateLimiter
 from zcontacts.config import Settings
 from zcontacts.console.routes import ConsoleController
@@ -88,10 +87,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         for path, wording in MOUNTS.items()
     ]
+    render_plugins, docs_assets = docs_pages()
     request_metrics = Metrics()
     grant_cache = GrantCache(database, settings.token_cache_seconds)
     app = _Litestar(
-        route_handlers=[*mounts, OAuthController, *HEALTH_ROUTES, metrics, redoc, ConsoleController],
+        route_handlers=[
+            *mounts,
+            OAuthController,
+            *HEALTH_ROUTES,
+            metrics,
+            redoc,
+            *docs_assets,
+            ConsoleController,
+        ],
         exception_handlers=EXCEPTION_HANDLERS,
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
@@ -111,7 +119,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             version=__version__,
             description="A self-hosted, wire-compatible Zoho Expense Customers API.",
             path="/docs",
-            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin(google_fonts=False)],
+            render_plugins=render_plugins,
         ),
         debug=False,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -78,6 +79,25 @@ def test_the_request_examples_are_bodies_the_api_accepts() -> None:
     for name, kind in (("create_request", ContactCreate), ("update_request", ContactUpdate)):
         msgspec.json.decode(msgspec.json.encode(reference(name)), type=kind)
     assert reference_examples() == {name: reference(name) for name in reference_examples()}
+
+
+def test_the_docs_pages_load_nothing_from_elsewhere(client: Any) -> None:
+    """Swagger UI and ReDoc come with zcontacts (no CDN), so the docs work on a machine without internet."""
+    for page in ("/docs", "/docs/swagger", "/redoc", "/docs/redoc"):
+        html = client.get(page).text
+        linked = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+        assert linked, page
+        assert all(url.startswith("/docs/assets/") for url in linked), (page, linked)
+        for url in linked:
+            asset = client.get(url)
+            assert asset.status_code == 200, url
+            assert asset.headers["content-type"].split(";")[0] in (
+                "text/javascript",
+                "text/css",
+                "image/png",
+            ), url
+            assert len(asset.content) > 500, url
+    assert client.get("/docs/assets/swagger/missing.js").status_code == 404
 
 
 def test_redoc_is_served_with_the_completed_document(client: Any) -> None:

@@ -8,9 +8,11 @@ from importlib import resources
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request, Response, get
+from litestar import Litestar, Request, Response, Router, get
 from litestar._openapi.plugin import OpenAPIPlugin
-from litestar.openapi.plugins import RedocRenderPlugin
+from litestar.datastructures import CacheControlHeader
+from litestar.openapi.plugins import OpenAPIRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
+from litestar.static_files import create_static_files_router
 
 from zcontacts.domain.listing import FILTER_FIELDS, MAX_PER_PAGE, SORT_COLUMNS, STATUS_FILTERS
 from zcontacts.domain.schemas import (
@@ -371,3 +373,39 @@ async def redoc(request: Request[Any, Any, Any]) -> Response[bytes]:
     return Response(
         plugin.render(request, openapi.provide_openapi_schema()), media_type="text/html; charset=utf-8"
     )
+
+
+# Swagger UI and ReDoc load their JavaScript and CSS from zcontacts itself (the openapi-ui-bundles package),
+# not from a CDN: a self-hosted server's docs must work on a machine without internet access.
+ASSETS = "/docs/assets"
+
+
+def docs_pages() -> tuple[list[OpenAPIRenderPlugin], list[Router]]:
+    """The render plugins of the docs pages, pointed at local files, and the routers serving those files."""
+    from openapi_ui_bundles import redoc as redoc_files
+    from openapi_ui_bundles import swagger_ui as swagger_files
+
+    swagger = f"{ASSETS}/swagger"
+    favicon = f"<link rel='icon' type='image/png' href='{swagger}/favicon-32x32.png'>"
+    plugins: list[OpenAPIRenderPlugin] = [
+        SwaggerRenderPlugin(
+            js_url=f"{swagger}/swagger-ui-bundle.js",
+            css_url=f"{swagger}/swagger-ui.css",
+            standalone_preset_js_url=f"{swagger}/swagger-ui-standalone-preset.js",
+            favicon=favicon,
+        ),
+        RedocRenderPlugin(js_url=f"{ASSETS}/redoc/redoc.standalone.js", google_fonts=False, favicon=favicon),
+    ]
+    cache = CacheControlHeader(max_age=86_400, public=True)  # the files change only with the package
+    routers = [
+        create_static_files_router(
+            path=swagger, directories=[swagger_files.static_path], name="swagger-assets", cache_control=cache
+        ),
+        create_static_files_router(
+            path=f"{ASSETS}/redoc",
+            directories=[redoc_files.static_path],
+            name="redoc-assets",
+            cache_control=cache,
+        ),
+    ]
+    return plugins, routers
