@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from litestar import Litestar, Router
+from litestar import Litestar, Request, Response, Router
 from litestar.datastructures import State
+from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
@@ -17,7 +19,7 @@ from zcontacts.api.contact_addresses import ContactAddressesController
 from zcontacts.api.contact_persons import ContactPersonsController
 from zcontacts.api.contacts import ContactsController
 from zcontacts.api.context import EXPENSE, MOUNTS
-from zcontacts.api.errors import EXCEPTION_HANDLERS
+from zcontacts.api.errors import EXCEPTION_HANDLERS, framework_error
 from zcontacts.api.fast_path import FastPath
 from zcontacts.api.health import HEALTH_ROUTES
 from zcontacts.api.metrics import Metrics, metrics
@@ -26,7 +28,7 @@ from zcontacts.api.observe import RequestObserver
 from zcontacts.api.openapi import defer_openapi, docs_pages, redoc
 from zcontacts.api.ratelimit import RateLimiter
 from zcontacts.config import Settings
-from zcontacts.console.routes import ConsoleController
+from zcontacts.console.routes import ConsoleController, is_console_path, not_found_page
 from zcontacts.logs import configure_logging
 from zcontacts.storage import migrate
 from zcontacts.storage.database import Database
@@ -100,7 +102,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *docs_assets,
             ConsoleController,
         ],
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, NotFoundException: _not_found},
         request_max_body_size=settings.max_body_bytes,
         on_startup=[on_startup],
         on_shutdown=[on_shutdown],
@@ -130,6 +132,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     app.asgi_handler = RequestObserver(app.asgi_handler, request_metrics, fast)
     defer_openapi(app)
     return app
+
+
+def _not_found(request: Request[Any, Any, Any], exc: NotFoundException) -> Response[Any]:
+    """No route: the console's own page under /console (a browser asked), else the API's Zoho envelope."""
+    if is_console_path(request.url.path):
+        return not_found_page(request)
+    return framework_error(request, exc)
 
 
 def create_app_from_env() -> Litestar:

@@ -229,6 +229,8 @@ def test_bad_ids_and_parameters_are_friendly_refusals(client: Any, tenant: Tenan
     for path, status in (
         ("/console/contacts/abc", 404),
         ("/console/contacts/99999999999", 404),
+        ("/console/nowhere", 404),  # an unknown console address: the console's page, not the API's JSON
+        ("/console/contacts/12/nowhere/else", 404),
         ("/console/contacts?page=0", 400),
         ("/console/contacts?page=x", 400),
         ("/console/contacts?search_text=" + "a" * 300, 400),

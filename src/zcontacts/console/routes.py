@@ -127,6 +127,17 @@ def _refused(request: AnyRequest, exc: ZohoError) -> Response[str]:
     return page("error.html", status=int(exc.status), message=exc.message, session=session_of(request))
 
 
+def is_console_path(path: str) -> bool:
+    """True for the console's addresses (/console and below)."""
+    return path == "/console" or path.startswith("/console/")
+
+
+def not_found_page(request: AnyRequest) -> Response[str]:
+    """The console's 404 page, for an address under /console that no route serves (the router answers those
+    before any console handler runs): a browser asked, not an API client."""
+    return _refused(request, NotFound())
+
+
 class ConsoleController(Controller):
     """GET/POST /console/…"""
 
