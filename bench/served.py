@@ -1,0 +1,101 @@
+"""One workload against one served target, with the server's own CPU per request: `zcontacts serve` (or the
+limit) on a copy of a cached dataset, one warm-up second, then wrk; the server's user + system CPU (all its
+threads, from /proc) divided by the requests answered. Steadier than requests/s alone on a shared machine,
+and what session 10's A/B pairs of the write changes used (docs/PERFORMANCE.md). With --py-spy, a raw
+py-spy profile of the measured run is written too (`pip install py-spy`).
+
+    .venv/bin/python -m bench.served create --connections 1 [--target limit] [--source FILE] [--py-spy OUT]"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import replace
+from pathlib import Path
+
+from bench import data, servers, wrk
+from bench.run import inputs_for
+from bench.workloads import WORKLOADS, plan
+
+READY = "/expense/v1/contacts?per_page=1"
+
+
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far."""
+    total = 0
+    for each in (pid, *servers._children(pid)):
+        fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _py_spy() -> str:
+    """py-spy beside this interpreter (a venv's bin), else on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
+
+
+def main() -> None:
+    """Measure one cell."""
+    parser = argparse.ArgumentParser(prog="bench.served", description=__doc__)
+    parser.add_argument("workload", choices=WORKLOADS)
+    parser.add_argument("--target", choices=("zcontacts", "limit"), default="zcontacts")
+    parser.add_argument("--connections", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--source", type=Path, help="a database file to copy instead of the cached dataset")
+    parser.add_argument("--py-spy", type=Path, help="also record a raw py-spy profile of the run here")
+    args = parser.parse_args()
+
+    loaded = data.dataset(args.size)
+    work = Path(data.CACHE / "served")
+    work.mkdir(parents=True, exist_ok=True)
+    database = work / "served.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    shutil.copy(args.source or loaded.path, database)
+    inputs = inputs_for(loaded)
+    warm = inputs
+    if args.workload in ("update", "delete"):
+        victims = data.add_victims(replace(loaded, path=database), 20_000, loaded.count + 30_000_000)
+        # Deletes warm up on other customers than they are measured on: each id answers 200 once.
+        warm = replace(inputs, update_ids=victims[:1000], delete_ids=victims[:3000])
+        inputs = replace(inputs, update_ids=victims[:1000], delete_ids=victims[3000:])
+    headers = plan("zoho", "get", inputs).headers
+    if args.target == "zcontacts":
+        target = servers.zcontacts(f"sqlite:///{database}", READY, headers)
+    else:
+        target = servers.limit(database, READY, headers)
+    target.start()
+    assert target.process is not None
+    spy = None
+    try:
+        wrk.run(target.url, plan("zoho", args.workload, warm), connections=args.connections, seconds=1.0,
+                run_tag=uuid.uuid4().hex[:8])  # fmt: skip
+        time.sleep(1.0)
+        if args.py_spy:
+            spy = subprocess.Popen([_py_spy(), "record", "-p", str(target.process.pid), "-d",
+                                    str(int(args.seconds) + 1), "-r", "500", "-f", "raw", "-o", str(args.py_spy),
+                                    "--nonblocking", "-t"])  # fmt: skip
+            time.sleep(0.5)
+        before = server_cpu_seconds(target.process.pid)
+        result = wrk.run(target.url, plan("zoho", args.workload, inputs), connections=args.connections,
+                         seconds=args.seconds, run_tag=uuid.uuid4().hex[:8])  # fmt: skip
+        cpu = server_cpu_seconds(target.process.pid) - before
+        if spy is not None:
+            spy.wait()
+    finally:
+        target.stop()
+    per_request = cpu / result.requests * 1e6 if result.requests else 0.0
+    print(f"{args.target} {args.workload} c{args.connections}: {result.rps:,.0f}/s, server CPU "
+          f"{per_request:.0f} µs/request, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+          f"{result.bad_status} bad")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
