@@ -21,6 +21,11 @@ def test_zoho_time_format() -> None:
     assert format_zoho(1488258400000, "Asia/Kolkata") == "2017-02-28T10:36:40+0530"
     assert format_zoho(1488258400000, "UTC") == "2017-02-28T05:06:40+0000"
     assert format_zoho(1488258400000, "America/New_York") == "2017-02-28T00:06:40-0500"
+    # To the second, milliseconds dropped (rendered once per second and zone): before 1970 too.
+    assert format_zoho(1488258400999, "UTC") == "2017-02-28T05:06:40+0000"
+    assert format_zoho(-1, "UTC") == "1969-12-31T23:59:59+0000"
+    assert format_zoho(-1000, "UTC") == "1969-12-31T23:59:59+0000"
+    assert format_zoho(-1001, "UTC") == "1969-12-31T23:59:58+0000"
 
 
 def test_scopes_accept_both_spellings_and_full_access() -> None:
@@ -57,6 +62,7 @@ def test_list_query_defaults_and_case_folding() -> None:
         (b"[1]", MalformedJSON, "JSON object"),
         (b"{,}", MalformedJSON, "JSON is not well formed"),
         (b'{"contact_name": "a\\u0000"}', InvalidValue, "NUL"),
+        (b'{"contact_name": "a\\U0000"}', InvalidValue, "NUL"),  # the check is case-blind, as it always was
     ],
 )
 def test_decode_errors_name_the_field(raw: bytes, error: type[Exception], words: str) -> None:

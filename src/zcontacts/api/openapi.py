@@ -13,6 +13,8 @@ from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import CacheControlHeader
 from litestar.openapi.plugins import OpenAPIRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
+from openapi_ui_bundles import redoc as redoc_files
+from openapi_ui_bundles import swagger_ui as swagger_files
 
 from zcontacts.domain.listing import FILTER_FIELDS, MAX_PER_PAGE, SORT_COLUMNS, STATUS_FILTERS
 from zcontacts.domain.schemas import (
@@ -382,9 +384,6 @@ ASSETS = "/docs/assets"
 
 def docs_pages() -> tuple[list[OpenAPIRenderPlugin], list[Router]]:
     """The render plugins of the docs pages, pointed at local files, and the routers serving those files."""
-    from openapi_ui_bundles import redoc as redoc_files
-    from openapi_ui_bundles import swagger_ui as swagger_files
-
     swagger = f"{ASSETS}/swagger"
     favicon = f"<link rel='icon' type='image/png' href='{swagger}/favicon-32x32.png'>"
     plugins: list[OpenAPIRenderPlugin] = [
