@@ -1,7 +1,8 @@
 """The benchmark: `./scripts/bench` (or `.venv/bin/python -m bench.run`). Loads (or reuses) the datasets,
-starts zcontacts, the limit, json-server and Prism on loopback ports, drives every workload at each
-connection count against each target in turn (interleaved, so machine noise hits all alike), then prints the
-table, the list query plans and the targets. Every wrk run is bounded; the run stops by itself."""
+starts zcontacts, the two limits (raw ASGI and bare Starlette), json-server and Prism on loopback ports,
+drives every workload at each connection count against each target in turn (interleaved, so machine noise
+hits all alike), then prints the table, the list query plans and the targets. Every wrk run is bounded; the
+run stops by itself."""
 
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ def arguments(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--warmup", type=float, default=1.0, help="unmeasured run before each workload")
     parser.add_argument("--connections", default="1,16,64", help="connection counts (comma separated)")
     parser.add_argument("--workloads", default=",".join(WORKLOADS), help="workloads (comma separated)")
-    parser.add_argument("--targets", default="zcontacts,limit,json-server,prism", help="targets to run")
+    parser.add_argument(
+        "--targets", default="zcontacts,limit,starlette,json-server,prism", help="targets to run"
+    )
     parser.add_argument("--workers", type=int, default=1, help="zcontacts and limit server processes")
     parser.add_argument("--server", default="uvicorn", choices=("uvicorn", "granian"),
                         help="HTTP server for zcontacts and the limit (uvicorn: as `zcontacts serve`)")  # fmt: skip
@@ -249,10 +252,13 @@ def run_size(
             f"(median of {each} ms)"
         )
         targets.append(zc)
-        if "limit" in wanted:
-            targets.append(
-                servers.limit(loaded.path, ready, headers, workers=args.workers, server=args.server)
-            )
+        for name in servers.LIMIT_APPS:
+            if name in wanted:
+                targets.append(
+                    servers.limit(
+                        loaded.path, ready, headers, workers=args.workers, server=args.server, name=name
+                    )
+                )
         if "json-server" in wanted and small is not None:
             note = "" if loaded.count == small.count else f"holds {small.count:,}"
             targets.append(

@@ -4,7 +4,7 @@ threads, from /proc) divided by the requests answered. Steadier than requests/s 
 and what session 10's A/B pairs of the write changes used (docs/PERFORMANCE.md). With --py-spy, a raw
 py-spy profile of the measured run is written too (`pip install py-spy`).
 
-    .venv/bin/python -m bench.served create --connections 1 [--target limit] [--source FILE] [--py-spy OUT]"""
+    .venv/bin/python -m bench.served create --connections 1 [--target limit|starlette] [--source FILE] [--py-spy OUT]"""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def main() -> None:
     """Measure one cell."""
     parser = argparse.ArgumentParser(prog="bench.served", description=__doc__)
     parser.add_argument("workload", choices=WORKLOADS)
-    parser.add_argument("--target", choices=("zcontacts", "limit"), default="zcontacts")
+    parser.add_argument("--target", choices=("zcontacts", *servers.LIMIT_APPS), default="zcontacts")
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--size", type=int, default=10_000)
@@ -70,7 +70,7 @@ def main() -> None:
     if args.target == "zcontacts":
         target = servers.zcontacts(f"sqlite:///{database}", READY, headers)
     else:
-        target = servers.limit(database, READY, headers)
+        target = servers.limit(database, READY, headers, name=args.target)
     target.start()
     assert target.process is not None
     spy = None

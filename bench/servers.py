@@ -166,6 +166,10 @@ def zcontacts(
     )
 
 
+# The two limits: the raw ASGI app and the same app under bare Starlette, by target name.
+LIMIT_APPS = {"limit": "bench.limit_app:create_app", "starlette": "bench.limit_starlette:create_app"}
+
+
 def limit(
     database_path: Path,
     ready_path: str,
@@ -173,16 +177,18 @@ def limit(
     *,
     workers: int = 1,
     server: str = "uvicorn",
+    name: str = "limit",
 ) -> Target:
-    """The bare ASGI app, under the HTTP server zcontacts runs under in the same run."""
+    """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run."""
+    factory = LIMIT_APPS[name]
     if server == "granian":
-        command = _granian("bench.limit_app:create_app", workers)
+        command = _granian(factory, workers)
     else:
-        command = [sys.executable, "-m", "uvicorn", "bench.limit_app:create_app", "--factory", "--host",
+        command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host",
                    "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools",
                    "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
     return Target(
-        name="limit",
+        name=name,
         dialect="zoho",
         command=command,
         ready_path=ready_path,

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -103,7 +104,8 @@ def _cell(
 
 def test_ratios_and_checks_take_the_worst_cell() -> None:
     cells = [
-        _cell("zcontacts", "get", 3000), _cell("limit", "get", 4000), _cell("json-server", "get", 500),
+        _cell("zcontacts", "get", 3000), _cell("limit", "get", 4000), _cell("starlette", "get", 6000),
+        _cell("json-server", "get", 500),
         _cell("prism", "get", 1000), _cell("zcontacts", "create", 600), _cell("json-server", "create", 300),
         _cell("prism", "create", 900), _cell("zcontacts", "get", 3000, connections=64, p99=25),
         _cell("zcontacts", "list_deep", 500, connections=1, size=1_000_000, p99=4),
@@ -114,11 +116,15 @@ def test_ratios_and_checks_take_the_worst_cell() -> None:
     assert "create" in checks["zcontacts ≥ 3× json-server on every workload"].detail
     assert checks["zcontacts ≥ Prism on every workload"].met is False
     assert checks["zcontacts ≥ 60% of the limit on get and list"].met is True
+    starlette = checks["zcontacts ≥ 60% of the limit under bare Starlette on get and list"]
+    assert (starlette.met, starlette.detail) == (False, "worst 0.50× (get c16 n=10,000)")
     assert checks["p99 < 20 ms at 64 connections"].met is False
     assert checks["any list page over 1,000,000 customers < 20 ms server time"].met is True
     assert checks["cold start < 1 s"].met is True
     assert checks["resident memory < 150 MB under load"].met is False
-    assert "| 10,000 | get | 16 | 3,000 |" in markdown_table(cells)
+    assert "| 10,000 | get | 16 | 3,000 | 1.00 | 5.00 | 4,000 | 0.75× | 6,000 | 0.50× |" in markdown_table(
+        cells
+    )
 
 
 def test_generated_customers_are_valid_unique_and_findable() -> None:
@@ -157,3 +163,46 @@ def test_zcontacts_and_the_limit_run_under_the_same_server(server: str) -> None:
     else:
         assert zc.command[2:4] == ["zcontacts", "serve"]
         assert zc.command[zc.command.index("--database-url") + 1] == "sqlite:////tmp/x.db"
+
+
+def test_the_starlette_limit_answers_as_the_raw_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bare-Starlette limit runs the raw limit's own statements: every workload, sent to each app over a
+    copy of one small dataset, gets the same status, and the reads the same bytes."""
+    import asyncio
+    import shutil
+
+    import httpx
+    from bench.data import _load
+    from bench.limit_app import LimitApp
+    from bench.limit_starlette import create_app
+    from bench.run import inputs_for
+    from bench.workloads import WORKLOADS
+
+    loaded = _load(tmp_path / "set.db", 300, None)
+    inputs = inputs_for(loaded)
+    raw, framed = tmp_path / "raw.db", tmp_path / "framed.db"
+    for copy in (raw, framed):
+        shutil.copy(loaded.path, copy)
+
+    async def answers(app: object) -> list[tuple[int, bytes]]:
+        seen = []
+        transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+            for workload in WORKLOADS:
+                work = plan("zoho", workload, replace(inputs, update_ids=inputs.sample_ids[:2],
+                                                      delete_ids=inputs.sample_ids[-2:]))  # fmt: skip
+                for n, path in enumerate(work.paths[:2]):
+                    body = None if work.body is None else work.body.replace(PLACEHOLDER, str(n))
+                    reply = await client.request(work.method, path, headers=work.headers, content=body)
+                    assert reply.status_code == work.expect, (workload, reply.text)
+                    seen.append(
+                        (reply.status_code, b"" if workload in ("create", "update") else reply.content)
+                    )
+        return seen
+
+    monkeypatch.setenv("BENCH_DATABASE", str(framed))
+    framed_answers = asyncio.run(answers(create_app()))
+    assert len(framed_answers) >= len(WORKLOADS)
+    assert framed_answers == asyncio.run(answers(LimitApp(str(raw))))
