@@ -314,6 +314,7 @@ def _compact(path: Path, *, search_index: bool) -> None:
     with contextlib.closing(sqlite3.connect(path)) as connection:
         if search_index:
             connection.execute("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')")
+            connection.execute("UPDATE contacts_fts_upkeep SET cancelled_entries = 0")  # none left (0008)
             connection.commit()
         (pages,) = connection.execute("PRAGMA page_count").fetchone()
         (free,) = connection.execute("PRAGMA freelist_count").fetchone()

@@ -38,12 +38,17 @@ _SEARCH = (
     " UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL)"
     " AND instr(contacts.search_key, ?) > 0"
 )
-# As zcontacts: the trigram queue moved into the index inside every 64th write transaction.
+# As zcontacts: the trigram queue moved into the index inside every 64th write transaction, its cancelled
+# entries counted (migration 0008).
 _APPLY_EVERY = 64
 _KEYS = "contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key"
 _APPLY = (
     f"INSERT INTO contacts_fts (contacts_fts, rowid, {_KEYS}) "
     f"SELECT command, contact_id, {_KEYS} FROM contacts_fts_pending ORDER BY seq"
+)
+_COUNT_CHURN = (
+    "UPDATE contacts_fts_upkeep SET cancelled_entries = cancelled_entries + "
+    "(SELECT count(*) FROM contacts_fts_pending WHERE command IS NOT NULL)"
 )
 _COMPANY = " AND contacts.company_name_key = ?"
 _GET = "SELECT contacts.doc FROM contacts WHERE contacts.contact_id = ? AND contacts.organization_id = ?"
@@ -193,6 +198,7 @@ class LimitApp:
         with _writing(self.db) as db:
             yield db
             if self.writes % _APPLY_EVERY == _APPLY_EVERY - 1:
+                db.execute(_COUNT_CHURN)
                 db.execute(_APPLY)
                 db.execute("DELETE FROM contacts_fts_pending")
 

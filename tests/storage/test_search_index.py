@@ -224,3 +224,70 @@ def test_the_setting_turns_it_off(quiet_client: Any) -> None:
     assert Settings.from_env({"ZCONTACTS_COMPACT_SEARCH_INDEX": "false"}).compact_search_index is False
     assert quiet_client.app.state.database.compactor is None
     assert "zcontacts_search_index_busy" not in quiet_client.get("/metrics").text
+
+
+def _churn(client: Any, tenant: Tenant, database_url: str) -> None:
+    """12 customers, each moved into the index on its own (a few segments); then 6 deleted and 2 renamed
+    (8 unindex entries), 2 given new notes (none)."""
+    _fragment(client, tenant, 12, database_url)
+    found = client.get(CONTACTS, params={"per_page": 200}, headers=tenant.headers).json()["customers"]
+    ids = sorted(c["contact_id"] for c in found)
+    for contact_id in ids[:6]:
+        assert client.delete(f"{CONTACTS}/{contact_id}", headers=tenant.headers).status_code == 200
+    for n, contact_id in enumerate(ids[6:8]):
+        renamed = {"contact_name": f"Renamed {n}"}
+        assert client.put(f"{CONTACTS}/{contact_id}", json=renamed, headers=tenant.headers).status_code == 200
+    for contact_id in ids[8:10]:
+        noted = {"notes": "no key changes"}
+        assert client.put(f"{CONTACTS}/{contact_id}", json=noted, headers=tenant.headers).status_code == 200
+    with _connection(_path(database_url)) as connection:
+        search_index.apply_step(connection)
+
+
+def test_churn_gets_an_index_of_few_segments_merged(
+    quiet_client: Any, tenant: Tenant, database_url: str
+) -> None:
+    """Deletes and renames leave cancelled entries in the index; once they reach the share of the customers,
+    an index of fewer than max_segments segments is merged too, and the count starts again."""
+    _churn(quiet_client, tenant, database_url)
+    path = _path(database_url)
+    with _connection(path) as connection:
+        assert (
+            search_index.churn(connection) == 8
+        )  # deletes and renames; a notes-only update unindexes nothing
+        before = segments(connection)
+    assert 1 < before < 100
+    answers = _answers(quiet_client, tenant)
+    assert len(_renamed(quiet_client, tenant)) == 2
+
+    compactor = _run_quick(path, max_segments=100, churn_minimum=8, churn_share=0.5)  # 8 ≥ half of 6 left
+    assert compactor.merges == 1
+    with _connection(path) as connection:
+        assert segments(connection) == 1
+        assert search_index.churn(connection) == 0
+        connection.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('integrity-check', 1)")
+    assert _answers(quiet_client, tenant) == answers
+    assert len(_renamed(quiet_client, tenant)) == 2
+
+
+def _renamed(client: Any, tenant: Tenant) -> list[Any]:
+    reply = client.get(CONTACTS, params={"search_text": "renamed"}, headers=tenant.headers)
+    customers: list[Any] = reply.json()["customers"]
+    return customers
+
+
+@pytest.mark.parametrize(("minimum", "share"), [(9, 0.0), (1, 2.0)])
+def test_churn_below_the_threshold_leaves_the_index_alone(
+    quiet_client: Any, tenant: Tenant, database_url: str, minimum: int, share: float
+) -> None:
+    """Fewer cancelled entries than the minimum, or than the share of the customers: no merge, the count
+    kept for later."""
+    _churn(quiet_client, tenant, database_url)
+    path = _path(database_url)
+    with _connection(path) as connection:
+        before = segments(connection)
+    compactor = _run_quick(path, max_segments=100, churn_minimum=minimum, churn_share=share)
+    assert compactor.merges == 0
+    with _connection(path) as connection:
+        assert segments(connection) == before
+        assert search_index.churn(connection) == 8

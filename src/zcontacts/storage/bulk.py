@@ -126,11 +126,13 @@ class BulkRepo:
 
     def restore_indexes(self, statements: list[str]) -> None:
         """Recreate what `suspend_indexes` dropped and rebuild the trigram index from the contacts table (which
-        makes whatever was queued for it moot: queued entries are dropped, not applied twice)."""
+        makes whatever was queued for it moot: queued entries are dropped, not applied twice; and a rebuilt
+        index holds no cancelled entries)."""
         for statement in statements:
             self.connection.exec_driver_sql(statement)
         self.connection.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('rebuild')")
         self.connection.exec_driver_sql("DELETE FROM contacts_fts_pending")
+        self.connection.exec_driver_sql("UPDATE contacts_fts_upkeep SET cancelled_entries = 0")
 
     def ids_by_name(self, organization_id: str, name_keys: Collection[str]) -> dict[str, str]:
         """Contact ids of the organization's contacts with these case-folded names (the unique index)."""

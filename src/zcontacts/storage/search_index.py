@@ -8,13 +8,18 @@ queued row. One batch of 64 writes' entries costs about an eighth of what the sa
 transaction at a time (FTS5 tokenizes them alike but flushes one segment per transaction).
 
 FTS5 writes a new segment for every transaction that changes it and merges segments only lazily (automerge), so
-under writes the index holds 5-20 of them (one per write transaction before the queue; one per batch now), and a search looks each of its trigrams up in every one. Over 1,000,000
-customers, after 20,000 creates the index had 12 segments and a search's SQL took 514 µs; merged into one,
-259 µs (docs/PERFORMANCE.md). So a server watches the database, and once no connection has written for
-QUIET_SECONDS and the index has more than MAX_SEGMENTS segments, it merges the index in the background in
-short steps (FTS5's incremental 'merge' with a negative page count, which merges every segment into one). Each
-step is its own transaction of ~STEP_PAGES pages, so a write that arrives meanwhile waits at most one step,
-and the first write seen (by any connection, in any process) stops the merge until writes are quiet again.
+under writes the index holds 5-20 of them (one per write transaction before the queue; one per batch now), and
+a search looks each of its trigrams up in every one. Over 1,000,000 customers, after 20,000 creates the index
+had 12 segments and a search's SQL took 514 µs; merged into one, 259 µs (docs/PERFORMANCE.md). And a deleted
+or renamed contact's entries stay in the index, with entries that cancel them, until a merge reaches both: a
+10,000-customer index that had seen ~170,000 creates and deletes held 33 MB for 3 MB of live entries, and
+each index write cost 8 times as much. So a server watches the database, and once no connection has written
+for QUIET_SECONDS and the index has more than MAX_SEGMENTS segments, or the unindex entries moved into it
+since its last full merge (counted by migration 0008's contacts_fts_upkeep) reach CHURN_SHARE of the
+customers, it merges the index in the background in short steps (FTS5's incremental 'merge' with a negative
+page count, which merges every segment into one and drops what cancels out). Each step is its own
+transaction of ~STEP_PAGES pages, so a write that arrives meanwhile waits at most one step, and the first
+write seen (by any connection, in any process) stops the merge until writes are quiet again.
 
 Before merging, the compactor applies what is queued, so an idle server's index is complete. Neither changes
 what a search finds: applying moves entries from the queue into the index, merging rewrites its segments."""
@@ -35,6 +40,10 @@ log = logging.getLogger("zcontacts")
 QUIET_SECONDS = 1.0  # no write by any connection for this long before a merge starts
 POLL_SECONDS = 0.5  # how often the watcher reads the database's change counter
 MAX_SEGMENTS = 8  # more segments than this are merged; FTS5 alone keeps 5-20 under writes
+# Cancelled entries (since the last full merge) that get an index of fewer segments merged: this share of the
+# customers, and at least CHURN_MINIMUM, so a merge (which rewrites the whole index) pays for itself.
+CHURN_SHARE = 0.1
+CHURN_MINIMUM = 1000
 STEP_PAGES = 100  # pages written per merge transaction: ~15 ms over 1,000,000 customers
 
 APPLY_EVERY = 64  # writes of one process between batches moved from the queue into the index
@@ -51,6 +60,14 @@ _APPLY = (
     f"SELECT command, contact_id, {_KEYS} FROM contacts_fts_pending WHERE seq <= ? ORDER BY seq"
 )
 _FORGET = "DELETE FROM contacts_fts_pending WHERE seq <= ?"
+# The entries about to be applied that unindex a row's old keys: each leaves a cancelled entry behind.
+_COUNT_CHURN = (
+    "UPDATE contacts_fts_upkeep SET cancelled_entries = cancelled_entries + "
+    "(SELECT count(*) FROM contacts_fts_pending WHERE seq <= ? AND command IS NOT NULL)"
+)
+_CHURN = "SELECT cancelled_entries FROM contacts_fts_upkeep"
+_MERGED = "UPDATE contacts_fts_upkeep SET cancelled_entries = max(0, cancelled_entries - ?)"
+_CUSTOMERS = "SELECT count(*) FROM contacts"
 
 
 def apply_pending(connection: sqlite3.Connection) -> int:
@@ -59,6 +76,7 @@ def apply_pending(connection: sqlite3.Connection) -> int:
     last = _last_pending(connection)
     if last is None:
         return 0
+    connection.execute(_COUNT_CHURN, (last,))
     connection.execute(_APPLY, (last,))
     return int(connection.execute(_FORGET, (last,)).rowcount)
 
@@ -91,6 +109,23 @@ def segments(connection: sqlite3.Connection) -> int:
     """How many segments the trigram index has."""
     (count,) = connection.execute(_SEGMENTS).fetchone()
     return int(count)
+
+
+def churn(connection: sqlite3.Connection) -> int:
+    """Unindex entries moved into the trigram index since it was last merged into one segment."""
+    (cancelled,) = connection.execute(_CHURN).fetchone()
+    return int(cancelled)
+
+
+def forget_churn(connection: sqlite3.Connection, cancelled: int) -> None:
+    """After a full merge: the `cancelled` entries counted before it are gone from the index."""
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        connection.execute(_MERGED, (cancelled,))
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
 
 
 def merge_step(connection: sqlite3.Connection, pages: int = STEP_PAGES) -> bool:
@@ -132,11 +167,15 @@ class IndexCompactor:
         quiet_seconds: float = QUIET_SECONDS,
         poll_seconds: float = POLL_SECONDS,
         max_segments: int = MAX_SEGMENTS,
+        churn_share: float = CHURN_SHARE,
+        churn_minimum: int = CHURN_MINIMUM,
     ) -> None:
         self.path = path
         self.quiet_seconds = quiet_seconds
         self.poll_seconds = poll_seconds
         self.max_segments = max_segments
+        self.churn_share = churn_share
+        self.churn_minimum = churn_minimum
         self.merges = 0  # merges run to the end (for tests and logs)
         # Dirty until a check finds the index compact: a server started on a fragmented file merges it too.
         self._dirty = True
@@ -191,15 +230,21 @@ class IndexCompactor:
                 connection = self._merger
                 apply_step(connection)
                 start = _data_version(connection)
-                if segments(connection) <= self.max_segments:
+                cancelled = churn(connection)
+                if not self._worth_merging(connection, cancelled):
                     finished = True
                     return
                 started = time.monotonic()
                 while not self._closed and _data_version(connection) == start:
                     if not merge_step(connection):
+                        forget_churn(connection, cancelled)
                         finished = True
                         self.merges += 1
-                        log.info("search index merged into one segment in %.2f s", time.monotonic() - started)
+                        log.info(
+                            "search index merged into one segment in %.2f s (%d cancelled entries dropped)",
+                            time.monotonic() - started,
+                            cancelled,
+                        )
                         break
         except sqlite3.Error:
             # Not retried until the next writes: FTS5's own merging remains.
@@ -211,6 +256,16 @@ class IndexCompactor:
             if finished and self._version == version:
                 self._dirty = False
             self._running = False
+
+    def _worth_merging(self, connection: sqlite3.Connection, cancelled: int) -> bool:
+        """More than max_segments segments, or (with two or more) enough cancelled entries to drop."""
+        count = segments(connection)
+        if count > self.max_segments:
+            return True
+        if count < 2 or cancelled < self.churn_minimum:
+            return False
+        (customers,) = connection.execute(_CUSTOMERS).fetchone()
+        return cancelled >= self.churn_share * int(customers)
 
     def close(self) -> None:
         """Stop watching; a merge in progress stops after its current step."""
