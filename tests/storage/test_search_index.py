@@ -291,3 +291,19 @@ def test_churn_below_the_threshold_leaves_the_index_alone(
     with _connection(path) as connection:
         assert segments(connection) == before
         assert search_index.churn(connection) == 8
+
+
+def test_an_index_merged_by_other_means_starts_the_count_again(
+    quiet_client: Any, tenant: Tenant, database_url: str
+) -> None:
+    """One segment holds no cancelled entries, whoever merged it (FTS5's own merges, an 'optimize'): the
+    compactor sets the count back to 0 and has nothing to merge."""
+    _churn(quiet_client, tenant, database_url)
+    path = _path(database_url)
+    with _connection(path) as connection:
+        connection.execute("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')")
+        assert (segments(connection), search_index.churn(connection)) == (1, 8)
+    compactor = _run_quick(path, churn_minimum=1, churn_share=0.0)
+    assert compactor.merges == 0
+    with _connection(path) as connection:
+        assert search_index.churn(connection) == 0

@@ -230,8 +230,11 @@ class IndexCompactor:
                 connection = self._merger
                 apply_step(connection)
                 start = _data_version(connection)
-                cancelled = churn(connection)
-                if not self._worth_merging(connection, cancelled):
+                cancelled, count = churn(connection), segments(connection)
+                if count <= 1 and cancelled:
+                    # Merged by other means (FTS5's own merges, an 'optimize'): one segment cancels nothing.
+                    forget_churn(connection, cancelled)
+                if not self._worth_merging(connection, count, cancelled):
                     finished = True
                     return
                 started = time.monotonic()
@@ -257,9 +260,8 @@ class IndexCompactor:
                 self._dirty = False
             self._running = False
 
-    def _worth_merging(self, connection: sqlite3.Connection, cancelled: int) -> bool:
-        """More than max_segments segments, or (with two or more) enough cancelled entries to drop."""
-        count = segments(connection)
+    def _worth_merging(self, connection: sqlite3.Connection, count: int, cancelled: int) -> bool:
+        """More than max_segments segments (`count`), or (with two or more) enough cancelled entries to drop."""
         if count > self.max_segments:
             return True
         if count < 2 or cancelled < self.churn_minimum:
