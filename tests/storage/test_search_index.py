@@ -307,3 +307,43 @@ def test_an_index_merged_by_other_means_starts_the_count_again(
     assert compactor.merges == 0
     with _connection(path) as connection:
         assert search_index.churn(connection) == 0
+
+
+def test_the_indexed_row_count_is_ftss_own(quiet_client: Any, tenant: Tenant, database_url: str) -> None:
+    """The churn share is taken of the rows the index holds, read from FTS5's averages record (no scan): it
+    follows creates and deletes once the queue is applied."""
+    with _connection(_path(database_url)) as connection:
+        assert search_index.indexed_rows(connection) == 0  # never held a row: no record yet
+    _churn(quiet_client, tenant, database_url)  # 12 created, 6 deleted, all applied
+    with _connection(_path(database_url)) as connection:
+        assert search_index.indexed_rows(connection) == 6
+        (live,) = connection.execute("SELECT count(*) FROM contacts").fetchone()
+        assert live == 6
+
+
+@pytest.mark.parametrize(
+    ("data", "value"),
+    [
+        (b"\x05\x99", 5),
+        (b"\x81\x00", 128),
+        (b"\x87\x68", 1000),
+        (b"\xbd\x84\x40", 1_000_000),
+        (b"\xff" * 9, 2**64 - 1),
+    ],
+)
+def test_varints_decode_as_sqlite_writes_them(data: bytes, value: int) -> None:
+    assert search_index._varint(data) == value
+
+
+def test_an_unreadable_averages_record_falls_back_to_counting() -> None:
+    connection = sqlite3.connect(":memory:")
+    connection.execute("CREATE TABLE contacts (contact_id INTEGER PRIMARY KEY)")
+    connection.execute("CREATE TABLE contacts_fts_data (id INTEGER PRIMARY KEY, block BLOB)")
+    connection.executemany("INSERT INTO contacts VALUES (?)", [(1,), (2,), (3,)])
+    connection.execute("INSERT INTO contacts_fts_data VALUES (1, x'ff')")  # a varint cut short
+    assert search_index.indexed_rows(connection) == 3
+
+
+def test_a_truncated_varint_is_refused() -> None:
+    with pytest.raises(ValueError, match="truncated"):
+        search_index._varint(b"\x81\x82")

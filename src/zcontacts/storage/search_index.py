@@ -67,7 +67,8 @@ _COUNT_CHURN = (
 )
 _CHURN = "SELECT cancelled_entries FROM contacts_fts_upkeep"
 _MERGED = "UPDATE contacts_fts_upkeep SET cancelled_entries = max(0, cancelled_entries - ?)"
-_CUSTOMERS = "SELECT count(*) FROM contacts"
+# FTS5's averages record (id 1 of its data table) starts with the number of rows the index holds, as a varint.
+_AVERAGES = "SELECT block FROM contacts_fts_data WHERE id = 1"
 
 
 def apply_pending(connection: sqlite3.Connection) -> int:
@@ -115,6 +116,31 @@ def churn(connection: sqlite3.Connection) -> int:
     """Unindex entries moved into the trigram index since it was last merged into one segment."""
     (cancelled,) = connection.execute(_CHURN).fetchone()
     return int(cancelled)
+
+
+def indexed_rows(connection: sqlite3.Connection) -> int:
+    """How many customers the trigram index holds, read from FTS5's own count (a count(*) of the contacts
+    would read the whole table: 0.35 s over 1,000,000 customers). 0 for an index that never held a row."""
+    found = connection.execute(_AVERAGES).fetchone()
+    if found is None:
+        return 0
+    try:
+        return _varint(found[0])
+    except (TypeError, ValueError):  # not the record SQLite's FTS5 writes: count the slow way
+        (rows,) = connection.execute("SELECT count(*) FROM contacts").fetchone()
+        return int(rows)
+
+
+def _varint(data: bytes) -> int:
+    """SQLite's variable-length integer (big-endian, 7 bits a byte; the ninth byte gives all 8)."""
+    value = 0
+    for position, byte in enumerate(data[:9]):
+        if position == 8:
+            return (value << 8) | byte
+        value = (value << 7) | (byte & 0x7F)
+        if byte < 0x80:
+            return value
+    raise ValueError("truncated varint in the trigram index's averages record")
 
 
 def forget_churn(connection: sqlite3.Connection, cancelled: int) -> None:
@@ -266,8 +292,7 @@ class IndexCompactor:
             return True
         if count < 2 or cancelled < self.churn_minimum:
             return False
-        (customers,) = connection.execute(_CUSTOMERS).fetchone()
-        return cancelled >= self.churn_share * int(customers)
+        return cancelled >= self.churn_share * indexed_rows(connection)
 
     def close(self) -> None:
         """Stop watching; a merge in progress stops after its current step."""
