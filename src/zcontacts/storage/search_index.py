@@ -31,6 +31,8 @@ import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from zcontacts.storage.engine import BUSY_TIMEOUT_MS
 from zcontacts.storage.tables import TRIGRAM_KEYS
@@ -82,18 +84,24 @@ def apply_pending(connection: sqlite3.Connection) -> int:
     return int(connection.execute(_FORGET, (last,)).rowcount)
 
 
-def apply_step(connection: sqlite3.Connection) -> int:
-    """`apply_pending` in a write transaction of its own, taken only when something is queued."""
-    if _last_pending(connection) is None:
-        return 0
+@contextmanager
+def _writing(connection: sqlite3.Connection) -> Iterator[None]:
+    """A write transaction of its own on an autocommit connection: committed if the block returns."""
     connection.execute("BEGIN IMMEDIATE")
     try:
-        applied = apply_pending(connection)
+        yield
     except BaseException:
         connection.execute("ROLLBACK")
         raise
     connection.execute("COMMIT")
-    return applied
+
+
+def apply_step(connection: sqlite3.Connection) -> int:
+    """`apply_pending` in a write transaction of its own, taken only when something is queued."""
+    if _last_pending(connection) is None:
+        return 0
+    with _writing(connection):
+        return apply_pending(connection)
 
 
 def _last_pending(connection: sqlite3.Connection) -> int | None:
@@ -145,26 +153,16 @@ def _varint(data: bytes) -> int:
 
 def forget_churn(connection: sqlite3.Connection, cancelled: int) -> None:
     """After a full merge: the `cancelled` entries counted before it are gone from the index."""
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with _writing(connection):
         connection.execute(_MERGED, (cancelled,))
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
 
 
 def merge_step(connection: sqlite3.Connection, pages: int = STEP_PAGES) -> bool:
     """One step of merging every segment into one, in its own write transaction; False once there was
     nothing left to merge (FTS5 then changes nothing: one change, the command row itself)."""
     before = connection.total_changes
-    connection.execute("BEGIN IMMEDIATE")
-    try:
+    with _writing(connection):
         connection.execute(_MERGE, (-pages,))
-    except BaseException:
-        connection.execute("ROLLBACK")
-        raise
-    connection.execute("COMMIT")
     return connection.total_changes - before > 1
 
 
