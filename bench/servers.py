@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 
+from zcontacts.cli import event_loop_for
+
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "bench" / ".node" / "node_modules" / ".bin"
 
@@ -184,8 +186,9 @@ def limit(
     if server == "granian":
         command = _granian(factory, workers)
     else:
+        # The event loop `zcontacts serve` picks for the same number of workers.
         command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host",
-                   "127.0.0.1", "--port", "{port}", "--loop", "uvloop", "--http", "httptools",
+                   "127.0.0.1", "--port", "{port}", "--loop", event_loop_for(workers), "--http", "httptools",
                    "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
     return Target(
         name=name,

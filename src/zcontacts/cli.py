@@ -122,6 +122,15 @@ def create_token(
 # ---- serve -----------------------------------------------------------------------------------------------
 
 
+def event_loop_for(workers: int) -> str:
+    """uvloop; in one process, the variant that accepts every waiting connection per loop turn (event_loop.py).
+    Several workers share one listening socket, and one of them taking a whole burst would leave the others idle
+    for as long as those connections live: there each takes one per turn, as libuv does."""
+    if sys.platform == "win32":
+        return "asyncio"
+    return "zcontacts.event_loop:new_event_loop" if workers == 1 else "uvloop"
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on [default: 127.0.0.1]")] = None,
@@ -189,7 +198,7 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),
-        loop="uvloop" if sys.platform != "win32" else "asyncio",
+        loop=event_loop_for(workers),
         http="httptools",
         ws="none",  # no WebSocket routes; skips loading a WebSocket implementation at start
         proxy_headers=False,
