@@ -4,7 +4,11 @@ threads, from /proc) divided by the requests answered. Steadier than requests/s 
 and what session 10's A/B pairs of the write changes used (docs/PERFORMANCE.md). With --py-spy, a raw
 py-spy profile of the measured run is written too (`pip install py-spy`).
 
-    .venv/bin/python -m bench.served create --connections 1 [--target limit|starlette] [--source FILE] [--py-spy OUT]"""
+    .venv/bin/python -m bench.served create --connections 1 [--target limit|starlette] [--source FILE] [--py-spy OUT]
+        [--loop uvloop|asyncio|module:factory]
+
+--loop runs the target under uvicorn with that event loop instead of the one `zcontacts serve` picks (session
+12: plain uvloop accepts one new connection per loop turn, see zcontacts/event_loop.py)."""
 
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--source", type=Path, help="a database file to copy instead of the cached dataset")
     parser.add_argument("--py-spy", type=Path, help="also record a raw py-spy profile of the run here")
+    parser.add_argument("--loop", help="uvicorn's event loop for the target (default: the one serve picks)")
     args = parser.parse_args()
 
     loaded = data.dataset(args.size)
@@ -68,9 +73,9 @@ def main() -> None:
         inputs = replace(inputs, update_ids=victims[:1000], delete_ids=victims[3000:])
     headers = plan("zoho", "get", inputs).headers
     if args.target == "zcontacts":
-        target = servers.zcontacts(f"sqlite:///{database}", READY, headers)
+        target = servers.zcontacts(f"sqlite:///{database}", READY, headers, loop=args.loop)
     else:
-        target = servers.limit(database, READY, headers, name=args.target)
+        target = servers.limit(database, READY, headers, name=args.target, loop=args.loop)
     target.start()
     assert target.process is not None
     spy = None
@@ -94,6 +99,7 @@ def main() -> None:
     per_request = cpu / result.requests * 1e6 if result.requests else 0.0
     print(f"{args.target} {args.workload} c{args.connections}: {result.rps:,.0f}/s, server CPU "
           f"{per_request:.0f} µs/request, p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms, "
+          f"max {result.max_ms:.1f} ms, "
           f"{result.bad_status} bad")  # fmt: skip
 
 

@@ -146,13 +146,26 @@ class Target:
 
 
 def zcontacts(
-    database_url: str, ready_path: str, headers: dict[str, str], *, workers: int = 1, server: str = "uvicorn"
+    database_url: str,
+    ready_path: str,
+    headers: dict[str, str],
+    *,
+    workers: int = 1,
+    server: str = "uvicorn",
+    loop: str | None = None,
 ) -> Target:
     """`zcontacts serve`, exactly as users start it (request logging off, as for every target); with
-    server="granian", the same app factory under granian, its settings from ZCONTACTS_* as serve passes them."""
+    server="granian", the same app factory under granian, its settings from ZCONTACTS_* as serve passes them;
+    with `loop` (uvicorn's --loop: uvloop, asyncio or an import string), the factory under uvicorn with
+    serve's settings but that event loop (bench.served --loop, to compare loops)."""
+    settings = {"ZCONTACTS_DATABASE_URL": database_url, "ZCONTACTS_LOG_LEVEL": "warning"}
     if server == "granian":
         command = _granian("zcontacts.app:create_app_from_env", workers)
-        settings = {"ZCONTACTS_DATABASE_URL": database_url, "ZCONTACTS_LOG_LEVEL": "warning"}
+    elif loop is not None:
+        command = [sys.executable, "-m", "uvicorn", "zcontacts.app:create_app_from_env", "--factory", "--host",
+                   "127.0.0.1", "--port", "{port}", "--loop", loop, "--http", "httptools", "--ws", "none",
+                   "--no-proxy-headers", "--no-server-header", "--no-access-log", "--log-level", "warning",
+                   "--workers", str(workers)]  # fmt: skip
     else:
         command = [sys.executable, "-m", "zcontacts", "serve", "--port", "{port}", "--database-url", database_url,
                    "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
@@ -180,15 +193,16 @@ def limit(
     workers: int = 1,
     server: str = "uvicorn",
     name: str = "limit",
+    loop: str | None = None,
 ) -> Target:
-    """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run."""
+    """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run: by default the event
+    loop `zcontacts serve` picks for the same number of workers."""
     factory = LIMIT_APPS[name]
     if server == "granian":
         command = _granian(factory, workers)
     else:
-        # The event loop `zcontacts serve` picks for the same number of workers.
-        command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host",
-                   "127.0.0.1", "--port", "{port}", "--loop", event_loop_for(workers), "--http", "httptools",
+        command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port",
+                   "{port}", "--loop", loop or event_loop_for(workers), "--http", "httptools",
                    "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
     return Target(
         name=name,
