@@ -191,6 +191,8 @@ class LimitApp:
         self.path = path
         self.writes = 0
         self.checkpointing = False
+        # Kept open for good, as zcontacts keeps its own (closing it would drop SQLite's locks on the file).
+        self.file = os.open(path, os.O_RDONLY)
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
@@ -203,7 +205,8 @@ class LimitApp:
                 db.execute("DELETE FROM contacts_fts_pending")
 
     def after_write(self) -> None:
-        """Passive WAL checkpoints in a worker thread every 64 writes, as zcontacts does."""
+        """Passive WAL checkpoints in a worker thread every 64 writes, each followed by an fdatasync of the
+        database file, as zcontacts does (storage/database.py, sync_database_file)."""
         self.writes += 1
         if self.writes % 64 or self.checkpointing:
             return
@@ -213,6 +216,7 @@ class LimitApp:
             try:
                 with sqlite3.connect(self.path) as connection:
                     connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                os.fdatasync(self.file)
             finally:
                 self.checkpointing = False
 
