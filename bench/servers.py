@@ -162,10 +162,7 @@ def zcontacts(
     if server == "granian":
         command = _granian("zcontacts.app:create_app_from_env", workers)
     elif loop is not None:
-        command = [sys.executable, "-m", "uvicorn", "zcontacts.app:create_app_from_env", "--factory", "--host",
-                   "127.0.0.1", "--port", "{port}", "--loop", loop, "--http", "httptools", "--ws", "none",
-                   "--no-proxy-headers", "--no-server-header", "--no-access-log", "--log-level", "warning",
-                   "--workers", str(workers)]  # fmt: skip
+        command = _uvicorn("zcontacts.app:create_app_from_env", workers, loop)
     else:
         command = [sys.executable, "-m", "zcontacts", "serve", "--port", "{port}", "--database-url", database_url,
                    "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
@@ -195,15 +192,13 @@ def limit(
     name: str = "limit",
     loop: str | None = None,
 ) -> Target:
-    """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run: by default the event
-    loop `zcontacts serve` picks for the same number of workers."""
+    """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run, with the settings
+    `zcontacts serve` gives uvicorn: by default the event loop it picks for the same number of workers."""
     factory = LIMIT_APPS[name]
     if server == "granian":
         command = _granian(factory, workers)
     else:
-        command = [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port",
-                   "{port}", "--loop", loop or event_loop_for(workers), "--http", "httptools",
-                   "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
+        command = _uvicorn(factory, workers, loop or event_loop_for(workers))
     return Target(
         name=name,
         dialect="zoho",
@@ -212,6 +207,14 @@ def limit(
         headers=headers,
         env={"BENCH_DATABASE": str(database_path)},
     )
+
+
+def _uvicorn(factory: str, workers: int, loop: str) -> list[str]:
+    """uvicorn serving an ASGI app factory on loopback with the settings `zcontacts serve` passes it (httptools,
+    no WebSockets, no proxy-headers middleware, no server header, no access log) and the given event loop."""
+    return [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", "{port}",
+            "--loop", loop, "--http", "httptools", "--ws", "none", "--no-proxy-headers", "--no-server-header",
+            "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
 
 
 def _granian(factory: str, workers: int) -> list[str]:

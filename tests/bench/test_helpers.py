@@ -14,6 +14,7 @@ from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
 
 from bench import servers
+from zcontacts.cli import event_loop_for
 
 INPUTS = Inputs(
     count=1_000_000,
@@ -163,6 +164,12 @@ def test_zcontacts_and_the_limit_run_under_the_same_server(server: str) -> None:
     else:
         assert zc.command[2:4] == ["zcontacts", "serve"]
         assert zc.command[zc.command.index("--database-url") + 1] == "sqlite:////tmp/x.db"
+        # The limit gets the settings serve gives uvicorn, and the loop serve picks for that many workers.
+        for flag in ("--no-proxy-headers", "--no-server-header", "--no-access-log"):
+            assert flag in limit.command
+        assert limit.command[limit.command.index("--loop") + 1] == event_loop_for(2)
+        one = servers.limit(Path("/tmp/x.db"), "/ready", headers)
+        assert one.command[one.command.index("--loop") + 1] == "zcontacts.event_loop:new_event_loop"
 
 
 def test_the_starlette_limit_answers_as_the_raw_limit(
