@@ -65,8 +65,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
         if settings.auto_migrate:
             migrate.upgrade(database.engine)
         database.start_background()
+        request_metrics.start_publishing()
 
     async def on_shutdown() -> None:
+        request_metrics.stop_publishing()
         database.dispose()
         if rate_limiter is not None:
             await rate_limiter.close()
@@ -90,7 +92,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         for path, wording in MOUNTS.items()
     ]
     render_plugins, docs_assets = docs_pages()
-    request_metrics = Metrics()
+    request_metrics = Metrics(settings.metrics_dir or None)
     grant_cache = GrantCache(database, settings.token_cache_seconds)
     app = _Litestar(
         route_handlers=[

@@ -4,8 +4,11 @@ everything decorative to stderr."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -146,8 +149,6 @@ def serve(
     ] = None,
 ) -> None:
     """Run the API server; on an empty database, create an organization and a full-access token first."""
-    import uvicorn
-
     settings = Settings.from_env(
         database_url=database_url,
         host=host,
@@ -187,10 +188,41 @@ def serve(
         _load_fixtures(database, default_organization, Path(settings.fixtures))
     sys.stdout.flush()
     database.dispose()
+    made_metrics_dir = None
+    if workers > 1:
+        settings, made_metrics_dir = _share_metrics(settings)
     os.environ.update(settings.to_env())
     # uvicorn finishes in-flight requests on SIGTERM, then re-raises the signal to itself; a graceful stop is
     # a success, so that re-raised signal ends the process with status 0 rather than "killed by SIGTERM".
     signal.signal(signal.SIGTERM, _exit_quietly)
+    try:
+        _run_uvicorn(settings, workers)
+    finally:
+        if made_metrics_dir is not None:
+            shutil.rmtree(made_metrics_dir, ignore_errors=True)
+
+
+def _share_metrics(settings: Settings) -> tuple[Settings, str | None]:
+    """Where the workers of this server share their request counts (api/metrics.py): the configured
+    directory, emptied of an earlier server's counts, or a fresh one (returned too, to be removed after)."""
+    from zcontacts.api.metrics import SNAPSHOT_SUFFIX
+
+    if settings.metrics_dir:
+        directory = Path(settings.metrics_dir)
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            for stale in directory.glob(f"*{SNAPSHOT_SUFFIX}"):
+                stale.unlink(missing_ok=True)
+        except OSError as exc:
+            raise _fail(f"cannot use ZCONTACTS_METRICS_DIR={directory}: {exc.strerror or exc}") from None
+        return settings, None
+    made = tempfile.mkdtemp(prefix="zcontacts-metrics-")
+    return replace(settings, metrics_dir=made), made
+
+
+def _run_uvicorn(settings: Settings, workers: int) -> None:
+    import uvicorn
+
     uvicorn.run(
         "zcontacts.app:create_app_from_env",
         factory=True,

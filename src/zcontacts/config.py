@@ -46,6 +46,9 @@ class Settings:
     sqlite_read_cache_mb: int = 32
     # SQLite: merge the trigram index in the background once writes are quiet (storage/search_index.py).
     compact_search_index: bool = True
+    # A directory where the worker processes of one server share their request counts for GET /metrics
+    # (api/metrics.py). `serve --workers N` makes a fresh one; set it for workers started another way.
+    metrics_dir: str = ""
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

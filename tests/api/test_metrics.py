@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import re
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.helpers import CONTACTS, Tenant, make_contact
-from zcontacts.api.metrics import BUCKETS, Metrics
+from zcontacts.api import metrics as metrics_module
+from zcontacts.api.metrics import BUCKETS, SNAPSHOT_SUFFIX, Metrics
 
 
 def sample(text: str, name: str, **labels: str) -> float | None:
@@ -79,3 +85,91 @@ def test_bucket_edges_and_label_escaping() -> None:
     assert f'http_request_duration_seconds_bucket{{route="{route}",le="{BUCKETS[0]!r}"}} 1' in text
     assert f'http_request_duration_seconds_bucket{{route="{route}",le="{BUCKETS[-1]!r}"}} 1' in text
     assert f'http_request_duration_seconds_bucket{{route="{route}",le="+Inf"}} 2' in text
+
+
+def _as_worker(monkeypatch: pytest.MonkeyPatch, pid: int, metrics: Metrics) -> None:
+    """Publish `metrics` as the process `pid` would."""
+    with monkeypatch.context() as patch:
+        patch.setattr(metrics_module.os, "getpid", lambda: pid)
+        metrics.publish()
+
+
+def test_workers_sharing_a_directory_each_report_the_sum(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Metrics(tmp_path)
+    other.observe("/r", "GET", 200, 0.0004)
+    other.observe("/r", "GET", 404, 0.3)
+    other.observe("/s", "POST", 201, 0.002)
+    _as_worker(monkeypatch, 1, other)
+    mine = Metrics(tmp_path)
+    mine.observe("/r", "GET", 200, 0.002)
+    mine.publish()  # its own file is never added to its live counts
+    for text in (mine.render(), mine.render()):
+        assert sample(text, "http_requests_total", route="/r", method="GET", status="200") == 2
+        assert sample(text, "http_requests_total", route="/r", method="GET", status="404") == 1
+        assert sample(text, "http_requests_total", route="/s", method="POST", status="201") == 1
+        assert sample(text, "http_request_duration_seconds_count", route="/r") == 3
+        assert sample(text, "http_request_duration_seconds_bucket", route="/r", le="0.0005") == 1
+        assert sample(text, "http_request_duration_seconds_bucket", route="/r", le="0.0025") == 2
+        assert sample(text, "http_request_duration_seconds_bucket", route="/r", le="+Inf") == 3
+        assert sample(text, "http_request_duration_seconds_sum", route="/r") == pytest.approx(0.3024)
+    # A request counted live shows at once; the other worker's show once it has written them.
+    mine.observe("/r", "GET", 200, 0.001)
+    other.observe("/r", "GET", 200, 0.001)
+    assert sample(mine.render(), "http_requests_total", route="/r", method="GET", status="200") == 3
+    _as_worker(monkeypatch, 1, other)
+    assert sample(mine.render(), "http_requests_total", route="/r", method="GET", status="200") == 4
+    # Unshared, a process reports its own counts only.
+    assert sample(Metrics().render(), "http_requests_total", route="/r", method="GET", status="200") is None
+
+
+def test_a_worker_writes_its_file_only_when_its_counts_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    metrics = Metrics(tmp_path)
+    metrics.observe("/r", "GET", 200, 0.001)
+    metrics.publish()
+    (written,) = tmp_path.glob(f"*{SNAPSHOT_SUFFIX}")
+    written.write_bytes(b"sentinel")  # so a needless rewrite would show
+    metrics.publish()
+    assert written.read_bytes() == b"sentinel"
+    metrics.observe("/r", "GET", 200, 0.001)
+    metrics.publish()
+    assert written.read_bytes() != b"sentinel"
+    assert [p.name for p in tmp_path.iterdir()] == [written.name]  # no temporary file left behind
+
+
+def test_an_unreadable_worker_file_is_skipped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / f"99{SNAPSHOT_SUFFIX}").write_bytes(b"{not json")
+    other = Metrics(tmp_path)
+    other.observe("/r", "GET", 200, 0.001)
+    _as_worker(monkeypatch, 1, other)
+    mine = Metrics(tmp_path)
+    with caplog.at_level(logging.WARNING, logger="zcontacts"):
+        text = mine.render()
+    assert sample(text, "http_requests_total", route="/r", method="GET", status="200") == 1
+    assert "unreadable worker metrics file" in caplog.text
+
+
+def test_publishing_runs_on_the_event_loop_and_writes_the_last_counts_at_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(metrics_module, "PUBLISH_SECONDS", 0.01)
+    metrics = Metrics(tmp_path)
+
+    async def main() -> None:
+        metrics.start_publishing()
+        metrics.observe("/r", "GET", 200, 0.001)
+        await asyncio.sleep(0.1)
+        assert list(tmp_path.glob(f"*{SNAPSHOT_SUFFIX}"))  # written by the timer
+        metrics.observe("/r", "GET", 200, 0.001)
+        metrics.stop_publishing()
+
+    asyncio.run(main())
+    (written,) = tmp_path.glob(f"*{SNAPSHOT_SUFFIX}")
+    reader = Metrics(tmp_path)  # reads it as another worker would (same pid here: rename it)
+    written.rename(tmp_path / f"1{SNAPSHOT_SUFFIX}")
+    assert sample(reader.render(), "http_requests_total", route="/r", method="GET", status="200") == 2

@@ -5,31 +5,56 @@ Counted by hand in plain dicts rather than with prometheus_client: recording a r
 and one bisect on the event loop (no locks, no label objects), measured in the README's Operations section.
 Routes are labelled by template (`/expense/v1/contacts/{contact_id}`), never by raw path, so the number of
 series stays bounded whatever clients send; requests no route matched share the label `unmatched`.
-Each server process counts its own requests (with `--workers N`, scrape each or sum per instance)."""
+
+Each server process counts its own requests. With `serve --workers N` the workers share one port, so a scrape
+reaches any one of them: each worker writes its counts to a file of its own in a shared directory
+(ZCONTACTS_METRICS_DIR, which `serve` makes) about once a second, and the worker that answers a scrape adds the
+others' files to its own live counts. A worker that exits leaves its file, so the totals never go backwards
+when uvicorn replaces it. The pool gauges are the answering worker's."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import os
 from bisect import bisect_left
+from pathlib import Path
 from typing import Any
 
+import msgspec
 from litestar import Request, Response, get
 from sqlalchemy.pool import QueuePool
 
 from zcontacts.storage.database import Database
 
+log = logging.getLogger("zcontacts")
+
 # Seconds; the last bucket (+Inf) is implicit.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "unmatched"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+PUBLISH_SECONDS = 1.0  # how often a worker writes its counts for the others (a scrape sees them this late)
+SNAPSHOT_SUFFIX = ".metrics.json"
+
+
+class _Snapshot(msgspec.Struct):
+    """One process's counts, as its file in the shared directory holds them."""
+
+    requests: list[tuple[str, str, int, int]]
+    latency: dict[str, list[float]]
 
 
 class Metrics:
-    """This process's request counts and latencies."""
+    """This process's request counts and latencies; with `shared_dir`, the sum over every process writing
+    there (see the module docstring)."""
 
-    def __init__(self) -> None:
+    def __init__(self, shared_dir: str | os.PathLike[str] | None = None) -> None:
         self.requests: dict[tuple[str, str, int], int] = {}
         # route → [count per bucket (the last is +Inf)..., total seconds, count]
         self.latency: dict[str, list[float]] = {}
+        self.shared_dir = Path(shared_dir) if shared_dir else None
+        self._published = -1.0  # requests counted when this process last wrote its file
+        self._timer: asyncio.TimerHandle | None = None
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
         """Count one finished request."""
@@ -42,20 +67,91 @@ class Metrics:
         histogram[-2] += seconds
         histogram[-1] += 1
 
+    # ---- sharing counts between the workers of one server ----------------------------------------------
+
+    @property
+    def _own_file(self) -> Path | None:
+        return None if self.shared_dir is None else self.shared_dir / f"{os.getpid()}{SNAPSHOT_SUFFIX}"
+
+    def start_publishing(self) -> None:
+        """Write this process's counts every PUBLISH_SECONDS (on the running event loop), when shared."""
+        if self.shared_dir is not None and self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(PUBLISH_SECONDS, self._tick)
+
+    def _tick(self) -> None:
+        self._timer = asyncio.get_running_loop().call_later(PUBLISH_SECONDS, self._tick)
+        self.publish()
+
+    def stop_publishing(self) -> None:
+        """Stop the timer and write the final counts."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self.publish()
+
+    def publish(self) -> None:
+        """Write this process's counts to its file (atomically), if they changed since the last write."""
+        target = self._own_file
+        if target is None:
+            return
+        counted = sum(histogram[-1] for histogram in self.latency.values())
+        if counted == self._published:
+            return
+        snapshot = _Snapshot(
+            requests=[(route, method, status, n) for (route, method, status), n in self.requests.items()],
+            latency=self.latency,
+        )
+        partial = target.with_name(target.name + ".tmp")
+        try:
+            partial.write_bytes(msgspec.json.encode(snapshot))
+            os.replace(partial, target)
+        except OSError:
+            log.warning("could not write this worker's metrics to %s", target, exc_info=True)
+            return
+        self._published = counted
+
+    def _totals(self) -> tuple[dict[tuple[str, str, int], int], dict[str, list[float]]]:
+        """This process's live counts plus every other process's last file."""
+        if self.shared_dir is None:
+            return self.requests, self.latency
+        requests = dict(self.requests)
+        latency = {route: list(histogram) for route, histogram in self.latency.items()}
+        own = self._own_file
+        try:
+            others = [path for path in self.shared_dir.glob(f"*{SNAPSHOT_SUFFIX}") if path != own]
+        except OSError:
+            others = []
+        for path in others:
+            try:
+                snapshot = msgspec.json.decode(path.read_bytes(), type=_Snapshot)
+            except (OSError, msgspec.DecodeError):  # vanished meanwhile, or not one of ours
+                log.warning("skipping unreadable worker metrics file %s", path, exc_info=True)
+                continue
+            for route, method, status, count in snapshot.requests:
+                requests[(route, method, status)] = requests.get((route, method, status), 0) + count
+            for route, histogram in snapshot.latency.items():
+                if len(histogram) != len(BUCKETS) + 3:
+                    continue
+                mine = latency.setdefault(route, [0.0] * (len(BUCKETS) + 3))
+                for position, value in enumerate(histogram):
+                    mine[position] += value
+        return requests, latency
+
     def render(self, database: Database | None = None) -> str:
         """The Prometheus text exposition of everything counted (and the pool, when given)."""
+        requests, latency = self._totals()
         lines = [
             "# HELP http_requests_total HTTP requests by route template, method and status.",
             "# TYPE http_requests_total counter",
         ]
-        for (route, method, status), count in sorted(self.requests.items()):
+        for (route, method, status), count in sorted(requests.items()):
             labels = f'route="{_escape(route)}",method="{method}",status="{status}"'
             lines.append(f"http_requests_total{{{labels}}} {count}")
         lines += [
             "# HELP http_request_duration_seconds Time from request to the end of the response, by route.",
             "# TYPE http_request_duration_seconds histogram",
         ]
-        for route, histogram in sorted(self.latency.items()):
+        for route, histogram in sorted(latency.items()):
             label = f'route="{_escape(route)}"'
             cumulative = 0
             for bound, in_bucket in zip((*BUCKETS, None), histogram[: len(BUCKETS) + 1], strict=True):
