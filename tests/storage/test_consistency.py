@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, update
+from sqlalchemy import delete, literal_column, select, update
 
 from tests.e2e.server import zcontacts
 from tests.helpers import CONTACTS, Tenant, make_contact
@@ -89,3 +89,60 @@ def test_db_check_command_reports_problems(
     refused = zcontacts("db", "check", database_url=database_url, check=False)
     assert refused.returncode == 1
     assert f"contact {contact['contact_id']}: contact_persons row" in refused.stdout
+
+
+# Each update changes one part of the contact; the rows of that part are rewritten and the others left alone.
+PARTIAL_UPDATES: list[tuple[dict[str, Any], set[str]]] = [
+    ({"notes": "only the contact row"}, set()),
+    ({"billing_address": {"zip": "411002"}}, {"contact_addresses"}),
+    ({"contact_persons": [{"first_name": "Cy"}]}, {"contact_persons"}),
+    ({"custom_fields": [{"customfield_id": "1", "value": "w"}]}, {"contact_custom_fields"}),
+    ({"email": "ann@new.co"}, {"contact_persons"}),  # the primary person's email, mirrored on the contact
+]
+CHILD_TABLES = {table.name: table for table in (contact_addresses, contact_persons, contact_custom_fields)}
+
+
+def _row_ids(database: Database, contact_id: int) -> dict[str, list[str]]:
+    """Each child table's physical row ids for the contact (SQLite's rowid, PostgreSQL's ctid): a row deleted
+    and written again gets a new one."""
+    column = "rowid" if database.engine.dialect.name == "sqlite" else "ctid"
+
+    def read(connection: Any) -> dict[str, list[str]]:
+        return {
+            name: sorted(
+                str(row[0])
+                for row in connection.execute(
+                    select(literal_column(column)).select_from(table).where(table.c.contact_id == contact_id)
+                )
+            )
+            for name, table in CHILD_TABLES.items()
+        }
+
+    return database.run(read, write=False)
+
+
+def test_an_update_rewrites_only_the_rows_of_what_it_changed(
+    client: Any, database: Database, tenant: Tenant
+) -> None:
+    contact = _full_contact(client, tenant)
+    contact_id = int(contact["contact_id"])
+    for n, (body, rewritten) in enumerate(PARTIAL_UPDATES):
+        # Rows after its own in every child table, so a row of it written again gets a new id.
+        make_contact(
+            client,
+            tenant,
+            contact_name=f"Later {n}",
+            contact_persons=[{"first_name": "Dee"}],
+            custom_fields=[{"customfield_id": "1", "value": "x"}],
+        )
+        before = _row_ids(database, contact_id)
+        response = client.put(f"{CONTACTS}/{contact_id}", json=body, headers=tenant.headers)
+        assert response.status_code == 200, response.text
+        after = _row_ids(database, contact_id)
+        assert {name for name in CHILD_TABLES if after[name] != before[name]} == rewritten, body
+        assert database.run(check_contacts, write=False) == [], body
+    stored = client.get(f"{CONTACTS}/{contact_id}", headers=tenant.headers).json()["contact"]
+    assert stored["billing_address"]["zip"] == "411002"
+    assert [p["first_name"] for p in stored["contact_persons"]] == ["Ann", "Bo", "Cy"]
+    assert stored["email"] == "ann@new.co"
+    assert stored["custom_fields"][0]["value"] == "w"

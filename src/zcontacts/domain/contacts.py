@@ -5,6 +5,8 @@ reached only through the ContactStore protocol."""
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Collection
 from typing import Protocol
 
 import msgspec
@@ -37,6 +39,17 @@ from zcontacts.domain.zoho_time import format_zoho
 from zcontacts.errors import DuplicateName, InvalidValue, NotFound, RequiredField
 
 _REFERENCE_ADDRESS_FIELDS = tuple(f for f in Address.__struct_fields__ if f != "address_id")
+
+
+class ChildRows(enum.Enum):
+    """The kinds of rows a contact has beside its own (its addresses, persons and custom fields)."""
+
+    ADDRESSES = "addresses"
+    PERSONS = "persons"
+    CUSTOM_FIELDS = "custom_fields"
+
+
+ALL_CHILDREN = frozenset(ChildRows)
 
 
 class Stamp(msgspec.Struct, frozen=True):
@@ -82,10 +95,15 @@ class ContactStore(Protocol):
         ...
 
     def replace(
-        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+        self,
+        organization_id: str,
+        record: ContactRecord,
+        at_ms: int,
+        *,
+        children: Collection[ChildRows] = ALL_CHILDREN,
     ) -> None:
-        """Store a new state of an existing contact and its rows (`children`: False keeps the address, person
-        and custom-field rows, which are unchanged)."""
+        """Store a new state of an existing contact and the kinds of its rows named in `children` (the others
+        are unchanged and stay as they are)."""
         ...
 
     def delete(self, organization_id: str, contact_id: str) -> str | None:
@@ -297,9 +315,7 @@ def save_change(
             record.contact, last_modified_time=format_zoho(stamp.at_ms, org.time_zone)
         )
         record = msgspec.structs.replace(record, contact=contact)
-        store.replace(
-            org.organization_id, record, stamp.at_ms, children=_children(before) != _children(record)
-        )
+        store.replace(org.organization_id, record, stamp.at_ms, children=changed_children(before, record))
     if changed and operation == "updated":
         description = f"{description}: {', '.join(changed)}"
     store.record_change(
@@ -311,11 +327,22 @@ def save_change(
     return record
 
 
-def _children(record: ContactRecord) -> tuple[object, ...]:
-    """What a contact's address, person and custom-field rows are made of: when it is unchanged, an update
-    leaves those rows alone (a notes change rewrote four rows and their indexes)."""
-    contact = record.contact
-    return record.billing, record.shipping, record.additional, contact.contact_persons, contact.custom_fields
+def changed_children(before: ContactRecord, after: ContactRecord) -> frozenset[ChildRows]:
+    """The kinds of a contact's rows an update must rewrite: each kind is made of its own part of the record
+    alone, so an unchanged part leaves its rows (and their indexes) as they are. A notes change rewrote four
+    rows; a billing address change rewrote the persons and custom fields with the addresses."""
+    changed: set[ChildRows] = set()
+    if (before.billing, before.shipping, before.additional) != (
+        after.billing,
+        after.shipping,
+        after.additional,
+    ):
+        changed.add(ChildRows.ADDRESSES)
+    if before.contact.contact_persons != after.contact.contact_persons:
+        changed.add(ChildRows.PERSONS)
+    if before.contact.custom_fields != after.contact.custom_fields:
+        changed.add(ChildRows.CUSTOM_FIELDS)
+    return frozenset(changed)
 
 
 # ---- loading ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Callable, Collection, Sequence
 
 from sqlalchemy import Connection, delete, func, select
 
-from zcontacts.domain.contacts import Change
+from zcontacts.domain.contacts import ALL_CHILDREN, Change, ChildRows
 from zcontacts.domain.schemas import ContactRecord, decode_record
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.tables import contact_history, contacts
@@ -73,7 +73,12 @@ class BulkStore:
             self.changes.append(change)
 
     def replace(
-        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+        self,
+        organization_id: str,
+        record: ContactRecord,
+        at_ms: int,
+        *,
+        children: Collection[ChildRows] = ALL_CHILDREN,
     ) -> None:
         """Not used by creation."""
         raise NotImplementedError

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
-from zcontacts.domain.contacts import Change, duplicate_name, name_key
+from zcontacts.domain.contacts import ALL_CHILDREN, Change, ChildRows, duplicate_name, name_key
 from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
@@ -362,10 +362,14 @@ _UPDATE_CONTACT_BODY = Prepared(
         }
     )
 )
-_DELETE_CHILDREN = [
-    Prepared(delete(table).where(_keyed(table)))
-    for table in (contact_addresses, contact_persons, contact_custom_fields)
-]
+_CHILD_TABLES = {
+    ChildRows.ADDRESSES: contact_addresses,
+    ChildRows.PERSONS: contact_persons,
+    ChildRows.CUSTOM_FIELDS: contact_custom_fields,
+}
+_DELETE_CHILDREN = {
+    kind: Prepared(delete(table).where(_keyed(table))) for kind, table in _CHILD_TABLES.items()
+}
 # FOR UPDATE: PostgreSQL locks the row; SQLite has no row locks (its writer holds the database) and the
 # dialect leaves the clause out.
 _VERSION_FOR_UPDATE = Prepared(select(contacts.c.version).where(_keyed(contacts)).with_for_update())
@@ -575,10 +579,15 @@ class ContactsRepo:
             self.runner.execute_many(_INSERT[table.name], table_rows)
 
     def replace(
-        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+        self,
+        organization_id: str,
+        record: ContactRecord,
+        at_ms: int,
+        *,
+        children: Collection[ChildRows] = ALL_CHILDREN,
     ) -> None:
-        """Write a new state of an existing contact (a new row version); its children are rewritten in the
-        same transaction, unless `children` is False (they are unchanged)."""
+        """Write a new state of an existing contact (a new row version); the kinds of its rows named in
+        `children` are rewritten in the same transaction (the others are unchanged)."""
         values = _contact_values(organization_id, record, at_ms)
         key = _key(organization_id, record.contact.contact_id)
         body = {name: values[name] for name in _BODY_COLUMNS}
@@ -590,10 +599,12 @@ class ContactsRepo:
                 self.runner.execute(_UPDATE_CONTACT, values)
         if not children:
             return
-        # The organization too: every tenant statement names its shard key (docs/SCALING.md).
-        for statement in _DELETE_CHILDREN:
-            self.runner.execute(statement, key)
-        self._write_children(organization_id, record)
+        rows = dict(zip(_CHILD_TABLES, _children_rows(int(organization_id), record), strict=True))
+        for kind, table in _CHILD_TABLES.items():
+            if kind in children:
+                # The organization too: every tenant statement names its shard key (docs/SCALING.md).
+                self.runner.execute(_DELETE_CHILDREN[kind], key)
+                self.runner.execute_many(_INSERT[table.name], rows[kind])
 
     def record_change(self, organization_id: str, change: Change) -> None:
         """Append an entry to a contact's history."""

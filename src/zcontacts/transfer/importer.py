@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
@@ -19,7 +19,9 @@ from sqlalchemy import Connection
 from zcontacts.domain.body_errors import translate
 from zcontacts.domain.contact_parts import add_address
 from zcontacts.domain.contacts import (
+    ALL_CHILDREN,
     Change,
+    ChildRows,
     ContactStore,
     Stamp,
     changed_fields,
@@ -267,7 +269,12 @@ class _Deferred:
         self.writes.append(lambda: self.repo.insert(organization_id, record, at_ms))
 
     def replace(
-        self, organization_id: str, record: ContactRecord, at_ms: int, *, children: bool = True
+        self,
+        organization_id: str,
+        record: ContactRecord,
+        at_ms: int,
+        *,
+        children: Collection[ChildRows] = ALL_CHILDREN,
     ) -> None:
         self.writes.append(lambda: self.repo.replace(organization_id, record, at_ms, children=children))
 
