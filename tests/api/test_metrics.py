@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,7 @@ def test_bucket_edges_and_label_escaping() -> None:
 def _as_worker(monkeypatch: pytest.MonkeyPatch, pid: int, metrics: Metrics) -> None:
     """Publish `metrics` as the process `pid` would."""
     with monkeypatch.context() as patch:
-        patch.setattr(metrics_module.os, "getpid", lambda: pid)
+        patch.setattr(os, "getpid", lambda: pid)
         metrics.publish()
 
 

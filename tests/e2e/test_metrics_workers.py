@@ -23,6 +23,14 @@ def _counted(text: str) -> float | None:
     return sample(text, "http_requests_total", route=ROUTE, method="GET", status="200")
 
 
+def _per_worker(shared: Path) -> list[int]:
+    """Each worker's file's count of the route's requests."""
+    return [
+        sum(n for route, _, _, n in msgspec.json.decode(path.read_bytes())["requests"] if route == ROUTE)
+        for path in shared.glob(f"*{SNAPSHOT_SUFFIX}")
+    ]
+
+
 def test_every_worker_reports_the_whole_servers_requests(tmp_path: Path) -> None:
     temp = tmp_path / "tmp"
     temp.mkdir()
@@ -34,18 +42,14 @@ def test_every_worker_reports_the_whole_servers_requests(tmp_path: Path) -> None
         for _ in range(REQUESTS):  # a new connection each time, so both workers take some
             with httpx.Client() as client:
                 assert client.get(server.url + ROUTE, headers=auth).status_code == 200
-        time.sleep(PUBLISH_SECONDS * 2.5)
         (shared,) = temp.glob("zcontacts-metrics-*")
-        files = list(shared.glob(f"*{SNAPSHOT_SUFFIX}"))
-        assert len(files) == 2  # one per worker
-        per_worker = [
-            sum(
-                n
-                for route, method, status, n in msgspec.json.decode(f.read_bytes())["requests"]
-                if route == ROUTE
-            )
-            for f in files
-        ]
+        # Each worker writes its file about every PUBLISH_SECONDS: wait for both to have written it all.
+        deadline = time.monotonic() + PUBLISH_SECONDS * 10
+        per_worker = _per_worker(shared)
+        while (len(per_worker) != 2 or sum(per_worker) != REQUESTS) and time.monotonic() < deadline:
+            time.sleep(PUBLISH_SECONDS / 4)
+            per_worker = _per_worker(shared)
+        assert len(per_worker) == 2  # one file per worker
         assert sum(per_worker) == REQUESTS
         for _ in range(8):
             with httpx.Client() as client:
