@@ -35,6 +35,8 @@ UNMATCHED = "unmatched"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 PUBLISH_SECONDS = 1.0  # how often a worker writes its counts for the others (a scrape sees them this late)
 SNAPSHOT_SUFFIX = ".metrics.json"
+# A route's histogram: a count per bucket (the last is +Inf), then the total seconds and the request count.
+_SLOTS = len(BUCKETS) + 3
 
 
 class _Snapshot(msgspec.Struct):
@@ -50,7 +52,7 @@ class Metrics:
 
     def __init__(self, shared_dir: str | os.PathLike[str] | None = None) -> None:
         self.requests: dict[tuple[str, str, int], int] = {}
-        # route → [count per bucket (the last is +Inf)..., total seconds, count]
+        # route → its histogram (_SLOTS)
         self.latency: dict[str, list[float]] = {}
         self.shared_dir = Path(shared_dir) if shared_dir else None
         self._published = -1.0  # requests counted when this process last wrote its file
@@ -62,7 +64,7 @@ class Metrics:
         self.requests[key] = self.requests.get(key, 0) + 1
         histogram = self.latency.get(route)
         if histogram is None:
-            histogram = self.latency[route] = [0.0] * (len(BUCKETS) + 3)
+            histogram = self.latency[route] = [0.0] * _SLOTS
         histogram[bisect_left(BUCKETS, seconds)] += 1
         histogram[-2] += seconds
         histogram[-1] += 1
@@ -117,11 +119,9 @@ class Metrics:
         requests = dict(self.requests)
         latency = {route: list(histogram) for route, histogram in self.latency.items()}
         own = self._own_file
-        try:
-            others = [path for path in self.shared_dir.glob(f"*{SNAPSHOT_SUFFIX}") if path != own]
-        except OSError:
-            others = []
-        for path in others:
+        for path in self.shared_dir.glob(f"*{SNAPSHOT_SUFFIX}"):
+            if path == own:
+                continue
             try:
                 snapshot = msgspec.json.decode(path.read_bytes(), type=_Snapshot)
             except (OSError, msgspec.DecodeError):  # vanished meanwhile, or not one of ours
@@ -130,9 +130,9 @@ class Metrics:
             for route, method, status, count in snapshot.requests:
                 requests[(route, method, status)] = requests.get((route, method, status), 0) + count
             for route, histogram in snapshot.latency.items():
-                if len(histogram) != len(BUCKETS) + 3:
+                if len(histogram) != _SLOTS:
                     continue
-                mine = latency.setdefault(route, [0.0] * (len(BUCKETS) + 3))
+                mine = latency.setdefault(route, [0.0] * _SLOTS)
                 for position, value in enumerate(histogram):
                     mine[position] += value
         return requests, latency

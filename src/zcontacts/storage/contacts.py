@@ -574,7 +574,7 @@ class ContactsRepo:
         self.runner.execute_many(_INSERT["contacts"], rows)
         org = int(organization_id)
         children = [_children_rows(org, record) for record, _ in created]
-        for table, index in ((contact_addresses, 0), (contact_persons, 1), (contact_custom_fields, 2)):
+        for index, table in enumerate(_CHILD_TABLES.values()):
             table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
             self.runner.execute_many(_INSERT[table.name], table_rows)
 
@@ -599,12 +599,10 @@ class ContactsRepo:
                 self.runner.execute(_UPDATE_CONTACT, values)
         if not children:
             return
-        rows = dict(zip(_CHILD_TABLES, _children_rows(int(organization_id), record), strict=True))
-        for kind, table in _CHILD_TABLES.items():
-            if kind in children:
-                # The organization too: every tenant statement names its shard key (docs/SCALING.md).
-                self.runner.execute(_DELETE_CHILDREN[kind], key)
-                self.runner.execute_many(_INSERT[table.name], rows[kind])
+        for kind in children:
+            # The organization too: every tenant statement names its shard key (docs/SCALING.md).
+            self.runner.execute(_DELETE_CHILDREN[kind], key)
+        self._write_children(organization_id, record, children)
 
     def record_change(self, organization_id: str, change: Change) -> None:
         """Append an entry to a contact's history."""
@@ -693,11 +691,13 @@ class ContactsRepo:
             return None
         return str(rows[0][0])
 
-    def _write_children(self, organization_id: str, record: ContactRecord) -> None:
-        addresses, persons, custom_fields = _children_rows(int(organization_id), record)
-        self.runner.execute_many(_INSERT["contact_addresses"], addresses)
-        self.runner.execute_many(_INSERT["contact_persons"], persons)
-        self.runner.execute_many(_INSERT["contact_custom_fields"], custom_fields)
+    def _write_children(
+        self, organization_id: str, record: ContactRecord, kinds: Collection[ChildRows] = ALL_CHILDREN
+    ) -> None:
+        rows = _children_rows(int(organization_id), record)
+        for (kind, table), kind_rows in zip(_CHILD_TABLES.items(), rows, strict=True):
+            if kind in kinds:
+                self.runner.execute_many(_INSERT[table.name], kind_rows)
 
 
 def _key(organization_id: str, contact_id: str) -> dict[str, int]:
