@@ -10,12 +10,15 @@ and Alembic is imported only when there is something to do, or when the files ca
 from __future__ import annotations
 
 import re
+import sqlite3
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.exc import DatabaseError
+
+from zcontacts.storage.engine import SQLITE_WRITE, is_sqlite
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -130,18 +133,35 @@ def check_known(engine: Engine) -> str | None:
     return next(iter(stored), None)
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, replay: bool = False) -> None:
     """Bring the database to `revision` in one transaction (UnknownRevision when it is past this code;
-    nothing to do, and no Alembic, when it is at head)."""
+    nothing to do, and no Alembic, when it is at head). A SQLite database with no schema yet is made from the
+    snapshot of head (schema_snapshot.py) unless `replay` asks for every migration to run."""
     check_known(engine)
-    if revision == "head" and (head := declared_head()) is not None and _stored_revisions(engine) == {head}:
-        return
+    if revision == "head" and (head := declared_head()) is not None:
+        if not replay and is_sqlite(engine):
+            _load_snapshot_if_empty(engine)
+        if _stored_revisions(engine) == {head}:
+            return
     from alembic import command
 
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def _load_snapshot_if_empty(engine: Engine) -> None:
+    """Load the schema snapshot into a database that has no schema at all; the check and the load hold the
+    write lock together, so of two processes starting on one new file only the first loads it. (A snapshot
+    older than the migrations leaves the database behind head, and Alembic takes it the rest of the way.)"""
+    from zcontacts.storage import schema_snapshot
+
+    with engine.connect().execution_options(**{SQLITE_WRITE: True}) as connection, connection.begin():
+        driver = connection.connection.driver_connection
+        assert isinstance(driver, sqlite3.Connection)  # is_sqlite: the standard library's driver
+        if driver.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0] == 0:
+            schema_snapshot.load(driver)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
