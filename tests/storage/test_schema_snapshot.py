@@ -7,6 +7,7 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,20 @@ def test_statements_keep_a_trigger_whole() -> None:
     ]
     with pytest.raises(ValueError, match="incomplete statement"):
         schema_snapshot.statements("CREATE TABLE t (a)")
+
+
+def test_a_start_on_a_migrated_database_takes_no_write_lock(tmp_path: Path) -> None:
+    """Only a never-migrated file is checked for emptiness under the write lock: a CLI command or a server
+    starting while another process writes must not wait for it."""
+    path = _migrated(tmp_path / "busy.db", replay=False)
+    writer = sqlite3.connect(path, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    try:
+        engine = make_engine(f"sqlite:///{path}")
+        started = time.monotonic()
+        migrate.upgrade(engine)
+        assert time.monotonic() - started < 2  # the busy timeout is 5 s
+        engine.dispose()
+    finally:
+        writer.execute("ROLLBACK")
+        writer.close()

@@ -107,22 +107,24 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def revision_of(connection: Connection) -> str | None:
-    """The revision recorded in the database of `connection` (None before the first migration), read from the
-    table Alembic keeps it in without importing Alembic: /readyz asks on every probe, and the import cost the
-    first probe ~0.2 s. (Several rows would mean several heads, which this code never makes: all are named.)"""
+    """The revision recorded in the database of `connection` (None before the first migration), read without
+    importing Alembic: /readyz asks on every probe, and the import cost the first probe ~0.2 s. (Several rows
+    would mean several heads, which this code never makes: all are named.)"""
+    return ",".join(sorted(_versions(connection) or ())) or None
+
+
+def _versions(connection: Connection) -> set[str] | None:
+    """The versions in the database's alembic_version table (None when there is no such table)."""
     if not inspect(connection).has_table("alembic_version"):
         return None
-    found = sorted(str(row[0]) for row in connection.execute(text("SELECT version_num FROM alembic_version")))
-    return ",".join(found) or None
+    return {str(row[0]) for row in connection.execute(text("SELECT version_num FROM alembic_version"))}
 
 
 def _stored_revisions(engine: Engine) -> set[str] | None:
-    """The versions in the database's alembic_version table (None when there is no such table)."""
+    """`_versions` on a connection of its own (None too when the file is no database)."""
     try:
         with engine.connect() as connection:
-            return {
-                str(row[0]) for row in connection.execute(text("SELECT version_num FROM alembic_version"))
-            }
+            return _versions(connection)
     except DatabaseError:
         return None
 
@@ -142,9 +144,11 @@ def upgrade(engine: Engine, revision: str = "head", *, replay: bool = False) -> 
     snapshot of head (schema_snapshot.py) unless `replay` asks for every migration to run."""
     check_known(engine)
     if revision == "head" and (head := declared_head()) is not None:
-        if not replay and is_sqlite(engine):
+        stored = _stored_revisions(engine)
+        if stored is None and not replay and is_sqlite(engine):  # never migrated: perhaps a new file
             _load_snapshot_if_empty(engine)
-        if _stored_revisions(engine) == {head}:
+            stored = _stored_revisions(engine)
+        if stored == {head}:
             return
     from alembic import command
 
