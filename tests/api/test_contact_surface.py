@@ -379,6 +379,14 @@ def test_books_paths_use_books_messages_and_keys(client: Any, tenant: Tenant) ->
     assert again.json()["message"] == "The customer has been created."
 
 
+def test_only_the_whole_books_prefix_is_served(client: Any, tenant: Tenant) -> None:
+    query = {"organization_id": tenant.organization_id}
+    auth = {"Authorization": tenant.headers["Authorization"]}
+    assert client.get("/books/v3/contacts", params=query, headers=auth).status_code == 200
+    for path in ("/books/v3x/contacts", "/books/v3contacts", "/books/v3", "/books/v3/expense/v1/contacts"):
+        assert_error(client.get(path, params=query, headers=auth), 404, 5)
+
+
 def test_books_scopes_are_accepted(client: Any, database: Database, tenant: Tenant) -> None:
     books = token_for(database, tenant, ["ZohoBooks.contacts.READ"])
     assert client.get("/books/v3/contacts", headers=books.headers).status_code == 200

@@ -46,6 +46,24 @@ def test_requests_are_counted_by_route_template_method_and_status(client: Any, t
     assert "/no/such/path" not in text
 
 
+def test_books_requests_are_counted_under_books_routes(client: Any, tenant: Tenant) -> None:
+    # The organization in the query string (as Books clients send it): the framework serves these, routing
+    # /books/v3 as its /expense/v1 twin; the label is still the Books route.
+    query = {"organization_id": tenant.organization_id}
+    auth = {"Authorization": tenant.headers["Authorization"]}
+    created = client.post("/books/v3/contacts", params=query, json={"contact_name": "Booked"}, headers=auth)
+    assert created.json()["message"] == "The contact has been created"
+    contact_id = created.json()["contact"]["contact_id"]
+    client.get(f"/books/v3/contacts/{contact_id}/contactpersons", params=query, headers=auth)
+    client.get("/books/v3/nothing", params=query, headers=auth)
+    text = client.get("/metrics").text
+    assert sample(text, "http_requests_total", route="/books/v3/contacts", method="POST", status="201") == 1
+    persons = "/books/v3/contacts/{contact_id}/contactpersons"
+    assert sample(text, "http_requests_total", route=persons, method="GET", status="200") == 1
+    assert sample(text, "http_requests_total", route="unmatched", method="GET", status="404") == 1
+    assert "/expense/v1" not in text
+
+
 def test_latency_histogram_is_cumulative_and_counts_every_request(client: Any, tenant: Tenant) -> None:
     for _ in range(3):
         client.get(CONTACTS, headers=tenant.headers)

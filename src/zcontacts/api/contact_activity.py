@@ -6,7 +6,7 @@ from litestar import Controller, Response, get, post
 from litestar.params import FromPath
 
 from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, contact_key
-from zcontacts.api.context import stamp_of
+from zcontacts.api.context import ROUTED, stamp_of
 from zcontacts.api.paging import page_of
 from zcontacts.api.responses import json_response, message_body, with_items
 from zcontacts.domain.contacts import set_status
@@ -24,7 +24,7 @@ MARKED = {
 class ContactActivityController(Controller):
     """POST /contacts/{id}/active, POST /contacts/{id}/inactive, GET /contacts/{id}/comments."""
 
-    path = "/contacts/{contact_id:str}"
+    path = ROUTED + "/contacts/{contact_id:str}"
     tags = ["Customers"]  # noqa: RUF012
     dependencies = CONTACT_DEPENDENCIES
 

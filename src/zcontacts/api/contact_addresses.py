@@ -9,7 +9,7 @@ from litestar.params import FromPath
 
 from zcontacts.api.bodies import decoder_for, read_body
 from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, contact_key, read_record
-from zcontacts.api.context import SUCCESS, stamp_of
+from zcontacts.api.context import ROUTED, SUCCESS, stamp_of
 from zcontacts.api.idempotency import Reply, write_once
 from zcontacts.api.responses import json_response, message_body, with_object
 from zcontacts.domain.contact_parts import add_address, addresses_of, delete_address, update_address
@@ -30,7 +30,7 @@ _BODY = decoder_for(AddressIn)
 class ContactAddressesController(Controller):
     """GET/POST /contacts/{id}/address and PUT/DELETE /contacts/{id}/address/{address_id}."""
 
-    path = "/contacts/{contact_id:str}/address"
+    path = ROUTED + "/contacts/{contact_id:str}/address"
     tags = ["Addresses"]  # noqa: RUF012
     dependencies = CONTACT_DEPENDENCIES
 

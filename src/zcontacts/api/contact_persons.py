@@ -9,7 +9,7 @@ from litestar.params import FromPath
 
 from zcontacts.api.bodies import decoder_for, read_body
 from zcontacts.api.contacts import CONTACT_DEPENDENCIES, AnyRequest, Db, Principal, read_record
-from zcontacts.api.context import SUCCESS, stamp_of
+from zcontacts.api.context import ROUTED, SUCCESS, stamp_of
 from zcontacts.api.idempotency import Reply, write_once
 from zcontacts.api.paging import page_of
 from zcontacts.api.responses import json_response, message_body, with_items, with_object
@@ -35,7 +35,7 @@ class ContactPersonsController(Controller):
     """GET /contacts/{id}/contactpersons[/{cp_id}], POST/PUT/DELETE /contacts/contactpersons[/{cp_id}], and
     POST /contacts/contactpersons/{cp_id}/primary."""
 
-    path = "/contacts"
+    path = ROUTED + "/contacts"
     tags = ["Contact persons"]  # noqa: RUF012
     dependencies = CONTACT_DEPENDENCIES
 

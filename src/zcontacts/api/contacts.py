@@ -12,7 +12,15 @@ from litestar.params import FromPath
 
 from zcontacts.api.auth import provide_principal
 from zcontacts.api.bodies import decoder_for, read_body
-from zcontacts.api.context import SUCCESS, Wording, database_of, provide_database, stamp_of, wording_of
+from zcontacts.api.context import (
+    ROUTED,
+    SUCCESS,
+    Wording,
+    database_of,
+    provide_database,
+    stamp_of,
+    wording_of,
+)
 from zcontacts.api.idempotency import Reply, write_once
 from zcontacts.api.preconditions import IF_MATCH_HEADER, check_if_match, etag_of
 from zcontacts.api.responses import json_response, message_body, with_contact, with_list
@@ -153,7 +161,7 @@ def _one_contact(
 class ContactsController(Controller):
     """The Customers API."""
 
-    path = "/contacts"
+    path = ROUTED + "/contacts"
     tags = ["Customers"]  # noqa: RUF012 (Litestar reads a plain list)
 
     @post("/", status_code=201, opt={"access": Access.CREATE}, operation_id="createCustomer")

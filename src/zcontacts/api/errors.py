@@ -14,6 +14,7 @@ from litestar.exceptions import (
 )
 from litestar.status_codes import HTTP_413_REQUEST_ENTITY_TOO_LARGE
 
+from zcontacts.api.context import path_of
 from zcontacts.api.observe import REQUEST_ID_KEY
 from zcontacts.api.responses import json_response, message_body
 from zcontacts.errors import (
@@ -59,7 +60,7 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     log.error(
         "unhandled error on %s %s",
         request.method,
-        request.url.path,
+        path_of(request),
         exc_info=exc,
         extra={"request_id": request.scope.get(REQUEST_ID_KEY)},
     )

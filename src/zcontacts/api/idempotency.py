@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from litestar import Request, Response
 
-from zcontacts.api.context import database_of
+from zcontacts.api.context import database_of, path_of
 from zcontacts.api.responses import json_response
 from zcontacts.domain.tokens import Grant
 from zcontacts.domain.zoho_time import now_ms
@@ -55,7 +55,7 @@ async def write_once(
         return reply.response()
     key = valid_key(key)
     request_hash = await _request_hash(request)
-    operation = f"{request.method} {request.url.path}"
+    operation = f"{request.method} {path_of(request)}"
     organization_id = principal.organization.organization_id
 
     def keyed(connection: Connection) -> Reply:
@@ -101,7 +101,7 @@ async def _request_hash(request: Request[Any, Any, Any]) -> str:
     else:
         body = await request.body()
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.url.path.encode(), request.url.query.encode(), body):
+    for part in (request.method.encode(), path_of(request).encode(), request.url.query.encode(), body):
         digest.update(len(part).to_bytes(8, "big"))
         digest.update(part)
     return digest.hexdigest()

@@ -16,6 +16,7 @@ import re
 import time
 from typing import TYPE_CHECKING, Any
 
+from zcontacts.api.context import as_requested, route_as_routed
 from zcontacts.api.metrics import UNMATCHED, Metrics
 from zcontacts.api.ratelimit import SCOPE_KEY, Budget
 from zcontacts.logs import ACCESS_LOGGER, access_record
@@ -98,6 +99,7 @@ class RequestObserver:
         try:
             answer = await self.fast.answer(scope, receive) if self.fast is not None else None
             if answer is None:
+                route_as_routed(scope)
 
                 async def observed_send(message: Message) -> None:
                     nonlocal status
@@ -116,7 +118,8 @@ class RequestObserver:
                 await send({"type": "http.response.body", "body": b"" if head else body, "more_body": False})
         finally:
             seconds = time.perf_counter() - started
-            route = scope.get("path_template") or UNMATCHED
+            template: str | None = scope.get("path_template")
+            route = as_requested(scope, template) if template else UNMATCHED
             self.metrics.observe(route, method, status, seconds)
             if access_log.isEnabledFor(logging.INFO):
                 access_log.handle(
