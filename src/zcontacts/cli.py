@@ -9,12 +9,11 @@ import signal
 import sys
 import tempfile
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from zcontacts import __version__
 from zcontacts.config import Settings
@@ -34,6 +33,7 @@ from zcontacts.storage.organizations import OrganizationsRepo
 from zcontacts.storage.tokens import TokensRepo
 
 if TYPE_CHECKING:
+    from rich.console import Console
     from sqlalchemy import Connection
 
 app = typer.Typer(
@@ -48,8 +48,25 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(db_app, name="db")
 app.add_typer(clients_app, name="clients")
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)  # one line per message, for log collectors
+
+@cache
+def _console(stderr: bool) -> Console:
+    # Made on first use: importing rich is ~0.05 s that `serve`, whose banner is plain text, would otherwise
+    # spend before it listens.
+    from rich.console import Console
+
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def out() -> Console:
+    """Messages for people on stdout."""
+    return _console(False)
+
+
+def err() -> Console:
+    """Everything decorative, on stderr: one line per message, for log collectors."""
+    return _console(True)
+
 
 DatabaseUrl = Annotated[
     str | None,
@@ -84,7 +101,7 @@ def _emit(line: str) -> None:
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}")
+    err().print(f"[red]error:[/red] {message}")
     return typer.Exit(code=2)
 
 
@@ -159,31 +176,31 @@ def serve(
     database = _open(settings.database_url)
     organizations = database.run(lambda c: OrganizationsRepo(c).all(), write=False)
     base = f"http://{settings.host}:{settings.port}"
-    out.print(f"zcontacts {__version__} — Zoho Expense Customers API")
-    out.print(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
-    out.print(f"  listening on: {base}/expense/v1/contacts")
-    out.print(f"  API docs:     {base}/docs (Swagger UI), {base}/redoc")
-    out.print(f"  web console:  {base}/console")
-    out.print(f"  metrics:      {base}/metrics")
-    out.print(f"  health:       {base}/healthz, {base}/readyz")
-    out.print(f"  rate limit:   {_rate_limit_summary(settings)}")
+    _emit(f"zcontacts {__version__} — Zoho Expense Customers API")
+    _emit(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
+    _emit(f"  listening on: {base}/expense/v1/contacts")
+    _emit(f"  API docs:     {base}/docs (Swagger UI), {base}/redoc")
+    _emit(f"  web console:  {base}/console")
+    _emit(f"  metrics:      {base}/metrics")
+    _emit(f"  health:       {base}/healthz, {base}/readyz")
+    _emit(f"  rate limit:   {_rate_limit_summary(settings)}")
     if not organizations:
         org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
         default_organization = org.organization_id
         token = create_token(database, org.organization_id, [FULL_ACCESS])
-        out.print("Created a default organization and a full-access token:")
-        out.print(f"  organization id: {org.organization_id}")
-        out.print(f"  token:           {token}")
-        out.print("Try it:")
-        out.print(
+        _emit("Created a default organization and a full-access token:")
+        _emit(f"  organization id: {org.organization_id}")
+        _emit(f"  token:           {token}")
+        _emit("Try it:")
+        _emit(
             f"  curl -H 'Authorization: Zoho-oauthtoken {token}' "
             f"-H 'X-com-zoho-expense-organizationid: {org.organization_id}' {base}/expense/v1/contacts"
         )
     else:
         default_organization = organizations[0].organization_id
         ids = ", ".join(o.organization_id for o in organizations[:5])
-        out.print(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
-        out.print(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
+        _emit(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
+        _emit(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
     if settings.fixtures:
         _load_fixtures(database, default_organization, Path(settings.fixtures))
     sys.stdout.flush()
@@ -249,11 +266,11 @@ def _load_fixtures(database: Database, organization_id: str, path: Path) -> None
         raise _fail(f"fixtures {path}: {exc}") from None
     if report.aborted:
         for error in report.errors:
-            err.print(
+            err().print(
                 f"[red]error:[/red] fixtures {path}: row {error.row}, {error.field or 'row'}: {error.message}"
             )
         raise typer.Exit(code=2)
-    out.print(
+    out().print(
         f"Loaded fixtures {path} into organization {organization_id}: {report.created} created, "
         f"{report.updated} updated, {report.unchanged} unchanged"
     )
@@ -296,10 +313,12 @@ def orgs_list(database_url: DatabaseUrl = None) -> None:
     """List organizations."""
     database = _open(database_url)
     organizations = database.run(lambda c: OrganizationsRepo(c).all(), write=False)
+    from rich.table import Table
+
     table = Table("organization_id", "name", "currency", "time zone")
     for org in organizations:
         table.add_row(org.organization_id, org.name, org.currency_code, org.time_zone)
-    out.print(table)
+    out().print(table)
 
 
 # ---- tokens ----------------------------------------------------------------------------------------------
@@ -336,7 +355,7 @@ def tokens_revoke(
     at = now_ms()
     if not database.run(lambda c: TokensRepo(c).revoke(token_hash(token.strip()), at), write=True):
         raise _fail("no live token matches")
-    err.print("revoked")
+    err().print("revoked")
 
 
 # ---- OAuth clients -------------------------------------------------------------------------------------
@@ -471,7 +490,7 @@ def import_command(
         BarColumn(),
         DownloadColumn(),
         TimeRemainingColumn(),
-        console=err,
+        console=err(),
         transient=True,
     )
 
@@ -504,12 +523,14 @@ def import_command(
         if error_file is not None:
             error_file.close()
     if report.failed > shown:
-        err.print(f"… and {report.failed - shown} more bad rows" + (f" (all in {errors})" if errors else ""))
+        err().print(
+            f"… and {report.failed - shown} more bad rows" + (f" (all in {errors})" if errors else "")
+        )
     verb = "would be" if dry_run else "were"
     if report.aborted:
-        err.print("[red]stopped at the first bad row (--strict): nothing was imported[/red]")
+        err().print("[red]stopped at the first bad row (--strict): nothing was imported[/red]")
     else:
-        err.print(
+        err().print(
             f"{report.rows:,} rows: {report.created:,} {verb} created, {report.updated:,} {verb} updated, "
             f"{report.unchanged:,} unchanged, {report.failed:,} bad"
         )
@@ -537,7 +558,7 @@ def export_command(
     database = _open_for_command(context, database_url)
     progress = Progress(
         TextColumn("[bold]exporting"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-        console=err, transient=True,
+        console=err(), transient=True,
     )  # fmt: skip
     try:
         with progress:
@@ -548,7 +569,7 @@ def export_command(
             )  # fmt: skip
     except (OSError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    err.print(f"exported {count:,} contacts to {file}")
+    err().print(f"exported {count:,} contacts to {file}")
     _emit(str(count))
 
 
@@ -573,7 +594,7 @@ def reset(
     ):
         raise typer.Exit(code=1)
     deleted = database.run(lambda c: BulkRepo(c).delete_all(organization.organization_id), write=True)
-    err.print(f"deleted {deleted:,} contacts of organization {organization.organization_id}")
+    err().print(f"deleted {deleted:,} contacts of organization {organization.organization_id}")
     _emit(str(deleted))
 
 
@@ -595,7 +616,7 @@ def db_current(database_url: DatabaseUrl = None) -> None:
     revision = migrate.current_revision(database.engine)
     _emit(revision or "")
     if revision is not None and revision not in migrate.known_revisions():
-        err.print(f"[yellow]note:[/yellow] revision {revision} is newer than this zcontacts knows")
+        err().print(f"[yellow]note:[/yellow] revision {revision} is newer than this zcontacts knows")
 
 
 @db_app.command("check")
@@ -616,7 +637,7 @@ def db_check(
         _emit(str(problem))
     if problems:
         raise typer.Exit(1)
-    err.print("every contact is consistent")
+    err().print("every contact is consistent")
 
 
 def main() -> None:
