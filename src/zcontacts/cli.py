@@ -240,6 +240,10 @@ def _share_metrics(settings: Settings) -> tuple[Settings, str | None]:
 def _run_uvicorn(settings: Settings, workers: int) -> None:
     import uvicorn
 
+    from zcontacts.lazy_imports import defer
+
+    defer("yaml", "pdb")  # before the app's import of Litestar, which imports both and uses neither here
+
     uvicorn.run(
         "zcontacts.app:create_app_from_env",
         factory=True,
