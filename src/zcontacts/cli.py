@@ -1,7 +1,9 @@
 """The `zcontacts` command: serve, orgs, tokens, import, export, reset, db. Operators script it, so data goes to stdout alone and
 everything decorative to stderr."""
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: typer reads the annotations of every command on every run,
+# and string annotations it would have to evaluate (building each typer.Option again) cost 20–35 ms of each
+# command's start, `serve` included.
 
 import os
 import shutil
@@ -50,7 +52,7 @@ app.add_typer(clients_app, name="clients")
 
 
 @cache
-def _console(stderr: bool) -> Console:
+def _console(stderr: bool) -> "Console":
     # Made on first use: importing rich is ~0.05 s that `serve`, whose banner is plain text, would otherwise
     # spend before it listens.
     from rich.console import Console
@@ -58,12 +60,12 @@ def _console(stderr: bool) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def out() -> Console:
+def out() -> "Console":
     """Messages for people on stdout."""
     return _console(False)
 
 
-def err() -> Console:
+def err() -> "Console":
     """Everything decorative, on stderr: one line per message, for log collectors."""
     return _console(True)
 
@@ -124,7 +126,7 @@ def create_token(
     at = now_ms()
     expires_at = at + expires_in * 1000 if expires_in is not None else None
 
-    def work(connection: Connection) -> None:
+    def work(connection: "Connection") -> None:
         if OrganizationsRepo(connection).get(organization_id) is None:
             raise ValueError(f"no organization {organization_id}")
         TokensRepo(connection).create(
