@@ -39,7 +39,7 @@ _SEARCH = (
     " AND instr(contacts.search_key, ?) > 0"
 )
 # As zcontacts: the trigram queue moved into the index inside every 64th write transaction, its cancelled
-# entries counted (migration 0008).
+# entries counted (migration 0008), then at most 32 pages of merging (migration 0009).
 _APPLY_EVERY = 64
 _KEYS = "contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key"
 _APPLY = (
@@ -50,6 +50,7 @@ _COUNT_CHURN = (
     "UPDATE contacts_fts_upkeep SET cancelled_entries = cancelled_entries + "
     "(SELECT count(*) FROM contacts_fts_pending WHERE command IS NOT NULL)"
 )
+_MERGE = "INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('merge', 32)"
 _COMPANY = " AND contacts.company_name_key = ?"
 _GET = "SELECT contacts.doc FROM contacts WHERE contacts.contact_id = ? AND contacts.organization_id = ?"
 _DELETE = "DELETE FROM contacts WHERE contacts.contact_id = ? AND contacts.organization_id = ?"
@@ -203,6 +204,7 @@ class LimitApp:
                 db.execute(_COUNT_CHURN)
                 db.execute(_APPLY)
                 db.execute("DELETE FROM contacts_fts_pending")
+                db.execute(_MERGE)
 
     def after_write(self) -> None:
         """Passive WAL checkpoints in a worker thread every 64 writes, each followed by an fdatasync of the

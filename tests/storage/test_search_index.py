@@ -42,10 +42,11 @@ def _connection(path: str) -> Iterator[sqlite3.Connection]:
 
 def _fragment(client: Any, tenant: Tenant, count: int, database_url: str) -> None:
     """`count` creates, each its own request, each moved into the index in a transaction of its own (as a
-    server's batches are). FTS5's own merging is off, so each leaves a segment of its own (until FTS5's crisis
-    merge at 16 on a level)."""
+    server's batches are). FTS5's own merging is off (migration 0009), and the bounded merge after each batch
+    waits for 16 segments on a level (`usermerge`, 4 by default), so each leaves a segment of its own (until
+    FTS5's crisis merge at 16 on a level)."""
     with _connection(_path(database_url)) as connection:
-        connection.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('automerge', 0)")
+        connection.execute("INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('usermerge', 16)")
         for n in range(count):
             make_contact(
                 client,

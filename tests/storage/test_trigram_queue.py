@@ -20,7 +20,7 @@ from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.storage import migrate, search_index
 from zcontacts.storage.database import Database
-from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor
+from zcontacts.storage.search_index import APPLY_EVERY, APPLY_MERGE_PAGES, IndexCompactor
 
 pytestmark = pytest.mark.backends("sqlite")
 
@@ -84,6 +84,38 @@ def test_the_server_applies_the_queue_every_few_writes(
     with _connection(database_url) as connection:
         assert search_index.apply_step(connection) == 5  # the writes since the last batch
     _assert_index_is_exact(database_url)
+
+
+def test_fts5_merges_in_bounded_steps_after_each_batch(
+    quiet_client: Any, tenant: Tenant, database_url: str
+) -> None:
+    # Migration 0009: FTS5's own merges (unbounded, inside whichever batch triggers them) are off; each batch
+    # ends with at most APPLY_MERGE_PAGES pages of merging instead.
+    with _connection(database_url) as connection:
+        assert connection.execute("SELECT v FROM contacts_fts_config WHERE k = 'automerge'").fetchone() == (
+            0,
+        )
+    for n in range(3):
+        make_contact(quiet_client, tenant, contact_name=f"Stepwise {n}")
+    statements: list[str] = []
+    with _connection(database_url) as connection:
+        connection.set_trace_callback(statements.append)
+        assert search_index.apply_step(connection) == 3
+    merges = [sql for sql in statements if "'merge'" in sql]
+    assert len(merges) == 1
+    assert merges[0].rstrip(")").endswith(f", {APPLY_MERGE_PAGES}")
+    _assert_index_is_exact(database_url)
+    assert _names(quiet_client, tenant, search_text="epwis") == [f"Stepwise {n}" for n in range(3)]
+    database = Database.from_url(database_url)
+    try:
+        migrate.downgrade(database.engine, "0008")
+        with _connection(database_url) as connection:
+            assert connection.execute(
+                "SELECT v FROM contacts_fts_config WHERE k = 'automerge'"
+            ).fetchone() == (4,)
+        migrate.upgrade(database.engine)
+    finally:
+        database.dispose()
 
 
 def test_a_stopping_server_leaves_the_index_complete(database_url: str, tenant: Tenant) -> None:

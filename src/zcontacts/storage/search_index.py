@@ -7,7 +7,9 @@ so the queue stays short; searches read the index plus the queue (storage/contac
 queued row. One batch of 64 writes' entries costs about an eighth of what the same entries cost one
 transaction at a time (FTS5 tokenizes them alike but flushes one segment per transaction).
 
-FTS5 writes a new segment for every transaction that changes it and merges segments only lazily (automerge), so
+FTS5 writes a new segment for every transaction that changes it and merges segments only lazily: each batch ends
+with at most APPLY_MERGE_PAGES pages of merging where a level has 4 segments (FTS5's own automatic merges, whose
+work at a time is unbounded, are off since migration 0009: one batch in a hundred had taken 55–155 ms). So
 under writes the index holds 5-20 of them (one per write transaction before the queue; one per batch now), and
 a search looks each of its trigrams up in every one. Over 1,000,000 customers, after 20,000 creates the index
 had 12 segments and a search's SQL took 514 µs; merged into one, 259 µs (docs/PERFORMANCE.md). And a deleted
@@ -49,6 +51,9 @@ CHURN_MINIMUM = 1000
 STEP_PAGES = 100  # pages written per merge transaction: ~15 ms over 1,000,000 customers
 
 APPLY_EVERY = 64  # writes of one process between batches moved from the queue into the index
+# Pages of FTS5 merging after each batch (migration 0009 turned FTS5's own unbounded merges off): enough to keep
+# up with the segments the batches make (the same number as FTS5 alone keeps) while bounding the batch's time.
+APPLY_MERGE_PAGES = 32
 
 _SEGMENTS = "SELECT count(DISTINCT segid) FROM contacts_fts_idx"
 _MERGE = "INSERT INTO contacts_fts(contacts_fts, rank) VALUES ('merge', ?)"
@@ -81,7 +86,10 @@ def apply_pending(connection: sqlite3.Connection) -> int:
         return 0
     connection.execute(_COUNT_CHURN, (last,))
     connection.execute(_APPLY, (last,))
-    return int(connection.execute(_FORGET, (last,)).rowcount)
+    applied = int(connection.execute(_FORGET, (last,)).rowcount)
+    # A positive page count merges only where FTS5 would have (a level of `usermerge` segments, 4).
+    connection.execute(_MERGE, (APPLY_MERGE_PAGES,))
+    return applied
 
 
 @contextmanager

@@ -183,7 +183,7 @@ CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN INSERT INTO co
 CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key, old.company_name_key, old.email_key, old.phone_key, old.first_name_key, old.last_name_key, old.search_key); END;
 CREATE TRIGGER contacts_fts_update AFTER UPDATE OF contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key, old.company_name_key, old.email_key, old.phone_key, old.first_name_key, old.last_name_key, old.search_key); INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key, new.company_name_key, new.email_key, new.phone_key, new.first_name_key, new.last_name_key, new.search_key); END;
 CREATE TABLE contacts_fts_upkeep (id INTEGER PRIMARY KEY CHECK (id = 1), cancelled_entries INTEGER NOT NULL);
-INSERT INTO "alembic_version" ("version_num") VALUES ('0008');
+INSERT INTO "alembic_version" ("version_num") VALUES ('0009');
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('ids', 46000000000000001);
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('organization_ids', 10234695);
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', NULL, '1000000');
@@ -204,7 +204,8 @@ INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contac
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'sqlite_autoindex_contacts_1', '1000000 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'sqlite_autoindex_contacts_2', '1000000 1000000 1');
 INSERT OR REPLACE INTO "contacts_fts_data" ("id", "block") VALUES (1, X'0000000000000000');
-INSERT OR REPLACE INTO "contacts_fts_data" ("id", "block") VALUES (10, X'00000000000000');
+INSERT OR REPLACE INTO "contacts_fts_data" ("id", "block") VALUES (10, X'00000001000000');
+INSERT OR REPLACE INTO "contacts_fts_config" ("k", "v") VALUES ('automerge', 0);
 INSERT OR REPLACE INTO "contacts_fts_config" ("k", "v") VALUES ('version', 4);
 INSERT INTO "contacts_fts_upkeep" ("id", "cancelled_entries") VALUES (1, 0);
 ANALYZE sqlite_schema;
