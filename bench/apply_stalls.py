@@ -1,7 +1,7 @@
 """How long moving the trigram queue into the index takes, batch by batch, with FTS5's own merges against the
 bounded merge after each batch (migration 0009, storage/search_index.py).
 
-On copies of the 10,000-customer set, in process, writes run in transactions of 64 (a group-commit batch, or
+On copies of the 10,000-customer set (`--size`), in process, writes run in transactions of 64 (a group-commit batch, or
 the 64 writes between two applies at one connection), each ending with `search_index.apply_pending`:
 
 - `fts5`: FTS5's automatic merging on (`automerge` 4, its default, as before 0009) and no merge after the apply;
@@ -11,7 +11,7 @@ The writes are `delete` (8,000 customers deleted) or `rename` (20,480 updates of
 mode (interleaved, `--rounds` times), the apply's median, p90, p99 and longest time, their sum, the index's
 segments after and a short search's time.
 
-    .venv/bin/python -m bench.apply_stalls [delete|rename] [--rounds 2]"""
+    .venv/bin/python -m bench.apply_stalls [delete|rename] [--rounds 2] [--size 10000]"""
 
 from __future__ import annotations
 
@@ -81,8 +81,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="bench.apply_stalls", description=__doc__.split("\n\n")[0])
     parser.add_argument("kind", nargs="?", choices=("delete", "rename"), default="delete")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--size", type=int, default=10_000, help="customers in the set (a cached dataset)")
     args = parser.parse_args()
-    source = data.dataset(10_000).path
+    source = data.dataset(args.size).path
     with tempfile.TemporaryDirectory(prefix="zc-stalls-") as folder:
         for _ in range(args.rounds):
             for mode in ("fts5", "bounded"):
