@@ -124,3 +124,22 @@ def test_an_unexpected_failure_is_logged_with_the_request_id(
     assert [getattr(r, "request_id", None) for r in errors] == ["req-500"]
     access = access_lines(caplog)
     assert [(line["request_id"], line["status"]) for line in access][-1] == ("req-500", 500)
+
+
+def test_a_books_request_is_logged_under_its_own_path(
+    client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The framework serves /books/v3 as its /expense/v1 twin (api/context.py); logs keep the client's path.
+    def explode(*_args: Any) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(ContactsRepo, "get_versioned_doc", explode)
+    response = client.get(
+        "/books/v3/contacts/46000000000000001",
+        params={"organization_id": tenant.organization_id},
+        headers={"Authorization": tenant.headers["Authorization"]},
+    )
+    assert response.status_code == 500
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == "zcontacts"]
+    assert [r.getMessage() for r in errors] == ["unhandled error on GET /books/v3/contacts/46000000000000001"]
+    assert access_lines(caplog)[-1]["route"] == "/books/v3/contacts/{contact_id}"

@@ -50,17 +50,16 @@ PATH_KEY = "zcontacts.path"
 _ALIASES = tuple(mount for mount in MOUNTS if mount != ROUTED)
 
 
-def route_as_routed(scope: Scope) -> str | None:
+def route_as_routed(scope: Scope) -> None:
     """Give a request under an aliased mount the path of its twin under ROUTED, keeping what it was in the
-    scope; the alias mount, or None when the request is not under one."""
+    scope (a request under no alias is left as it is)."""
     path: str = scope["path"]
     for mount in _ALIASES:
         if path.startswith(mount) and path[len(mount) : len(mount) + 1] in ("", "/"):
             scope[PATH_KEY] = path  # type: ignore[literal-required]
             scope[MOUNT_KEY] = mount  # type: ignore[literal-required]
             scope["path"] = ROUTED + path[len(mount) :]
-            return mount
-    return None
+            return
 
 
 def as_requested(scope: Scope, routed_path: str) -> str:

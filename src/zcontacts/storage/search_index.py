@@ -9,7 +9,7 @@ transaction at a time (FTS5 tokenizes them alike but flushes one segment per tra
 
 FTS5 writes a new segment for every transaction that changes it and merges segments only lazily: each batch ends
 with at most APPLY_MERGE_PAGES pages of merging where a level has 4 segments (FTS5's own automatic merges, whose
-work at a time is unbounded, are off since migration 0009: one batch in a hundred had taken 55–155 ms). So
+work at a time is unbounded, are off since migration 0009: one batch in a hundred had taken 50–190 ms). So
 under writes the index holds 5-20 of them (one per write transaction before the queue; one per batch now), and
 a search looks each of its trigrams up in every one. Over 1,000,000 customers, after 20,000 creates the index
 had 12 segments and a search's SQL took 514 µs; merged into one, 259 µs (docs/PERFORMANCE.md). And a deleted
