@@ -130,6 +130,12 @@ def test_the_setting_defaults_to_zohos_100_and_reads_the_environment() -> None:
     assert (settings.rate_limit_per_minute, settings.redis_url) == (0, "redis://r:6379/1")
 
 
+def test_the_reset_never_exceeds_the_window() -> None:
+    # 474.6243991050614 + 60 - 474.6243991050614 is 60.00000000000006 in floating point (once rounded up to 61).
+    now = 474.6243991050614
+    assert LocalWindow(limit=3, window=60).hit("org", now=now).reset_seconds == 60
+
+
 def test_the_window_slides() -> None:
     window = LocalWindow(limit=3, window=60)
     assert [window.hit("org", now=t).allowed for t in (0, 10, 20)] == [True, True, True]

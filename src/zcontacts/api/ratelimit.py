@@ -111,7 +111,8 @@ class LocalWindow:
         allowed = len(times) < self.limit
         if allowed:
             times.append(now)
-        wait = times[0] + self.window - now if times else 0.0
+        # window - elapsed, not times[0] + window - now: that sum can round past the window (60.000…01 → 61).
+        wait = self.window - (now - times[0]) if times else 0.0
         return _budget(allowed, self.limit, len(times), wait)
 
     def _forget_idle(self, now: float) -> None:
