@@ -5,10 +5,12 @@ and what session 10's A/B pairs of the write changes used (docs/PERFORMANCE.md).
 py-spy profile of the measured run is written too (`pip install py-spy`).
 
     .venv/bin/python -m bench.served create --connections 1 [--target limit|starlette] [--source FILE] [--py-spy OUT]
-        [--loop uvloop|asyncio|module:factory]
+        [--loop uvloop|asyncio|module:factory] [--http httptools|h11|zttp]
 
 --loop runs the target under uvicorn with that event loop instead of the one `zcontacts serve` picks (session
-12: plain uvloop accepts one new connection per loop turn, see zcontacts/event_loop.py)."""
+12: plain uvloop accepts one new connection per loop turn, see zcontacts/event_loop.py). --http runs it under
+uvicorn with that HTTP/1.1 implementation instead of httptools (session 19 measured uvicorn's experimental zttp;
+`pip install zttp` first)."""
 
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ def main() -> None:
     parser.add_argument("--source", type=Path, help="a database file to copy instead of the cached dataset")
     parser.add_argument("--py-spy", type=Path, help="also record a raw py-spy profile of the run here")
     parser.add_argument("--loop", help="uvicorn's event loop for the target (default: the one serve picks)")
+    parser.add_argument("--http", choices=("httptools", "h11", "zttp"),
+                        help="uvicorn's HTTP implementation for the target (default: httptools, as serve)")  # fmt: skip
     args = parser.parse_args()
 
     loaded = data.dataset(args.size)
@@ -73,9 +77,9 @@ def main() -> None:
         inputs = replace(inputs, update_ids=victims[:1000], delete_ids=victims[3000:])
     headers = plan("zoho", "get", inputs).headers
     if args.target == "zcontacts":
-        target = servers.zcontacts(f"sqlite:///{database}", READY, headers, loop=args.loop)
+        target = servers.zcontacts(f"sqlite:///{database}", READY, headers, loop=args.loop, http=args.http)
     else:
-        target = servers.limit(database, READY, headers, name=args.target, loop=args.loop)
+        target = servers.limit(database, READY, headers, name=args.target, loop=args.loop, http=args.http)
     target.start()
     assert target.process is not None
     spy = None

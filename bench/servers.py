@@ -153,16 +153,20 @@ def zcontacts(
     workers: int = 1,
     server: str = "uvicorn",
     loop: str | None = None,
+    http: str | None = None,
 ) -> Target:
     """`zcontacts serve`, exactly as users start it (request logging off, as for every target); with
     server="granian", the same app factory under granian, its settings from ZCONTACTS_* as serve passes them;
-    with `loop` (uvicorn's --loop: uvloop, asyncio or an import string), the factory under uvicorn with
-    serve's settings but that event loop (bench.served --loop, to compare loops)."""
+    with `loop` (uvicorn's --loop: uvloop, asyncio or an import string) or `http` (uvicorn's --http: httptools,
+    h11 or zttp), the factory under uvicorn with serve's settings but that event loop or HTTP implementation
+    (bench.served --loop / --http, to compare them)."""
     settings = {"ZCONTACTS_DATABASE_URL": database_url, "ZCONTACTS_LOG_LEVEL": "warning"}
     if server == "granian":
         command = _granian("zcontacts.app:create_app_from_env", workers)
-    elif loop is not None:
-        command = _uvicorn("zcontacts.app:create_app_from_env", workers, loop)
+    elif loop is not None or http is not None:
+        command = _uvicorn(
+            "zcontacts.app:create_app_from_env", workers, loop or event_loop_for(workers), http
+        )
     else:
         command = [sys.executable, "-m", "zcontacts", "serve", "--port", "{port}", "--database-url", database_url,
                    "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
@@ -191,14 +195,16 @@ def limit(
     server: str = "uvicorn",
     name: str = "limit",
     loop: str | None = None,
+    http: str | None = None,
 ) -> Target:
     """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run, with the settings
-    `zcontacts serve` gives uvicorn: by default the event loop it picks for the same number of workers."""
+    `zcontacts serve` gives uvicorn: by default the event loop it picks for the same number of workers and
+    httptools."""
     factory = LIMIT_APPS[name]
     if server == "granian":
         command = _granian(factory, workers)
     else:
-        command = _uvicorn(factory, workers, loop or event_loop_for(workers))
+        command = _uvicorn(factory, workers, loop or event_loop_for(workers), http)
     return Target(
         name=name,
         dialect="zoho",
@@ -209,11 +215,12 @@ def limit(
     )
 
 
-def _uvicorn(factory: str, workers: int, loop: str) -> list[str]:
-    """uvicorn serving an ASGI app factory on loopback with the settings `zcontacts serve` passes it (httptools,
-    no WebSockets, no proxy-headers middleware, no server header, no access log) and the given event loop."""
+def _uvicorn(factory: str, workers: int, loop: str, http: str | None = None) -> list[str]:
+    """uvicorn serving an ASGI app factory on loopback with the settings `zcontacts serve` passes it (httptools
+    unless `http` names another implementation, no WebSockets, no proxy-headers middleware, no server header,
+    no access log) and the given event loop."""
     return [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", "{port}",
-            "--loop", loop, "--http", "httptools", "--ws", "none", "--no-proxy-headers", "--no-server-header",
+            "--loop", loop, "--http", http or "httptools", "--ws", "none", "--no-proxy-headers", "--no-server-header",
             "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
 
 

@@ -172,6 +172,24 @@ def test_zcontacts_and_the_limit_run_under_the_same_server(server: str) -> None:
         assert one.command[one.command.index("--loop") + 1] == "zcontacts.event_loop:new_event_loop"
 
 
+def test_http_puts_zcontacts_and_the_limit_under_that_implementation() -> None:
+    """bench.served --http: both run under uvicorn with that HTTP implementation and serve's other settings;
+    without it, the limit keeps httptools, as serve does."""
+    headers = {"Authorization": "Zoho-oauthtoken 1000.abc"}
+    zc = servers.zcontacts("sqlite:////tmp/x.db", "/ready", headers, http="zttp")
+    limit = servers.limit(Path("/tmp/x.db"), "/ready", headers, http="zttp")
+    for target in (zc, limit):
+        assert target.command[1:3] == ["-m", "uvicorn"]
+        assert target.command[target.command.index("--http") + 1] == "zttp"
+        assert target.command[target.command.index("--loop") + 1] == event_loop_for(1)
+        for flag in ("--no-proxy-headers", "--no-server-header", "--no-access-log"):
+            assert flag in target.command
+    assert zc.command[3] == "zcontacts.app:create_app_from_env"
+    assert zc.env["ZCONTACTS_DATABASE_URL"] == "sqlite:////tmp/x.db"
+    plain = servers.limit(Path("/tmp/x.db"), "/ready", headers)
+    assert plain.command[plain.command.index("--http") + 1] == "httptools"
+
+
 def test_the_starlette_limit_answers_as_the_raw_limit(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
