@@ -19,6 +19,9 @@ from urllib.parse import parse_qsl
 
 import msgspec
 
+from zcontacts.config import Settings
+from zcontacts.storage import wal_buffer
+
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
@@ -188,6 +191,8 @@ class LimitApp:
     """The bare ASGI application."""
 
     def __init__(self, path: str) -> None:
+        # zcontacts' WAL writes too (storage/wal_buffer.py), as its server sets them (ZCONTACTS_SQLITE_WAL_BUFFER).
+        wal_buffer.configure(Settings.from_env().sqlite_wal_buffer)
         self.db = connect(path)
         self.path = path
         self.writes = 0

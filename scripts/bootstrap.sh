@@ -24,7 +24,7 @@ if [ ! -x .venv/bin/python ]; then
   "$python" -m venv .venv
 fi
 stamp=".venv/.zcontacts-installed"
-want="$(cat pyproject.toml | sha256sum | cut -d' ' -f1)-${ZCONTACTS_EXTRAS:-dev}"
+want="$(cat pyproject.toml setup.py src/zcontacts/storage/_walbuffer.c | sha256sum | cut -d' ' -f1)-${ZCONTACTS_EXTRAS:-dev}"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "installing zcontacts and its dependencies into .venv" >&2
   .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2

@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         group_commit=settings.group_commit,
         read_cache_mb=settings.sqlite_read_cache_mb,
         compact_search_index=settings.compact_search_index,
+        wal_buffer=settings.sqlite_wal_buffer,
     )
     rate_limiter = RateLimiter.from_settings(settings)
 

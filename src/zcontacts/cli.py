@@ -81,7 +81,7 @@ DatabaseUrl = Annotated[
 def _open(database_url: str | None) -> Database:
     """The database, migrated to the newest schema."""
     settings = Settings.from_env(database_url=database_url)
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(settings.database_url, wal_buffer=settings.sqlite_wal_buffer)
     try:
         migrate.upgrade(database.engine)
     except migrate.UnknownRevision as exc:
@@ -618,7 +618,7 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 def db_current(database_url: DatabaseUrl = None) -> None:
     """Print the database's schema revision (empty before the first migration)."""
     settings = Settings.from_env(database_url=database_url)
-    database = Database.from_url(settings.database_url)
+    database = Database.from_url(settings.database_url, wal_buffer=settings.sqlite_wal_buffer)
     revision = migrate.current_revision(database.engine)
     _emit(revision or "")
     if revision is not None and revision not in migrate.known_revisions():

@@ -137,9 +137,16 @@ class Database:
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
         compact_search_index: bool = True,
+        wal_buffer: bool | None = None,
     ) -> Database:
-        """Open the database at `url`."""
-        engine = make_engine(url, pool_size=pool_size, max_overflow=max_overflow, pool_timeout=pool_timeout)
+        """Open the database at `url` (`wal_buffer`: see make_engine)."""
+        engine = make_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
+            wal_buffer=wal_buffer,
+        )
         return cls(
             engine,
             connections=pool_size + max_overflow,

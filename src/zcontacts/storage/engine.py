@@ -8,6 +8,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 
+from zcontacts.storage import wal_buffer as wal_buffer_module
+
 SQLITE_WRITE = "zcontacts_write"
 BUSY_TIMEOUT_MS = 5000
 WAL_AUTOCHECKPOINT_PAGES = 10_000  # 40 MiB of 4 KiB pages
@@ -27,12 +29,21 @@ def is_sqlite(engine: Engine) -> bool:
 
 
 def make_engine(
-    url: str, *, pool_size: int = 10, max_overflow: int = 10, pool_timeout: float = 10.0
+    url: str,
+    *,
+    pool_size: int = 10,
+    max_overflow: int = 10,
+    pool_timeout: float = 10.0,
+    wal_buffer: bool | None = None,
 ) -> Engine:
     """An engine for `url`, configured for zcontacts' access pattern. On PostgreSQL each process holds at most
-    `pool_size + max_overflow` connections: replicas × workers × that must stay under max_connections."""
+    `pool_size + max_overflow` connections: replicas × workers × that must stay under max_connections.
+    `wal_buffer` turns SQLite's WAL buffering on or off for the process (storage/wal_buffer.py); None leaves
+    it as it is."""
     parsed = normalize_url(url)
     if parsed.get_backend_name() == "sqlite":
+        if wal_buffer is not None:
+            wal_buffer_module.configure(wal_buffer)
         return _sqlite_engine(parsed)
     return create_engine(
         parsed,
