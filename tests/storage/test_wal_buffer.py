@@ -129,6 +129,39 @@ def test_every_commit_survives_the_writer_process_dying(tmp_path: Path) -> None:
     assert all(len(rows[i]) == 100 + i * 37 for i in rows)
 
 
+def test_two_writer_processes_and_a_checkpointing_reader(tmp_path: Path) -> None:
+    """Writers in two processes take turns at the WAL; this process reads and checkpoints meanwhile. Every
+    count it reads is a whole number of commits, and at the end every row is there."""
+    path = tmp_path / "w.db"
+    with closing(_connect(path)) as setup:
+        setup.execute("CREATE TABLE t (k INTEGER PRIMARY KEY, v BLOB)")
+    script = textwrap.dedent(
+        f"""
+        import sqlite3, sys
+        from zcontacts.storage import wal_buffer
+        assert wal_buffer.configure(True)
+        c = sqlite3.connect({str(path)!r}, isolation_level=None, timeout=30)
+        c.execute("PRAGMA synchronous=NORMAL")
+        base = int(sys.argv[1])
+        for i in range(400):
+            c.execute("BEGIN IMMEDIATE")
+            c.execute("INSERT INTO t VALUES (?, zeroblob(2000))", (base + 2 * i,))
+            c.execute("INSERT INTO t VALUES (?, zeroblob(2000))", (base + 2 * i + 1,))
+            c.execute("COMMIT")
+        """
+    )
+    writers = [subprocess.Popen([sys.executable, "-c", script, str(base)]) for base in (0, 100_000)]
+    reader = sqlite3.connect(path, isolation_level=None, timeout=30)
+    while any(w.poll() is None for w in writers):
+        (count,) = reader.execute("SELECT count(*) FROM t").fetchone()
+        assert count % 2 == 0  # never half a commit
+        reader.execute("PRAGMA wal_checkpoint(PASSIVE)")
+    assert [w.wait(timeout=60) for w in writers] == [0, 0]
+    reader.close()
+    rows = _rows(path)
+    assert sorted(rows) == [*range(800), *range(100_000, 100_800)]
+
+
 def test_transactions_larger_than_the_page_cache_and_the_buffer(tmp_path: Path) -> None:
     """A 5-page cache spills pages to the WAL mid-transaction, and SQLite then rewrites frames it already wrote
     (and their checksums at the commit); 3 MB of rows is more than the shim's 1 MiB buffer."""
