@@ -44,8 +44,9 @@ class Settings:
     # SQLite page cache of the connection serving the hot reads, per process (SQLite's default is 2 MiB, which
     # a 200-row page over a large file overflows, so every page re-read its rows from the OS).
     sqlite_read_cache_mb: int = 32
-    # SQLite: write each commit's WAL frames with one system call instead of two per page (storage/wal_buffer.py,
-    # a C extension built at install; without it this does nothing). Applies to the whole process.
+    # SQLite: write each commit's WAL frames in one system call (per 124 KiB) instead of two per page
+    # (storage/wal_buffer.py, a C extension built at install; without it this does nothing). Applies to the whole
+    # process.
     sqlite_wal_buffer: bool = True
     # SQLite: merge the trigram index in the background once writes are quiet (storage/search_index.py).
     compact_search_index: bool = True
