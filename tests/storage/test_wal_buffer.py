@@ -234,12 +234,19 @@ def test_any_mix_of_writes_reads_back_as_committed(
 def test_the_server_setting_turns_it_off_for_the_process(tmp_path: Path) -> None:
     from zcontacts.app import create_app
 
-    create_app(Settings(database_url=f"sqlite:///{tmp_path / 'g.db'}", sqlite_wal_buffer=False))
+    assert Settings.from_env({}).sqlite_wal_buffer is True
+    off = Settings.from_env(
+        {"ZCONTACTS_SQLITE_WAL_BUFFER": "false"}, database_url=f"sqlite:///{tmp_path / 'g.db'}"
+    )
+    assert off.sqlite_wal_buffer is False
+    create_app(off)
     before = walbuffer.counters()
-    _fill(_connect(tmp_path / "h.db"), 5)
+    with closing(_connect(tmp_path / "h.db")) as connection:
+        _fill(connection, 5)
     assert walbuffer.counters() == before
     create_app(Settings(database_url=f"sqlite:///{tmp_path / 'g.db'}"))
-    _fill(_connect(tmp_path / "i.db"), 5)
+    with closing(_connect(tmp_path / "i.db")) as connection:
+        _fill(connection, 5)
     assert walbuffer.counters() != before
 
 
