@@ -20,6 +20,7 @@ from urllib.parse import parse_qsl
 import msgspec
 
 from zcontacts.config import Settings
+from zcontacts.heap import freeze_heap
 from zcontacts.storage import wal_buffer
 
 Scope = dict[str, Any]
@@ -199,6 +200,9 @@ class LimitApp:
         self.checkpointing = False
         # Kept open for good, as zcontacts keeps its own (closing it would drop SQLite's locks on the file).
         self.file = os.open(path, os.O_RDONLY)
+        # The start-up heap out of full collections, as zcontacts' server does (ZCONTACTS_GC_FREEZE).
+        if Settings.from_env().gc_freeze:
+            freeze_heap()
 
     @contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:

@@ -28,6 +28,7 @@ from zcontacts.api.openapi import defer_openapi, docs_pages, redoc
 from zcontacts.api.ratelimit import RateLimiter
 from zcontacts.config import Settings
 from zcontacts.console.routes import ConsoleController, is_console_path, not_found_page
+from zcontacts.heap import freeze_heap
 from zcontacts.logs import configure_logging
 from zcontacts.storage import migrate
 from zcontacts.storage.database import Database
@@ -44,8 +45,9 @@ class _Litestar(Litestar):
         return plugins
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
-    """The zcontacts ASGI application."""
+def create_app(settings: Settings | None = None, *, served: bool = False) -> Litestar:
+    """The zcontacts ASGI application; `served` when it is the whole process's server (create_app_from_env),
+    so that it may tune the process itself (settings.gc_freeze)."""
     settings = settings or Settings.from_env()
     database = Database.from_url(
         settings.database_url,
@@ -66,6 +68,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             migrate.upgrade(database.engine)
         database.start_background()
         request_metrics.start_publishing()
+        if served and settings.gc_freeze:
+            freeze_heap()
 
     async def on_shutdown() -> None:
         request_metrics.stop_publishing()
@@ -137,4 +141,4 @@ def create_app_from_env() -> Litestar:
     JSON lines on stderr at the configured level."""
     settings = Settings.from_env()
     configure_logging(settings.log_level)
-    return create_app(settings)
+    return create_app(settings, served=True)

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.api.test_metrics import sample
 from tests.e2e.server import Server, headers, zcontacts
 from tests.helpers import reference
 from zcontacts.storage import migrate
@@ -157,3 +158,11 @@ def test_a_chunked_body_over_one_mebibyte_is_413_and_writes_nothing(server: Serv
     assert response.json()["code"] != 0
     listed = httpx.get(server.url + CONTACTS, headers=headers(organization_id, token)).json()
     assert listed["customers"] == []
+
+
+def test_the_server_freezes_its_start_up_heap(server: Server) -> None:
+    """`serve` moves what start-up left out of the garbage collector's full collections (ZCONTACTS_GC_FREEZE):
+    the served process, not the test's, says so in /metrics."""
+    frozen = sample(httpx.get(server.url + "/metrics").text, "zcontacts_gc_frozen_objects")
+    assert frozen is not None
+    assert frozen > 10_000

@@ -15,6 +15,7 @@ when uvicorn replaces it. The pool gauges are the answering worker's."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 from bisect import bisect_left
@@ -162,6 +163,12 @@ class Metrics:
             lines.append(f"http_request_duration_seconds_count{{{label}}} {int(histogram[-1])}")
         if database is not None:
             lines += pool_lines(database)
+        lines += [
+            "# HELP zcontacts_gc_frozen_objects Objects alive at start-up that the garbage collector no longer"
+            " walks (ZCONTACTS_GC_FREEZE).",
+            "# TYPE zcontacts_gc_frozen_objects gauge",
+            f"zcontacts_gc_frozen_objects {gc.get_freeze_count()}",
+        ]
         return "\n".join(lines) + "\n"
 
 
