@@ -12,7 +12,7 @@ def freeze_heap() -> None:
     permanent generation, which its full collections skip. Without it, a full collection (run whenever enough
     requests' objects outlive two young collections, every second or two under steady writes) walked the
     ~hundreds of thousands of start-up objects, 20-38 ms with the event loop stopped: served writes at 64
-    connections had a p99 of 53-62 ms, 26-50 ms with it (docs/PERFORMANCE.md). Once, at start-up only: later
+    connections had a p99 of 35-63 ms, 27-51 ms with it (docs/PERFORMANCE.md). Once, at start-up only: later
     freezes would also pin whatever requests were in flight, and leak what of it later became a cycle."""
     gc.collect()
     gc.freeze()
