@@ -51,7 +51,7 @@ class Settings:
     # SQLite: merge the trigram index in the background once writes are quiet (storage/search_index.py).
     compact_search_index: bool = True
     # A served process (`zcontacts serve`, the uvicorn factory) moves what start-up left alive out of the garbage
-    # collector's full collections (gc.freeze): under steady writes each one walked the whole heap, 20-38 ms
+    # collector's full collections (gc.freeze): under steady writes each one walked the whole heap, 18-38 ms
     # every second or two, holding up every request in flight. An app made in process (tests) is left alone.
     gc_freeze: bool = True
     # A directory where the worker processes of one server share their request counts for GET /metrics
