@@ -192,16 +192,17 @@ class LimitApp:
     """The bare ASGI application."""
 
     def __init__(self, path: str) -> None:
-        # zcontacts' WAL writes too (storage/wal_buffer.py), as its server sets them (ZCONTACTS_SQLITE_WAL_BUFFER).
-        wal_buffer.configure(Settings.from_env().sqlite_wal_buffer)
+        # zcontacts' process settings too, as its server applies them: the WAL writes (storage/wal_buffer.py,
+        # ZCONTACTS_SQLITE_WAL_BUFFER) and, below, the start-up heap (ZCONTACTS_GC_FREEZE).
+        settings = Settings.from_env()
+        wal_buffer.configure(settings.sqlite_wal_buffer)
         self.db = connect(path)
         self.path = path
         self.writes = 0
         self.checkpointing = False
         # Kept open for good, as zcontacts keeps its own (closing it would drop SQLite's locks on the file).
         self.file = os.open(path, os.O_RDONLY)
-        # The start-up heap out of full collections, as zcontacts' server does (ZCONTACTS_GC_FREEZE).
-        if Settings.from_env().gc_freeze:
+        if settings.gc_freeze:
             freeze_heap()
 
     @contextmanager
