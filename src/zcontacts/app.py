@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, *, served: bool = False) -> Lit
         pool_timeout=settings.pool_timeout,
         group_commit=settings.group_commit,
         read_cache_mb=settings.sqlite_read_cache_mb,
+        page_memo_mb=settings.sqlite_page_memo_mb,
         compact_search_index=settings.compact_search_index,
         wal_buffer=settings.sqlite_wal_buffer,
     )

@@ -44,6 +44,9 @@ class Settings:
     # SQLite page cache of the connection serving the hot reads, per process (SQLite's default is 2 MiB, which
     # a 200-row page over a large file overflows, so every page re-read its rows from the OS).
     sqlite_read_cache_mb: int = 32
+    # SQLite: list pages the hot reader keeps until the next write (MiB of stored rows, per process; 0: none). A
+    # page asked for again while nothing was written is a dictionary lookup instead of its statement.
+    sqlite_page_memo_mb: int = 16
     # SQLite: write each commit's WAL frames in one system call (per 124 KiB) instead of two per page
     # (storage/wal_buffer.py, a C extension built at install; without it this does nothing). Applies to the whole
     # process.

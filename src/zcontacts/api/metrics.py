@@ -193,6 +193,18 @@ def pool_lines(database: Database) -> list[str]:
     gauges.append(
         ("db_readers", "SQLite reader connections kept per thread for hot reads.", database.reader_count())
     )
+    if database.inline:
+        memo = database.memo_stats()
+        gauges += [
+            (
+                "list_memo_pages",
+                "List pages kept until the next write (ZCONTACTS_SQLITE_PAGE_MEMO_MB).",
+                memo.pages,
+            ),
+            ("list_memo_bytes", "Bytes of stored rows those pages hold.", memo.size),
+            ("list_memo_hits", "List pages answered from the memo since start.", memo.hits),
+            ("list_memo_misses", "List pages read from the database since start (memo on).", memo.misses),
+        ]
     if database.compactor is not None:
         gauges.append(
             (

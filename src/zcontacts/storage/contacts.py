@@ -218,6 +218,15 @@ Mark = tuple[Any, ...]  # (sort key, contact_id) of a row; (name key,) in a name
 Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 
 
+def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
+    """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
+    if query.offset >= PAGE_MARK_EVERY:
+        return _deep_page(reader, organization_id, query)
+    sql, parameters = sqlite_page(organization_id, query)
+    # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
+    return [row[0] for row in reader.fetch(sql, parameters)]
+
+
 def _deep_page(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
     shape = _shape(query)
     parameters = _filter_parameters(organization_id, query)
@@ -456,12 +465,12 @@ class ContactsRepo:
 
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""
-        if self.reader is not None:
-            if query.offset >= PAGE_MARK_EVERY:
-                return _deep_page(self.reader, organization_id, query)
-            sql, parameters = sqlite_page(organization_id, query)
-            # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
-            return [row[0] for row in self.reader.fetch(sql, parameters)]
+        reader = self.reader
+        if reader is not None:
+            # Kept until any write (Reader.remembered): a page asked for again is a dictionary lookup.
+            return reader.remembered(
+                ("page", organization_id, query), lambda: _sqlite_page_rows(reader, organization_id, query)
+            )
         return [bytes(row[0]) for row in self.connection.execute(self.list_statement(organization_id, query))]
 
     def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:

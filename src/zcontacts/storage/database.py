@@ -23,10 +23,10 @@ import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -47,6 +47,8 @@ BUSY_SECONDS = BUSY_TIMEOUT_MS / 1000
 # The hot reads' page cache: a page of 200 rows over 1,000,000 customers touches ~450 pages, more than SQLite's
 # 2 MiB default holds, so without it every request re-read its rows from the OS (1.1 ms vs 0.4 ms in SQLite).
 READ_CACHE_MB = 32
+# List pages a reader keeps, while no connection has written, per thread (MiB of stored rows; Reader.remembered).
+PAGE_MEMO_MB = 16
 CHECKPOINT_EVERY = 64  # writes between background checkpoints (at most ~40 WAL pages each)
 
 
@@ -95,15 +97,18 @@ class Database:
         connections: int = 20,
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
+        page_memo_mb: int = PAGE_MEMO_MB,
         compact_search_index: bool = True,
     ) -> None:
         self.engine = engine
         self._read_cache_kib = max(0, read_cache_mb) * 1024
+        self._page_memo_bytes = max(0, page_memo_mb) * 1024 * 1024
         self.inline = is_sqlite(engine)
         self._threads = anyio.CapacityLimiter(max(1, connections))
         self._local = threading.local()
         self._lock = threading.Lock()
         self._readers: list[PoolProxiedConnection] = []
+        self._reader_objects: list[Reader] = []
         database = engine.url.database or ""
         # Background checkpoints need a file (an in-memory database has no WAL).
         self._file = (
@@ -136,6 +141,7 @@ class Database:
         pool_timeout: float = 10.0,
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
+        page_memo_mb: int = PAGE_MEMO_MB,
         compact_search_index: bool = True,
         wal_buffer: bool | None = None,
     ) -> Database:
@@ -152,6 +158,7 @@ class Database:
             connections=pool_size + max_overflow,
             group_commit=group_commit,
             read_cache_mb=read_cache_mb,
+            page_memo_mb=page_memo_mb,
             compact_search_index=compact_search_index,
         )
 
@@ -359,13 +366,21 @@ class Database:
                 raise RuntimeError("Database.reader() serves SQLite only")
             if self._read_cache_kib:
                 driver.execute(f"PRAGMA cache_size=-{self._read_cache_kib}")
-            reader = Reader(driver)
+            reader = Reader(driver, memo_bytes=self._page_memo_bytes)
+            with self._lock:
+                self._reader_objects.append(reader)
             self._local.reader = reader
         return reader
 
     def reader_count(self) -> int:
         """How many per-thread SQLite readers are open (for /metrics)."""
         return len(self._readers)
+
+    def memo_stats(self) -> MemoStats:
+        """The list-page memo of every reader, summed (for /metrics)."""
+        with self._lock:
+            stats = [reader.memo_stats for reader in self._reader_objects]
+        return MemoStats(*(sum(column) for column in zip(*stats, strict=True))) if stats else MemoStats()
 
     def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Rows of one read-only SQLite statement on this thread's reader (see Reader.fetch)."""
@@ -398,6 +413,7 @@ class Database:
             self._writer = None
         with self._lock:
             readers, self._readers = self._readers, []
+            self._reader_objects = []
             if self._checkpointer is not None:
                 self._checkpointer.close()
                 self._checkpointer = None
@@ -492,13 +508,17 @@ def _sqlite_busy(exc: OperationalError) -> bool:
 
 class Reader:
     """One thread's raw SQLite connection for hot reads, in autocommit mode: a single statement is its own
-    consistent snapshot and sees every committed write. It also keeps facts derived from the data (where deep
-    pages start), trusted only while the database is unchanged since they were found."""
+    consistent snapshot and sees every committed write. It also keeps what it derived from the data (where deep
+    pages start, whole list pages), trusted only while the database is unchanged since it was found."""
 
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, memo_bytes: int = 0) -> None:
         self.connection = connection
         self._version: int | None = None
         self._facts: dict[Any, Any] = {}
+        self._memo: dict[Hashable, tuple[bytes, ...]] = {}
+        self.memo_size = 0
+        self._memo_budget = memo_bytes
+        self._hits = self._misses = 0
 
     def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Rows of one read-only statement (`?` parameters); the driver keeps it prepared between calls."""
@@ -509,17 +529,76 @@ class Reader:
     def snapshot(self) -> Iterator[dict[Any, Any]]:
         """One read transaction: every fetch inside reads the same snapshot. Yields the facts dict, emptied
         first if any connection has committed since it was filled (SQLite's data_version), so facts put in
-        it describe this snapshot exactly."""
+        it describe this snapshot exactly. Inside another snapshot, it is that one."""
+        if self.connection.in_transaction:
+            yield self._facts
+            return
         self.connection.execute("BEGIN")
         try:
             # data_version is read inside the transaction, so it is the version of the snapshot held.
             (version,) = self.connection.execute("PRAGMA data_version").fetchone()
             if version != self._version or len(self._facts) > _MAX_FACTS:
-                self._facts.clear()
-                self._version = version
+                self._forget(version)
             yield self._facts
         finally:
             self.connection.execute("COMMIT")
 
+    def remembered(self, key: Hashable, read: Callable[[], list[bytes]]) -> list[bytes]:
+        """The rows `read` returns (it reads through this reader), kept under `key` and handed out again, with
+        no SQL but SQLite's data_version, until any connection commits. A list page served again and again
+        costs a dictionary lookup instead of its statement (200 rows: ~180 µs over 1,000,000 customers)."""
+        if not self._memo_budget:
+            return read()
+        # One statement, its own read transaction: unchanged since the memo was filled means what it holds is
+        # what `read` would return now.
+        (version,) = self.connection.execute("PRAGMA data_version").fetchone()
+        if version == self._version:
+            found = self._memo.get(key)
+            if found is not None:
+                self._hits += 1
+                return list(found)
+        self._misses += 1
+        with self.snapshot():
+            rows = read()
+            self._remember(key, rows)
+        return rows
 
+    def _remember(self, key: Hashable, rows: list[bytes]) -> None:
+        size = memo_size(rows)
+        if size > self._memo_budget // 8:  # none of them crowds out the rest (0: no memo at all)
+            return
+        while self._memo and self.memo_size + size > self._memo_budget:
+            oldest = next(iter(self._memo))
+            self.memo_size -= memo_size(self._memo.pop(oldest))
+        self._memo[key] = tuple(rows)
+        self.memo_size += size
+
+    @property
+    def memo_stats(self) -> MemoStats:
+        """What the list-page memo holds and how often it answered."""
+        return MemoStats(len(self._memo), self.memo_size, self._hits, self._misses)
+
+    def _forget(self, version: int) -> None:
+        self._facts.clear()
+        self._memo.clear()
+        self.memo_size = 0
+        self._version = version
+
+
+class MemoStats(NamedTuple):
+    """A list-page memo: pages and bytes it holds, requests it answered and those it had to read."""
+
+    pages: int = 0
+    size: int = 0
+    hits: int = 0
+    misses: int = 0
+
+
+def memo_size(rows: Sequence[bytes]) -> int:
+    """What a kept page counts against the memo's budget."""
+    return sum(len(row) for row in rows) + _ROW_OVERHEAD * (len(rows) + 1)
+
+
+# What a kept row costs beyond its bytes (a bytes object's header, the tuple's slot), for the memo's budget.
+_ROW_OVERHEAD = 40
 _MAX_FACTS = 1024
