@@ -550,13 +550,14 @@ class Reader:
         if not self._memo_budget:
             return read()
         # One statement, its own read transaction: unchanged since the memo was filled means what it holds is
-        # what `read` would return now.
-        (version,) = self.connection.execute("PRAGMA data_version").fetchone()
-        if version == self._version:
-            found = self._memo.get(key)
-            if found is not None:
-                self._hits += 1
-                return list(found)
+        # what `read` would return now. (An empty memo, as after every write, has nothing to check.)
+        if self._memo:
+            (version,) = self.connection.execute("PRAGMA data_version").fetchone()
+            if version == self._version:
+                found = self._memo.get(key)
+                if found is not None:
+                    self._hits += 1
+                    return list(found)
         self._misses += 1
         with self.snapshot():
             rows = read()
@@ -596,7 +597,7 @@ class MemoStats(NamedTuple):
 
 def memo_size(rows: Sequence[bytes]) -> int:
     """What a kept page counts against the memo's budget."""
-    return sum(len(row) for row in rows) + _ROW_OVERHEAD * (len(rows) + 1)
+    return sum(map(len, rows)) + _ROW_OVERHEAD * (len(rows) + 1)
 
 
 # What a kept row costs beyond its bytes (a bytes object's header, the tuple's slot), for the memo's budget.
