@@ -516,7 +516,7 @@ class Reader:
         self._version: int | None = None
         self._facts: dict[Any, Any] = {}
         self._memo: dict[Hashable, tuple[bytes, ...]] = {}
-        self.memo_size = 0
+        self._memo_used = 0
         self._memo_budget = memo_bytes
         self._hits = self._misses = 0
 
@@ -568,21 +568,24 @@ class Reader:
         size = memo_size(rows)
         if size > self._memo_budget // 8:  # none of them crowds out the rest (0: no memo at all)
             return
-        while self._memo and self.memo_size + size > self._memo_budget:
+        kept = self._memo.pop(key, None)  # (not expected: a kept page is a hit) counted once, not twice
+        if kept is not None:
+            self._memo_used -= memo_size(kept)
+        while self._memo and self._memo_used + size > self._memo_budget:
             oldest = next(iter(self._memo))
-            self.memo_size -= memo_size(self._memo.pop(oldest))
+            self._memo_used -= memo_size(self._memo.pop(oldest))
         self._memo[key] = tuple(rows)
-        self.memo_size += size
+        self._memo_used += size
 
     @property
     def memo_stats(self) -> MemoStats:
         """What the list-page memo holds and how often it answered."""
-        return MemoStats(len(self._memo), self.memo_size, self._hits, self._misses)
+        return MemoStats(len(self._memo), self._memo_used, self._hits, self._misses)
 
     def _forget(self, version: int) -> None:
         self._facts.clear()
         self._memo.clear()
-        self.memo_size = 0
+        self._memo_used = 0
         self._version = version
 
 
