@@ -550,7 +550,7 @@ class Reader:
         if not self._memo_budget:
             return read()
         # One statement, its own read transaction: unchanged since the memo was filled means what it holds is
-        # what `read` would return now. (An empty memo, as after every write, has nothing to check.)
+        # what `read` would return now. An empty memo has nothing to check.
         if self._memo:
             (version,) = self.connection.execute("PRAGMA data_version").fetchone()
             if version == self._version:
@@ -566,11 +566,8 @@ class Reader:
 
     def _remember(self, key: Hashable, rows: list[bytes]) -> None:
         size = memo_size(rows)
-        if size > self._memo_budget // 8:  # none of them crowds out the rest (0: no memo at all)
+        if size > self._memo_budget // 8:  # no page crowds out the rest
             return
-        kept = self._memo.pop(key, None)  # (not expected: a kept page is a hit) counted once, not twice
-        if kept is not None:
-            self._memo_used -= memo_size(kept)
         while self._memo and self._memo_used + size > self._memo_budget:
             oldest = next(iter(self._memo))
             self._memo_used -= memo_size(self._memo.pop(oldest))
