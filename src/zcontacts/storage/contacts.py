@@ -35,6 +35,7 @@ from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
 from zcontacts.storage import ids
 from zcontacts.storage.database import Database, Reader
+from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
 from zcontacts.storage.prepared import Prepared, Runner
 from zcontacts.storage.tables import (
     TRIGRAM_KEYS,
@@ -202,18 +203,16 @@ def _sqlite_clauses(
 
 # ---- deep pages ------------------------------------------------------------------------------------------
 # OFFSET steps over every skipped row: page 5,000 of a million customers costs ~80 ms however good the index.
-# So a reader remembers "marks": the (sort key, id) of every PAGE_MARK_EVERY-th row of a listing, valid while
-# the database is unchanged (Reader.snapshot). A deep page seeks to the nearest mark at or before its first
-# row and skips the rest with OFFSET; a missing mark is found from the nearest earlier one the same way. The
-# rows, their order (ties by id) and the look-ahead row are exactly those of the plain OFFSET query, read
-# from one snapshot. The first deep page after a change costs what OFFSET costs; later ones at most
-# PAGE_MARK_EVERY skipped rows. A name is unique in its organization, so a name sort's mark is the name
-# alone: finding it walks the narrow unique index, not the wide one that carries list rows (0.25 → 0.08 s
-# for the last mark of 1,000,000).
+# So a reader remembers "marks" (storage/page_marks.py): a mark is a row's (sort key, id) and how many rows of
+# the listing come before it, found every PAGE_MARK_EVERY rows. A deep page seeks to the nearest mark at or
+# before its first row and skips the rest with OFFSET; a missing mark is found from the nearest earlier one the
+# same way. The rows, their order (ties by id) and the look-ahead row are exactly those of the plain OFFSET
+# query, read from one snapshot. Marks of listings with no filter but status follow this process's writes
+# (MarkLedger); any other commit, and for other listings any commit, drops them, and the next deep page costs
+# what OFFSET costs once. A name is unique in its organization, so a name sort's mark is the name alone:
+# finding it walks the narrow unique index, not the wide one that carries list rows (0.25 → 0.08 s for the
+# last mark of 1,000,000).
 PAGE_MARK_EVERY = 200
-
-Mark = tuple[Any, ...]  # (sort key, contact_id) of a row; (name key,) in a name sort
-
 
 Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 
@@ -231,31 +230,76 @@ def _deep_page(reader: Reader, organization_id: str, query: ListQuery) -> list[b
     shape = _shape(query)
     parameters = _filter_parameters(organization_id, query)
     step = PAGE_MARK_EVERY
-    target = query.offset // step
-    with reader.snapshot() as facts:
-        marks: dict[int, Mark] = facts.setdefault(("page marks", step, shape, tuple(parameters)), {})
-        if target not in marks:
-            known = max((m for m in marks if m < target), default=0)
-            if known:
-                sql = _mark_sql(shape, from_mark=True)
-                args = [*parameters, *_seek_parameters(marks[known]), (target - known) * step]
-            else:
-                sql = _mark_sql(shape, from_mark=False)
-                args = [*parameters, target * step]
-            rows = reader.fetch(sql, args)
-            if not rows:
+    with reader.snapshot(marks=True) as facts:
+        marks = _marks_of(reader, facts, shape, parameters, organization_id, query)
+        rank, key = marks.nearest(query.offset)
+        if key is None or query.offset - rank >= step:
+            target = query.offset // step * step
+            found = _find_mark(reader, shape, parameters, marks, target, rank, key)
+            if found is None:
                 return []  # fewer rows than the page's offset: an empty page, as OFFSET gives
-            marks[target] = tuple(rows[0])
-        args = [
-            *parameters,
-            *_seek_parameters(marks[target]),
-            query.per_page + 1,
-            query.offset - target * step,
-        ]
+            rank, key = target, found
+            marks.add(rank, key)
+        args = [*parameters, *_seek_parameters(key), query.per_page + 1, query.offset - rank]
         return [row[0] for row in reader.fetch(seek_page_sql(shape), args)]
 
 
-def _seek_parameters(mark: Mark) -> tuple[Any, ...]:
+def _find_mark(
+    reader: Reader,
+    shape: Shape,
+    parameters: list[Any],
+    marks: Marks,
+    target: int,
+    rank: int,
+    key: tuple[Any, ...] | None,
+) -> tuple[Any, ...] | None:
+    """The key of the row at rank `target`, walked to from the nearest mark: forwards from the one before it
+    (`rank`, `key`; None: the listing's start) or backwards from the one after it, when a write has moved
+    that one just past the target (kept marks shift by one for each row that enters or leaves before them)."""
+    after = marks.following(target)
+    if after is not None and after[0] - target < target - rank:
+        sql = _mark_sql(shape, from_mark=True, backwards=True)
+        rows = reader.fetch(sql, [*parameters, *_seek_parameters(after[1]), after[0] - target - 1])
+    elif key is None:
+        rows = reader.fetch(_mark_sql(shape, from_mark=False), [*parameters, target])
+    else:
+        sql = _mark_sql(shape, from_mark=True)
+        rows = reader.fetch(sql, [*parameters, *_seek_parameters(key), target - rank])
+    return tuple(rows[0]) if rows else None
+
+
+def _marks_of(
+    reader: Reader,
+    facts: dict[Any, Any],
+    shape: Shape,
+    parameters: list[Any],
+    organization_id: str,
+    query: ListQuery,
+) -> Marks:
+    """A listing's marks: followed across this process's writes when it has no filter but status and no
+    search (storage/page_marks.py), else kept until any commit (the listings they serve are short)."""
+    listing = ("page marks", shape, tuple(parameters))
+    descending = query.sort_order == "D"
+    if not shape[1] and not shape[2]:
+        kept = reader.listing_marks(
+            listing,
+            lambda applied: Marks(
+                descending=descending,
+                organization_id=int(organization_id),
+                status=query.status,
+                sort_column=query.sort_column,
+                applied=applied,
+            ),
+        )
+        if kept is not None:
+            return kept
+    marks: Marks | None = facts.get(listing)
+    if marks is None:
+        marks = facts[listing] = Marks(descending=descending)
+    return marks
+
+
+def _seek_parameters(mark: tuple[Any, ...]) -> tuple[Any, ...]:
     if len(mark) == 1:
         return mark
     key, contact_id = mark
@@ -268,24 +312,27 @@ def _unique_sort(sort_column: str) -> bool:
 
 
 @lru_cache(maxsize=64)
-def _seek_clause(sort_column: str, sort_order: str) -> str:
-    """Rows at or after a mark in (key, id) order: a range on the key (which the index serves), then ties."""
+def _seek_clause(sort_column: str, sort_order: str, *, before: bool = False) -> str:
+    """Rows at or after a mark in (key, id) order, or strictly `before` it: a range on the key (which the
+    index serves), then ties."""
     key = f"contacts.{_SORT_COLUMNS[sort_column].name}"
+    wide, strict = (">=", ">") if (sort_order == "D") == before else ("<=", "<")
     if _unique_sort(sort_column):
-        return f"{key} {'<=' if sort_order == 'D' else '>='} ?"
-    if sort_order == "D":
-        return f"{key} <= ? AND ({key} < ? OR contacts.contact_id <= ?)"
-    return f"{key} >= ? AND ({key} > ? OR contacts.contact_id >= ?)"
+        return f"{key} {strict if before else wide} ?"
+    return f"{key} {wide} ? AND ({key} {strict} ? OR contacts.contact_id {strict if before else wide} ?)"
 
 
 @lru_cache(maxsize=512)
-def _mark_sql(shape: Shape, *, from_mark: bool) -> str:
-    """The (key, id) of the row `OFFSET ?` rows into the listing (or past a mark)."""
-    where, order = _sqlite_clauses(*shape)
+def _mark_sql(shape: Shape, *, from_mark: bool, backwards: bool = False) -> str:
+    """The (key, id) of the row `OFFSET ?` rows into the listing, or past a mark, or (`backwards`, walking
+    the listing in reverse) before a mark."""
+    status, filters, search, sort_column, sort_order = shape
+    flipped = {"A": "D", "D": "A"}[sort_order] if backwards else sort_order
+    where, order = _sqlite_clauses(status, filters, search, sort_column, flipped)
     if from_mark:
-        where += " AND " + _seek_clause(shape[3], shape[4])
-    key = f"contacts.{_SORT_COLUMNS[shape[3]].name}"
-    columns = key if _unique_sort(shape[3]) else f"{key}, contacts.contact_id"
+        where += " AND " + _seek_clause(sort_column, sort_order, before=backwards)
+    key = f"contacts.{_SORT_COLUMNS[sort_column].name}"
+    columns = key if _unique_sort(sort_column) else f"{key}, contacts.contact_id"
     return f"SELECT {columns} FROM contacts WHERE {where} ORDER BY {order} LIMIT 1 OFFSET ?"
 
 
@@ -383,10 +430,20 @@ _DELETE_CHILDREN = {
 # dialect leaves the clause out.
 _VERSION_FOR_UPDATE = Prepared(select(contacts.c.version).where(_keyed(contacts)).with_for_update())
 _DELETE_CONTACT = Prepared(delete(contacts).where(_keyed(contacts)))
-# What a delete's history entry keeps. Reading the name alone, not the stored record: the record spills into an
-# overflow page and must be decoded. (DELETE … RETURNING measured slower than this read: SQLite buffers
-# RETURNING rows in a temporary table.)
-_NAME = Prepared(select(contacts.c.contact_name).where(_keyed(contacts)))
+# What a delete's history entry keeps, and the row's place in listings (for kept deep-page marks). Reading these
+# columns alone, not the stored record: the record spills into an overflow page and must be decoded.
+# (DELETE … RETURNING measured slower than this read: SQLite buffers RETURNING rows in a temporary table.)
+_NAME_AND_POSITION = Prepared(
+    select(
+        contacts.c.contact_name,
+        contacts.c.status,
+        contacts.c.contact_name_key,
+        contacts.c.company_name_key,
+        contacts.c.email_key,
+        contacts.c.created_at_ms,
+        contacts.c.updated_at_ms,
+    ).where(_keyed(contacts))
+)
 _NAME_TAKEN = Prepared(
     select(
         exists().where(
@@ -397,6 +454,7 @@ _NAME_TAKEN = Prepared(
     )
 )
 _STATE = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)))
+
 _STATE_LOCKED = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)).with_for_update())
 _CONTACT_OF_PERSON = Prepared(
     select(contact_persons.c.contact_id).where(
@@ -469,7 +527,9 @@ class ContactsRepo:
         if reader is not None:
             # Kept until any write (Reader.remembered): a page asked for again is a dictionary lookup.
             return reader.remembered(
-                ("page", organization_id, query), lambda: _sqlite_page_rows(reader, organization_id, query)
+                ("page", organization_id, query),
+                lambda: _sqlite_page_rows(reader, organization_id, query),
+                marks=query.offset >= PAGE_MARK_EVERY,
             )
         return [bytes(row[0]) for row in self.connection.execute(self.list_statement(organization_id, query))]
 
@@ -568,6 +628,9 @@ class ContactsRepo:
         values["created_at_ms"] = at_ms
         with _duplicates_named(record.contact):
             self.runner.execute(_INSERT["contacts"], values)
+        moves = self._moves()
+        if moves is not None:
+            moves.append(Move(values["organization_id"], None, _position(values)))
         self._write_children(organization_id, record)
 
     def insert_many(self, organization_id: str, created: Sequence[tuple[ContactRecord, int]]) -> None:
@@ -582,6 +645,9 @@ class ContactsRepo:
             rows.append(values)
         self.runner.execute_many(_INSERT["contacts"], rows)
         org = int(organization_id)
+        moves = self._moves()
+        if moves is not None:
+            moves.extend(Move(org, None, _position(values)) for values in rows)
         children = [_children_rows(org, record) for record, _ in created]
         for index, table in enumerate(_CHILD_TABLES.values()):
             table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
@@ -601,11 +667,19 @@ class ContactsRepo:
         key = _key(organization_id, record.contact.contact_id)
         body = {name: values[name] for name in _BODY_COLUMNS}
         body.update({f"k_{name}": values[name] for name in _INDEXED_COLUMNS}, **key)
+        moves = self._moves()
         # Only the parameters each statement names: SQLAlchemy would add other column-named ones to its SET.
-        if not self.runner.execute(_UPDATE_CONTACT_BODY, body):
+        if self.runner.execute(_UPDATE_CONTACT_BODY, body):
+            if moves is not None:
+                moves.append(Move(key["w_organization_id"], None, None, touched=True))
+        else:
+            old = self._position(key) if moves is not None else None
             values.update(key)
             with _duplicates_named(record.contact):
                 self.runner.execute(_UPDATE_CONTACT, values)
+            if old is not None and moves is not None:  # no row, nothing updated: nothing moved
+                new = _position({**values, "created_at_ms": old.created_at_ms})
+                moves.append(Move(key["w_organization_id"], old, new))
         if not children:
             return
         for kind in children:
@@ -694,11 +768,26 @@ class ContactsRepo:
         if not is_id(contact_id):
             return None
         key = _key(organization_id, contact_id)
-        rows = self.runner.rows(_NAME, key)
+        rows = self.runner.rows(_NAME_AND_POSITION, key)
         # The DELETE's own count decides (PostgreSQL: a concurrent delete of the row may commit in between).
         if not rows or not self.runner.execute(_DELETE_CONTACT, key):
             return None
-        return str(rows[0][0])
+        name, *position = rows[0]
+        moves = self._moves()
+        if moves is not None:
+            moves.append(Move(key["w_organization_id"], _stored_position(position, key), None))
+        return str(name)
+
+    def _moves(self) -> list[Move | None] | None:
+        """Where this write says what it did to contacts' places in listings: only inside a group-commit batch
+        that keeps deep-page marks (storage/page_marks.py), else None."""
+        moves: list[Move | None] | None = self.connection.info.get(MOVES_KEY)
+        return moves
+
+    def _position(self, key: dict[str, int]) -> Position | None:
+        """A stored contact's place in listings (read before a write changes it)."""
+        rows = self.runner.rows(_NAME_AND_POSITION, key)
+        return _stored_position(rows[0][1:], key) if rows else None
 
     def _write_children(
         self, organization_id: str, record: ContactRecord, kinds: Collection[ChildRows] = ALL_CHILDREN
@@ -753,6 +842,25 @@ def _address_values(address: AddressDetail) -> dict[str, Any]:
     values = msgspec.structs.asdict(address)
     values["address_id"] = int(values["address_id"])
     return values
+
+
+def _stored_position(columns: Sequence[Any], key: dict[str, int]) -> Position:
+    """A contact's place in listings from _NAME_AND_POSITION's columns after the name."""
+    status, name, company, email, created_at_ms, updated_at_ms = columns
+    return Position(status, name, company, email, created_at_ms, updated_at_ms, key["w_contact_id"])
+
+
+def _position(values: dict[str, Any]) -> Position:
+    """A written row's place in listings, from its column values."""
+    return Position(
+        values["status"],
+        values["contact_name_key"],
+        values["company_name_key"],
+        values["email_key"],
+        values["created_at_ms"],
+        values["updated_at_ms"],
+        values["contact_id"],
+    )
 
 
 def _contact_values(organization_id: str, record: ContactRecord, at_ms: int) -> dict[str, Any]:
