@@ -239,7 +239,12 @@ def test_deep_pages_stay_exact_across_writes(
                     assert ledger.listings() >= 9  # the updated-time one goes after a notes-only update
                 else:
                     assert subject.drops == drops + 1
+            metrics = (await client.get("/metrics")).text
+            assert 'zcontacts_page_mark_listings{backend="sqlite"} 13' in metrics
+            assert f'zcontacts_page_mark_drops{{backend="sqlite"}} {subject.drops}' in metrics
 
     asyncio.run(main())
     subject.database.dispose()
+    assert subject.database.marks is not None
+    assert subject.database.marks.drops == subject.drops
     assert subject.checked == 41 * len(LISTINGS) * 5

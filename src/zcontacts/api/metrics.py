@@ -205,6 +205,20 @@ def pool_lines(database: Database) -> list[str]:
             ("list_memo_hits", "List pages answered from the memo since start.", memo.hits),
             ("list_memo_misses", "List pages read from the database since start (memo on).", memo.misses),
         ]
+    if database.marks is not None:
+        gauges += [
+            (
+                "page_mark_listings",
+                "Listings whose deep-page marks are kept across this process's writes.",
+                database.marks.listings(),
+            ),
+            (
+                "page_mark_drops",
+                "Times kept deep-page marks were given up since start (another connection committed, or too "
+                "many writes since the last deep page).",
+                database.marks.drops,
+            ),
+        ]
     if database.compactor is not None:
         gauges.append(
             (

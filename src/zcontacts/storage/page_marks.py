@@ -170,6 +170,7 @@ class MarkLedger:
         self._log: list[tuple[int, list[Move]]] = []
         self._pending = 0
         self._listings: dict[Hashable, Marks] = {}
+        self.drops = 0  # times kept marks were given up (for /metrics)
 
     @property
     def active(self) -> bool:
@@ -247,10 +248,12 @@ class MarkLedger:
 
     def drop(self) -> None:
         """Forget every mark and move: the next deep page walks OFFSET and starts again."""
+        self.drops += bool(self._listings)
         self._listings.clear()
         self._log.clear()
         self._pending = 0
         self._baseline = None
 
     def listings(self) -> int:
+        """How many listings' marks are kept (for /metrics)."""
         return len(self._listings)
