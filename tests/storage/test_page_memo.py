@@ -147,6 +147,33 @@ def test_the_served_list_follows_every_write(
     assert 'zcontacts_list_memo_misses{backend="sqlite"} 4' in metrics
 
 
+def test_a_page_read_while_another_connection_commits_is_not_kept(
+    people: list[dict[str, Any]], tenant: Tenant, database_url: str
+) -> None:
+    """A page is one statement, and the data_version read on both sides of it must agree before it is kept: a
+    commit landing right after the statement (so the rows are already old) must not leave them to be served."""
+    query = parse_list_query([("per_page", "3")])
+    with _reader(database_url, 1 << 20) as reader, closing(sqlite3.connect(_file(database_url))) as plain:
+        repo = ContactsRepo(reader=reader)
+        fetch = reader.fetch
+
+        def fetch_then_rename(sql: str, parameters: Any) -> list[Any]:
+            rows = fetch(sql, parameters)
+            with plain:
+                plain.execute("UPDATE contacts SET summary_doc = CAST('{\"late\":1}' AS BLOB)")
+            return rows
+
+        reader.fetch = fetch_then_rename  # type: ignore[method-assign]
+        stale = repo.list_summaries(tenant.organization_id, query)
+        reader.fetch = fetch  # type: ignore[method-assign]
+        assert b"late" not in stale[0]
+        assert reader.memo_stats.pages == 0
+        fresh = repo.list_summaries(tenant.organization_id, query)
+        assert fresh == [b'{"late":1}'] * 4
+        assert repo.list_summaries(tenant.organization_id, query) == fresh
+        assert reader.memo_stats.pages == 1
+
+
 def test_it_keeps_to_its_budget(people: list[dict[str, Any]], tenant: Tenant, database_url: str) -> None:
     """Oldest pages go first once the budget is full; every page read is still the statement's."""
     queries = [

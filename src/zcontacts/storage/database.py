@@ -611,6 +611,7 @@ class Reader:
             return read()
         # One statement, its own read transaction: unchanged since the memo was filled means what it holds is
         # what `read` would return now. An empty memo has nothing to check.
+        version: int | None = None
         if self._memo:
             (version,) = self.connection.execute("PRAGMA data_version").fetchone()
             if version == self._version:
@@ -619,8 +620,21 @@ class Reader:
                     self._hits += 1
                     return list(found)
         self._misses += 1
-        with self.snapshot(marks=marks):
-            rows = read()
+        if marks:  # a deep page reads in several statements: one snapshot for them all
+            with self.snapshot(marks=True):
+                rows = read()
+                self._remember(key, rows)
+            return rows
+        # A page is one statement, its own snapshot: the same data_version before and after it says no
+        # connection committed in between, so the rows are that version's (two statements fewer than BEGIN,
+        # data_version, COMMIT around it).
+        if version is None:
+            (version,) = self.connection.execute("PRAGMA data_version").fetchone()
+        rows = read()
+        (after,) = self.connection.execute("PRAGMA data_version").fetchone()
+        if after == version:
+            if version != self._version:
+                self._forget(version)
             self._remember(key, rows)
         return rows
 
