@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import CONTACTS, Tenant
 from zcontacts.app import create_app
@@ -70,6 +72,61 @@ def test_an_updated_time_listing_cannot_follow_an_update_it_was_not_told_about()
     marks = Marks(descending=False, organization_id=1, sort_column="last_modified_time")
     marks.add(4, (100, 9))
     assert not marks.apply([Move(1, None, None, touched=True)])
+
+
+_rows = st.lists(
+    st.tuples(st.sampled_from(["active", "inactive"]), st.integers(0, 5)), min_size=1, max_size=30
+)
+
+
+def _before(rows: dict[int, tuple[str, int]], key: tuple[int, ...], marks: Marks) -> int:
+    """Brute force: how many rows of the listing come before `key`."""
+    descending = marks.descending
+    count = 0
+    for contact_id, (status, sort_value) in rows.items():
+        if marks.status is not None and status != marks.status:
+            continue
+        position = (sort_value, contact_id)
+        count += position > key if descending else position < key
+    return count
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=_rows,
+    changes=st.lists(st.tuples(st.integers(0, 40), st.sampled_from(["active", "inactive"]), st.integers(0, 5),
+                               st.booleans()), max_size=20),
+    descending=st.booleans(),
+    status=st.sampled_from([None, "active"]),
+    picks=st.lists(st.integers(0, 40), min_size=1, max_size=6),
+)  # fmt: skip
+def test_ranks_after_moves_match_a_recount(
+    start: list[tuple[str, int]],
+    changes: list[tuple[int, str, int, bool]],
+    descending: bool,
+    status: str | None,
+    picks: list[int],
+) -> None:
+    """Marks (ties broken by id, either order, with or without a status filter) shifted by any creates,
+    deletes and moves hold exactly the recount of rows before their keys."""
+    rows = dict(enumerate(start, 1))
+    marks = Marks(descending=descending, organization_id=1, status=status, sort_column="created_time")
+    for pick in picks:  # marks at some rows' keys and between them
+        key = (pick % 6, pick)
+        marks.add(_before(rows, key, marks), key)
+    moves = []
+    for contact_id, new_status, new_value, delete in changes:
+        old = rows.get(contact_id)
+        old_position = None if old is None else Position(old[0], "", "", "", old[1], 0, contact_id)
+        if delete:
+            rows.pop(contact_id, None)
+            new_position = None
+        else:
+            rows[contact_id] = (new_status, new_value)
+            new_position = Position(new_status, "", "", "", new_value, 0, contact_id)
+        moves.append(Move(1, old_position, new_position))
+    assert marks.apply(moves)
+    assert marks.ranks == [_before(rows, key, marks) for key in marks.keys]
 
 
 def test_too_many_pending_moves_give_the_marks_up(monkeypatch: pytest.MonkeyPatch) -> None:
