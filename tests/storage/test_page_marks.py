@@ -24,7 +24,7 @@ from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage.contacts import _mark_sql, _shape, sqlite_page
 from zcontacts.storage.database import Database
-from zcontacts.storage.page_marks import MarkLedger, Marks, Move, Position
+from zcontacts.storage.page_marks import MAX_LISTINGS, MarkLedger, Marks, Move, Position
 
 pytestmark = pytest.mark.backends("sqlite")  # marks are the SQLite reader's
 
@@ -141,6 +141,20 @@ def test_too_many_pending_moves_give_the_marks_up(monkeypatch: pytest.MonkeyPatc
     assert ledger.begin(5)
     ledger.committed(True, [Move(1, None, _position("b"))] * 2)
     assert not ledger.active
+
+
+def test_the_least_recently_used_listing_goes_first() -> None:
+    ledger = MarkLedger(lambda: 5)
+
+    def use(key: int) -> Marks | None:
+        return ledger.listing(key, 5, 5, lambda applied: Marks(descending=False, applied=applied))
+
+    kept = {key: use(key) for key in range(MAX_LISTINGS)}
+    assert use(0) is kept[0]  # used again: now the most recent
+    use(MAX_LISTINGS)  # one more: listing 1, the least recently used, goes
+    assert ledger.listings() == MAX_LISTINGS
+    assert use(0) is kept[0]
+    assert use(1) is not kept[1]
 
 
 def test_another_connections_commit_drops_everything_kept() -> None:
@@ -269,6 +283,7 @@ def test_deep_pages_stay_exact_across_writes(
     database_url: str, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, seed: int
 ) -> None:
     monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 4)
+    monkeypatch.setattr("zcontacts.storage.page_marks.MAX_LISTINGS", 16)  # all 13 kept across every write
     subject = _App(database_url, tenant, seed)
     drop = MarkLedger.drop
 
@@ -293,7 +308,7 @@ def test_deep_pages_stay_exact_across_writes(
                 await subject.check(client)
                 if own:
                     assert subject.drops == drops, "an own write dropped the kept marks"
-                    assert ledger.listings() >= 9  # the updated-time one goes after a notes-only update
+                    assert ledger.listings() == 13
                 else:
                     assert subject.drops == drops + 1
             metrics = (await client.get("/metrics")).text

@@ -32,8 +32,9 @@ from typing import Any, NamedTuple
 # next read (~6 ms at this bound, against 30-55 ms to walk to the last page of a million), and writes stop
 # paying to record them once nobody reads deep pages.
 MAX_PENDING_MOVES = 2048
-# Listings whose marks a ledger keeps (the least recently used go first).
-MAX_LISTINGS = 16
+# Listings whose marks a ledger keeps (the least recently used go first): a million-row listing paged end to end
+# holds up to ~10,000 marks, ~1.7 MB.
+MAX_LISTINGS = 8
 # What a batch's writes say about contacts: recorded in Connection.info under this key while a batch is tracked.
 MOVES_KEY = "zcontacts.page_moves"
 
