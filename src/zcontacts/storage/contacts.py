@@ -454,7 +454,6 @@ _NAME_TAKEN = Prepared(
     )
 )
 _STATE = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)))
-
 _STATE_LOCKED = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)).with_for_update())
 _CONTACT_OF_PERSON = Prepared(
     select(contact_persons.c.contact_id).where(
@@ -630,7 +629,7 @@ class ContactsRepo:
             self.runner.execute(_INSERT["contacts"], values)
         moves = self._moves()
         if moves is not None:
-            moves.append(Move(values["organization_id"], None, _position(values)))
+            moves.append(Move(values["organization_id"], None, _written_position(values)))
         self._write_children(organization_id, record)
 
     def insert_many(self, organization_id: str, created: Sequence[tuple[ContactRecord, int]]) -> None:
@@ -647,7 +646,7 @@ class ContactsRepo:
         org = int(organization_id)
         moves = self._moves()
         if moves is not None:
-            moves.extend(Move(org, None, _position(values)) for values in rows)
+            moves.extend(Move(org, None, _written_position(values)) for values in rows)
         children = [_children_rows(org, record) for record, _ in created]
         for index, table in enumerate(_CHILD_TABLES.values()):
             table_rows = [row for rows_of_contact in children for row in rows_of_contact[index]]
@@ -673,12 +672,12 @@ class ContactsRepo:
             if moves is not None:
                 moves.append(Move(key["w_organization_id"], None, None, touched=True))
         else:
-            old = self._position(key) if moves is not None else None
+            old = self._read_position(key) if moves is not None else None
             values.update(key)
             with _duplicates_named(record.contact):
                 self.runner.execute(_UPDATE_CONTACT, values)
             if old is not None and moves is not None:  # no row, nothing updated: nothing moved
-                new = _position({**values, "created_at_ms": old.created_at_ms})
+                new = _written_position({**values, "created_at_ms": old.created_at_ms})
                 moves.append(Move(key["w_organization_id"], old, new))
         if not children:
             return
@@ -784,7 +783,7 @@ class ContactsRepo:
         moves: list[Move | None] | None = self.connection.info.get(MOVES_KEY)
         return moves
 
-    def _position(self, key: dict[str, int]) -> Position | None:
+    def _read_position(self, key: dict[str, int]) -> Position | None:
         """A stored contact's place in listings (read before a write changes it)."""
         rows = self.runner.rows(_NAME_AND_POSITION, key)
         return _stored_position(rows[0][1:], key) if rows else None
@@ -850,7 +849,7 @@ def _stored_position(columns: Sequence[Any], key: dict[str, int]) -> Position:
     return Position(status, name, company, email, created_at_ms, updated_at_ms, key["w_contact_id"])
 
 
-def _position(values: dict[str, Any]) -> Position:
+def _written_position(values: dict[str, Any]) -> Position:
     """A written row's place in listings, from its column values."""
     return Position(
         values["status"],

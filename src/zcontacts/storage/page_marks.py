@@ -186,9 +186,8 @@ class MarkLedger:
 
     def begin(self, version: int) -> bool:
         """A batch has begun (write lock held) with the writer at `version`: True when it is to record its
-        moves; any other connection's commit since the last check drops the marks."""
-        if not self._listings:
-            return False
+        moves; any other connection's commit since the last check drops the marks. (Called while marks are
+        kept: `active`.)"""
         if version != self._baseline:
             self.drop()
             return False
@@ -241,7 +240,10 @@ class MarkLedger:
         return True
 
     def _trim(self) -> None:
+        """Forget the batches every kept listing has caught up on."""
         oldest = min(marks.applied for marks in self._listings.values())
+        if not self._log or self._log[0][0] > oldest:
+            return
         kept = [(seq, moves) for seq, moves in self._log if seq > oldest]
         if len(kept) != len(self._log):
             self._log = kept
