@@ -318,7 +318,9 @@ def run_size(
                     progress.update(task, description=f"{loaded.count:,}: {workload} c{count} {target.name}")
                     target_inputs = inputs[target.name]
                     if workload == "delete" and _writes_the_file(target):
-                        need = int(max(rates.get((target.name, count), 2000.0), 500.0) * args.seconds * 1.5)
+                        # Enough for the cell at the target's best write rate (4,000/s when no create or update
+                        # cell ran: served deletes have reached ~3,300/s), or the last requests find none left.
+                        need = int(max(rates.get((target.name, count), 4000.0), 500.0) * args.seconds * 1.5)
                         made = data.add_victims(loaded, need, victims_start + offset)
                         offset += need
                         target_inputs = replace(target_inputs, delete_ids=made)
@@ -328,6 +330,8 @@ def run_size(
                     target.sample_memory(True)
                     result = _measure(target, workload, target_inputs, count, args.seconds)
                     target.sample_memory(False)
+                    if workload == "delete" and target.dialect == JSON_SERVER:
+                        inputs[target.name] = past_deleted(target_inputs, result.requests, count)
                     if workload in ("create", "update"):
                         rates[(target.name, count)] = max(rates.get((target.name, count), 0.0), result.rps)
                     cells.append(
@@ -438,6 +442,13 @@ def json_server_db(small: data.Dataset, folder: Path) -> Path:
             out.write(doc)
         out.write(b"]}")
     return path
+
+
+def past_deleted(inputs: Inputs, requests: int, connections: int) -> Inputs:
+    """json-server's victims after a delete cell: they are loaded customers shared by its delete cells, so the
+    next cell starts past the ones this one deleted and those still in flight when wrk stopped (one per
+    connection), or its first requests would get 404s."""
+    return replace(inputs, delete_ids=inputs.delete_ids[requests + connections :])
 
 
 def _json_server_victims(small: data.Dataset) -> list[str]:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bench.data import customer_body, search_term
 from bench.report import Cell, check_targets, markdown_table, ratio
+from bench.run import past_deleted
 from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
 
@@ -63,6 +64,13 @@ def test_json_server_spells_the_same_operations_its_way() -> None:
 @pytest.mark.parametrize(("count", "page"), [(0, 1), (1, 1), (200, 1), (201, 2), (1_000_000, 5000)])
 def test_last_page(count: int, page: int) -> None:
     assert last_page(count) == page
+
+
+def test_json_server_delete_cells_start_past_what_the_last_one_deleted() -> None:
+    victims = replace(INPUTS, delete_ids=[str(i) for i in range(100)])
+    after = past_deleted(victims, requests=7, connections=16)  # 7 answered, up to 16 more sent
+    assert after.delete_ids == [str(i) for i in range(23, 100)]
+    assert after.sample_ids == INPUTS.sample_ids
 
 
 def test_lua_strings_escape_everything_lua_would_misread() -> None:
