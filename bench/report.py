@@ -160,6 +160,29 @@ def _fmt_ratio(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f}×"
 
 
+def _rows(cells: list[Cell], peers: tuple[str, ...]) -> list[list[str]]:
+    """One row of text per cell key: zcontacts' figures, then each peer's requests/s and zcontacts ÷ peer; "!"
+    marks requests/s of a run that had error responses or socket errors."""
+    rows = []
+    grouped = by_key(cells)
+    order = {w: i for i, w in enumerate(WORKLOADS)}
+    for key in sorted(grouped, key=lambda k: (k[0], order.get(k[1], 99), k[2])):
+        size, workload, connections = key
+        targets = grouped[key]
+        zc = targets.get(ZC)
+        row = [f"{size:,}", workload, str(connections)]
+        row += ["—"] * 3 if zc is None else [_rps(zc), f"{zc.p50_ms:.2f}", f"{zc.p99_ms:.2f}"]
+        for peer in peers:
+            cell = targets.get(peer)
+            row += ["—", "—"] if cell is None else [_rps(cell), _fmt_ratio(ratio(zc, cell))]
+        rows.append(row)
+    return rows
+
+
+def _rps(cell: Cell) -> str:
+    return f"{cell.rps:,.0f}{'!' if cell.bad_status or cell.socket_errors else ''}"
+
+
 def results_table(cells: list[Cell], peers: tuple[str, ...] = PEERS) -> Table:
     """zcontacts' figures per cell, then each peer's requests/s and zcontacts ÷ peer."""
     table = Table(title="requests/s and latency; peers as zcontacts ÷ peer (higher is better for zcontacts)")
@@ -168,25 +191,7 @@ def results_table(cells: list[Cell], peers: tuple[str, ...] = PEERS) -> Table:
     for peer in peers:
         table.add_column(f"{peer} req/s", justify="right")
         table.add_column(f"÷{peer}", justify="right")
-    grouped = by_key(cells)
-    order = {w: i for i, w in enumerate(WORKLOADS)}
-    for key in sorted(grouped, key=lambda k: (k[0], order.get(k[1], 99), k[2])):
-        size, workload, connections = key
-        targets = grouped[key]
-        zc = targets.get(ZC)
-        row = [f"{size:,}", workload, str(connections)]
-        if zc is None:
-            row += ["—", "—", "—"]
-        else:
-            flag = "!" if zc.bad_status or zc.socket_errors else ""
-            row += [f"{zc.rps:,.0f}{flag}", f"{zc.p50_ms:.2f}", f"{zc.p99_ms:.2f}"]
-        for peer in peers:
-            cell = targets.get(peer)
-            if cell is None:
-                row += ["—", "—"]
-            else:
-                flag = "!" if cell.bad_status or cell.socket_errors else ""
-                row += [f"{cell.rps:,.0f}{flag}", _fmt_ratio(ratio(zc, cell))]
+    for row in _rows(cells, peers):
         table.add_row(*row)
     return table
 
@@ -209,16 +214,5 @@ def markdown_table(cells: list[Cell], peers: tuple[str, ...] = PEERS) -> str:
     for peer in peers:
         header += [f"{peer} req/s", f"÷{peer}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    grouped = by_key(cells)
-    order = {w: i for i, w in enumerate(WORKLOADS)}
-    for key in sorted(grouped, key=lambda k: (k[0], order.get(k[1], 99), k[2])):
-        size, workload, connections = key
-        targets = grouped[key]
-        zc = targets.get(ZC)
-        row = [f"{size:,}", workload, str(connections)]
-        row += ["—"] * 3 if zc is None else [f"{zc.rps:,.0f}", f"{zc.p50_ms:.2f}", f"{zc.p99_ms:.2f}"]
-        for peer in peers:
-            cell = targets.get(peer)
-            row += ["—", "—"] if cell is None else [f"{cell.rps:,.0f}", _fmt_ratio(ratio(zc, cell))]
-        lines.append("| " + " | ".join(row) + " |")
+    lines += ["| " + " | ".join(row) + " |" for row in _rows(cells, peers)]
     return "\n".join(lines)

@@ -136,6 +136,12 @@ def test_ratios_and_checks_take_the_worst_cell() -> None:
     )
 
 
+def test_tables_mark_cells_with_error_responses() -> None:
+    failed = replace(_cell("json-server", "delete", 7), bad_status=7)
+    table = markdown_table([_cell("zcontacts", "delete", 3000), failed], peers=("json-server",))
+    assert "| 10,000 | delete | 16 | 3,000 | 1.00 | 5.00 | 7! | 428.57× |" in table
+
+
 def test_generated_customers_are_valid_unique_and_findable() -> None:
     bodies = [customer_body(n) for n in range(2000)]
     names = {b.contact_name for b in bodies}
