@@ -244,10 +244,8 @@ class MarkLedger:
         oldest = min(marks.applied for marks in self._listings.values())
         if not self._log or self._log[0][0] > oldest:
             return
-        kept = [(seq, moves) for seq, moves in self._log if seq > oldest]
-        if len(kept) != len(self._log):
-            self._log = kept
-            self._pending = sum(len(moves) for _, moves in kept)
+        self._log = [(seq, moves) for seq, moves in self._log if seq > oldest]
+        self._pending = sum(len(moves) for _, moves in self._log)
 
     def drop(self) -> None:
         """Forget every mark and move: the next deep page walks OFFSET and starts again."""
