@@ -230,3 +230,69 @@ def test_hostile_headers_are_4xx(client: Any, tenant: Tenant) -> None:
         _refused(client.put(f"{CONTACTS}/1", json={"notes": "x"}, headers=encoded), headers)
         _refused(client.post(CONTACTS, json={"contact_name": ""}, headers=encoded), headers)
     assert _count(client, tenant) == 0
+
+
+# ---- form bodies whose bytes are not text -------------------------------------------------------------------
+# The framework's multipart parser decodes each field in its charset and lets the error escape: every place that
+# reads a form must turn that into a refusal (it had been a 500 on creates, updates, OAuth and the console).
+
+BOUNDARY = "zzb"
+
+
+def _multipart(name: str, value: bytes, part_type: str = "") -> bytes:
+    head = f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n'.encode()
+    if part_type:
+        head += f"Content-Type: {part_type}\r\n".encode()
+    return head + b"\r\n" + value + f"\r\n--{BOUNDARY}--\r\n".encode()
+
+
+UNREADABLE_PARTS = {
+    "invalid UTF-8": ("", b'{"contact_name":"A\xffB"}'),
+    "an unknown charset": ("text/plain; charset=bogus", b'{"contact_name":"A"}'),
+}
+MULTIPART = {"content-type": f"multipart/form-data; boundary={BOUNDARY}"}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE_PARTS))
+def test_unreadable_multipart_json_string_is_refused(client: Any, tenant: Tenant, case: str) -> None:
+    part_type, value = UNREADABLE_PARTS[case]
+    body = _multipart("JSONString", value, part_type)
+    contact = make_contact(client, tenant)
+    url = f"{CONTACTS}/{contact['contact_id']}"
+    books = f"/books/v3/contacts?organization_id={tenant.organization_id}"
+    for method, path, headers in [
+        ("POST", CONTACTS, tenant.headers),
+        ("PUT", url, tenant.headers),
+        ("POST", f"{url}/address", tenant.headers),
+        ("POST", books, {"Authorization": tenant.headers["Authorization"]}),
+        ("POST", CONTACTS, {**tenant.headers, "Idempotency-Key": "k-" + case.replace(" ", "-")}),
+    ]:
+        response = client.request(method, path, content=body, headers={**headers, **MULTIPART})
+        _refused(response, (case, method, path))
+        assert response.json()["code"] == 1038, response.json()
+    assert _count(client, tenant) == 1
+    assert client.get(url, headers=tenant.headers).json()["contact"] == contact
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE_PARTS))
+@pytest.mark.parametrize("path", ["/oauth/v2/token", "/oauth/v2/token/revoke"])
+def test_unreadable_oauth_form_is_invalid_request(client: Any, case: str, path: str) -> None:
+    part_type, value = UNREADABLE_PARTS[case]
+    response = client.post(path, content=_multipart("grant_type", value, part_type), headers=MULTIPART)
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request"}
+
+
+def test_oauth_multipart_without_a_boundary_is_invalid_request(client: Any) -> None:
+    response = client.post("/oauth/v2/token", content=b"x", headers={"content-type": "multipart/form-data"})
+    assert response.status_code == 400
+    assert response.json() == {"error": "invalid_request"}
+
+
+@pytest.mark.parametrize("case", sorted(UNREADABLE_PARTS))
+def test_unreadable_console_sign_in_form_is_refused(client: Any, case: str) -> None:
+    part_type, value = UNREADABLE_PARTS[case]
+    response = client.post(
+        "/console/signin", content=_multipart("token", value, part_type), headers=MULTIPART
+    )
+    assert 400 <= response.status_code < 500, response.text[:300]

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request
+from litestar.datastructures import FormMultiDict
 
 from zcontacts.domain.body_errors import translate
 from zcontacts.errors import InvalidValue, MalformedJSON, UnsupportedMediaType
@@ -35,7 +36,7 @@ async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decod
             )
         raw = raw_value.encode("utf-8", "surrogatepass")
     elif content_type == "multipart/form-data":
-        form = await request.form()
+        form = await read_form(request)
         raw_value = form.get("JSONString")
         if not isinstance(raw_value, str):
             raise InvalidValue(
@@ -50,6 +51,18 @@ async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decod
             "(or as form data with a JSONString field)."
         )
     return decode(raw, decoder)
+
+
+async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:
+    """The request's form fields. A part whose bytes are not in its charset (or names a charset Python does
+    not know) is the client's mistake, refused as a malformed body: the framework's parser lets it escape as
+    an error of its own, which would have been a 500."""
+    try:
+        return await request.form()
+    except (UnicodeDecodeError, LookupError):
+        raise MalformedJSON(
+            "JSON is not well formed: a form field is not valid text in its character set."
+        ) from None
 
 
 def _form_field(body: bytes, name: str) -> str | None:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from litestar import Request, Response
 
+from zcontacts.api.bodies import read_form
 from zcontacts.api.context import database_of, path_of
 from zcontacts.api.responses import json_response
 from zcontacts.domain.tokens import Grant
@@ -97,7 +98,7 @@ async def _request_hash(request: Request[Any, Any, Any]) -> str:
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type in _FORMS:
         # A multipart body is streamed into the form, not kept: its JSONString is the request's content.
-        body = str((await request.form()).get("JSONString", "")).encode("utf-8", "surrogatepass")
+        body = str((await read_form(request)).get("JSONString", "")).encode("utf-8", "surrogatepass")
     else:
         body = await request.body()
     digest = hashlib.sha256()

@@ -8,12 +8,15 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency, Provide
+from litestar.exceptions import ClientException
 
+from zcontacts.api.bodies import read_form
 from zcontacts.api.context import provide_database
 from zcontacts.domain.oauth import OAuthError, grant_tokens
 from zcontacts.domain.schemas import encode
 from zcontacts.domain.tokens import token_hash
 from zcontacts.domain.zoho_time import now_ms
+from zcontacts.errors import ZohoError
 from zcontacts.storage.database import Database
 from zcontacts.storage.oauth import OAuthRepo
 
@@ -21,11 +24,15 @@ JSON = "application/json;charset=UTF-8"
 
 
 async def _parameters(request: Request[Any, Any, Any]) -> dict[str, str]:
-    """Query parameters, overridden by form fields when the body is a form."""
+    """Query parameters, overridden by form fields when the body is a form. A form that cannot be read (no
+    multipart boundary, bytes not in their charset) is refused as Zoho Accounts refuses any bad request."""
     values = dict(request.query_params.items())
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.form()
+        try:
+            form = await read_form(request)
+        except (ZohoError, ClientException):
+            raise OAuthError("invalid_request") from None
         values.update({key: value for key, value in form.items() if isinstance(value, str)})
     return values
 
@@ -53,11 +60,11 @@ class OAuthController(Controller):
     ) -> Response[bytes]:
         """Exchange a grant code (grant_type=authorization_code) or a refresh token (grant_type=refresh_token)
         for an access token."""
-        params = await _parameters(request)
         settings = request.app.state.settings
         lifetime = int(settings.access_token_seconds)
         api_domain = str(request.base_url).rstrip("/")
         try:
+            params = await _parameters(request)
             at = now_ms()
             body = await database.write(
                 lambda connection: grant_tokens(OAuthRepo(connection), params, at, lifetime)
@@ -73,7 +80,10 @@ class OAuthController(Controller):
         self, request: Request[Any, Any, Any], database: NamedDependency[Database]
     ) -> Response[bytes]:
         """Revoke a refresh token (and the access tokens made from it) or an access token."""
-        params = await _parameters(request)
+        try:
+            params = await _parameters(request)
+        except OAuthError as refusal:
+            return _oauth_response({"error": refusal.error}, status=refusal.status)
         token = params.get("token", "")
         if not token:
             return _oauth_response({"error": "invalid_request"}, status=400)

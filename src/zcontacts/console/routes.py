@@ -13,6 +13,7 @@ from litestar.params import FromPath
 from litestar.response import Redirect
 
 from zcontacts.api.auth import authorize
+from zcontacts.api.bodies import read_form
 from zcontacts.api.context import database_of, stamp_of
 from zcontacts.console.forms import SALUTATIONS, create_body, form_values, record_values, update_body
 from zcontacts.console.session import (
@@ -104,7 +105,7 @@ async def posted(request: AnyRequest, access: Access) -> tuple[Session, Grant, d
     session = session_of(request)
     if session is None:
         raise SignInRequired()
-    form = dict((await request.form()).items())
+    form = dict((await read_form(request)).items())
     check_form_token(session, form.get("csrf"))
     grant = await authorize(request, session.token, access, session.organization_id)
     return session, grant, form
@@ -159,7 +160,7 @@ class ConsoleController(Controller):
     @post("/signin")
     async def signin(self, request: AnyRequest) -> Response[Any]:
         """Check the token (it must be able to read the organization's customers) and start a session."""
-        form = await request.form()
+        form = await read_form(request)
         token = str(form.get("token") or "").strip()
         organization_id = str(form.get("organization_id") or "").strip()
         try:
@@ -179,7 +180,7 @@ class ConsoleController(Controller):
         """Forget the session."""
         session = session_of(request)
         if session is not None:
-            check_form_token(session, (await request.form()).get("csrf"))
+            check_form_token(session, (await read_form(request)).get("csrf"))
         response = go("/console/signin", notice="signedout")
         store(response, request, None)
         return response
