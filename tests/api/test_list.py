@@ -149,6 +149,29 @@ def test_status_filter(client: Any, tenant: Tenant, people: list[dict[str, Any]]
     )
 
 
+def test_books_views_without_contacts(client: Any, tenant: Tenant, people: list[dict[str, Any]]) -> None:
+    """Books' contact_type and its CRM and duplicate views: every contact here is a customer, none is linked to
+    CRM and names are unique, so those views are empty pages, not refusals (a Books sync job sends them)."""
+    everyone = _names(client, tenant)
+    assert _names(client, tenant, contact_type="customer") == everyone
+    assert _names(client, tenant, contact_type="Customer", filter_by="Status.Active") == everyone
+    for params in [
+        {"contact_type": "vendor"},
+        {"filter_by": "Status.Crm"},
+        {"filter_by": "status.duplicate"},
+    ]:
+        body = _list(client, tenant, **params)
+        assert body["customers"] == []
+        assert body["page_context"]["has_more_page"] is False
+    assert _list(client, tenant, filter_by="status.crm")["page_context"]["applied_filter"] == "Status.Crm"
+    books = client.get(
+        "/books/v3/contacts",
+        params={"organization_id": tenant.organization_id, "contact_type": "customer"},
+        headers={"Authorization": tenant.headers["Authorization"]},
+    )
+    assert [c["contact_name"] for c in books.json()["contacts"]] == everyone
+
+
 @pytest.mark.parametrize(
     ("params", "code", "words"),
     [
@@ -160,7 +183,9 @@ def test_status_filter(client: Any, tenant: Tenant, people: list[dict[str, Any]]
         ({"page": "²"}, 2, "page"),
         ({"per_page": "١٠"}, 2, "per_page"),
         ({"filter_by": "Status.Crazy"}, 2, "filter_by"),
+        ({"contact_type": "supplier"}, 2, "contact_type"),
         ({"sort_column": "notes"}, 2, "sort_column"),
+        ({"sort_column": "first_name"}, 2, "sort_column"),
         ({"sort_order": "X"}, 2, "sort_order"),
         ({"search_text": "x" * 101}, 15, "search_text"),
         ({"contact_name_endswith": "x"}, 2, "contact_name_endswith"),

@@ -16,7 +16,14 @@ from litestar.static_files import create_static_files_router
 from openapi_ui_bundles import redoc as redoc_files
 from openapi_ui_bundles import swagger_ui as swagger_files
 
-from zcontacts.domain.listing import FILTER_FIELDS, MAX_PER_PAGE, SORT_COLUMNS, STATUS_FILTERS
+from zcontacts.domain.listing import (
+    CONTACT_TYPES,
+    EMPTY_FILTERS,
+    FILTER_FIELDS,
+    MAX_PER_PAGE,
+    SORT_COLUMNS,
+    STATUS_FILTERS,
+)
 from zcontacts.domain.schemas import (
     AddressEnvelope,
     AddressIn,
@@ -115,7 +122,12 @@ _RETRY_AFTER = {
 _LIST_PARAMETERS: list[dict[str, Any]] = [
     {"name": "page", "in": "query", "schema": {"type": "integer", "minimum": 1, "default": 1}},
     {"name": "per_page", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": MAX_PER_PAGE}},
-    {"name": "filter_by", "in": "query", "schema": {"type": "string", "enum": list(STATUS_FILTERS)}},
+    {
+        "name": "filter_by",
+        "in": "query",
+        "schema": {"type": "string", "enum": [*STATUS_FILTERS, *EMPTY_FILTERS]},
+    },
+    {"name": "contact_type", "in": "query", "schema": {"type": "string", "enum": list(CONTACT_TYPES)}},
     {"name": "search_text", "in": "query", "schema": {"type": "string"}},
     {"name": "sort_column", "in": "query", "schema": {"type": "string", "enum": list(SORT_COLUMNS)}},
     {"name": "sort_order", "in": "query", "schema": {"type": "string", "enum": ["A", "D"]}},
