@@ -81,6 +81,23 @@ def test_top_level_fields_update_the_primary_person(client: Any, tenant: Tenant)
     assert updated["contact_salutation"] == "Mrs"
 
 
+def test_updates_cannot_grow_custom_fields_past_the_cap(client: Any, tenant: Tenant) -> None:
+    """The cap of 100 is on the customer, not on one body: an update adding new ids to a full set is refused
+    and changes nothing; updating the existing ids still works."""
+    full = [{"customfield_id": str(i), "value": "v"} for i in range(100)]
+    contact = make_contact(client, tenant, custom_fields=full)
+    url = f"{CONTACTS}/{contact['contact_id']}"
+    refused = client.put(url, json={"custom_fields": [{"customfield_id": "new", "value": "x"}]},
+                         headers=tenant.headers)  # fmt: skip
+    assert_error(refused, 400, 2, "custom_fields", "at most 100")
+    assert client.get(url, headers=tenant.headers).json()["contact"] == contact
+    updated = _updated(
+        client, tenant, contact["contact_id"], {"custom_fields": [{"customfield_id": "7", "value": "w"}]}
+    )
+    assert len(updated["custom_fields"]) == 100
+    assert updated["custom_fields"][7] == {"customfield_id": "7", "value": "w"}
+
+
 def test_custom_fields_merge_by_id(client: Any, tenant: Tenant) -> None:
     contact = make_contact(client, tenant, custom_fields=[{"customfield_id": "1", "value": "a"},
                                                           {"customfield_id": "2", "value": "b"}])  # fmt: skip

@@ -11,6 +11,7 @@ from msgspec import UNSET
 
 from zcontacts.domain.schemas import (
     MAX_CONTACT_PERSONS,
+    MAX_CUSTOM_FIELDS,
     AddressDetail,
     AddressIn,
     ContactPerson,
@@ -151,4 +152,11 @@ def merge_custom_fields(
         else:
             index[key] = len(fields)
             fields.append(CustomField(customfield_id=key, value=item.value))
+    # The cap is on what the customer holds, not on one body: updates that each add new ids must not grow a
+    # customer (and every GET of it) without bound.
+    if len(fields) > MAX_CUSTOM_FIELDS:
+        raise InvalidValue(
+            f"Invalid value passed for custom_fields: a customer can have at most {MAX_CUSTOM_FIELDS} custom "
+            f"fields (this update would make {len(fields)})."
+        )
     return fields

@@ -12,8 +12,11 @@ from zcontacts.errors import FieldTooLong, InvalidValue, RequiredField
 
 SALUTATIONS = ("Mr", "Mrs", "Miss", "Ms", "Dr")
 _SALUTATION_KEYS = frozenset(s.casefold() for s in SALUTATIONS)
-# Deliberately plain: one @, no spaces, a dot in the domain. Zoho refuses the same obvious mistakes.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s.]+$")
+# Deliberately plain: one @, no spaces, no empty dot-separated part (".a@b.com", "a@b..com"), a dot in the
+# domain, no label starting or ending with "-". Zoho refuses the same obvious mistakes. Matched whole
+# (fullmatch): "$" would also match before a trailing newline.
+_LABEL = r"[^@\s.-](?:[^@\s.]*[^@\s.-])?"
+_EMAIL = re.compile(rf"[^@\s.]+(?:\.[^@\s.]+)*@{_LABEL}(?:\.{_LABEL})+")
 MAX_CUSTOM_VALUE = 10_000
 
 
@@ -66,7 +69,7 @@ def check_salutation(field: str, value: str | msgspec.UnsetType | None) -> None:
 
 def check_email(field: str, value: str | msgspec.UnsetType | None) -> None:
     """A plausible address, or empty."""
-    if isinstance(value, str) and value != "" and not _EMAIL.match(value):
+    if isinstance(value, str) and value != "" and not _EMAIL.fullmatch(value):
         raise InvalidValue(f"Invalid value passed for {field}: {value!r} is not a valid email address.")
 
 
