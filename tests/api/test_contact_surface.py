@@ -97,6 +97,9 @@ def test_contact_person_lifecycle(client: Any, tenant: Tenant, prefix: str) -> N
         f"{prefix}/contacts/{contact_id}/contactpersons/{bo['contact_person_id']}", headers=tenant.headers
     )
     assert one.json() == {"code": 0, "message": "success", "contact_person": bo}
+    # Older Books SDKs read a person by its own id alone.
+    by_id = client.get(f"{prefix}/contacts/contactpersons/{bo['contact_person_id']}", headers=tenant.headers)
+    assert by_id.json() == one.json()
 
     updated = client.put(f"{prefix}/contacts/contactpersons/{ann['contact_person_id']}", headers=tenant.headers,
                          json={"email": "ann@new.io", "phone": "123"})  # fmt: skip
@@ -170,6 +173,9 @@ def test_person_refusals(client: Any, tenant: Tenant) -> None:
     assert_error(client.put(f"{base}/46000000000999999", json={"first_name": "X"}, headers=tenant.headers), 404, 1002,
                  "Contact person does not exist.")  # fmt: skip
     assert_error(client.delete(f"{base}/abc", headers=tenant.headers), 404, 1002)
+    assert_error(client.get(f"{base}/46000000000999999", headers=tenant.headers), 404, 1002,
+                 "Contact person does not exist.")  # fmt: skip
+    assert_error(client.get(f"{base}/abc", headers=tenant.headers), 404, 1002)
     assert_error(client.delete(f"{base}/²", headers=tenant.headers), 404, 1002)
     assert_error(client.get(f"{CONTACTS}/{contact['contact_id']}/comments", params={"page": "²"},
                             headers=tenant.headers), 400, 2, "page")  # fmt: skip
@@ -406,6 +412,7 @@ def test_sub_resources_never_cross_organizations(client: Any, database: Database
     for method, url, body in [
         ("GET", f"{base}/contactpersons", None),
         ("GET", f"{base}/contactpersons/{person_id}", None),
+        ("GET", f"{CONTACTS}/contactpersons/{person_id}", None),
         ("PUT", f"{CONTACTS}/contactpersons/{person_id}", {"first_name": "Mine"}),
         ("DELETE", f"{CONTACTS}/contactpersons/{person_id}", None),
         ("POST", f"{CONTACTS}/contactpersons/{person_id}/primary", None),

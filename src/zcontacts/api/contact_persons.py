@@ -61,13 +61,7 @@ class ContactPersonsController(Controller):
         self, contact_id: FromPath[str], contact_person_id: FromPath[str], principal: Principal, database: Db
     ) -> Response[bytes]:
         """One person of the contact."""
-        record = await read_record(database, principal, contact_id)
-        person = next(
-            (p for p in record.contact.contact_persons if p.contact_person_id == contact_person_id), None
-        )
-        if person is None:
-            raise NotFound("Contact person does not exist.")
-        return json_response(with_object(SUCCESS, "contact_person", person))
+        return await _person(database, principal, contact_id, contact_person_id)
 
     @post(
         "/contactpersons", status_code=201, opt={"access": Access.UPDATE}, operation_id="createContactPerson"
@@ -99,6 +93,23 @@ class ContactPersonsController(Controller):
     async def delete_no_contact(self, principal: Principal) -> Response[bytes]:
         """No customer has the id "contactpersons"."""
         raise NotFound()
+
+    @get(
+        "/contactpersons/{contact_person_id:str}",
+        opt={"access": Access.READ},
+        operation_id="getContactPersonById",
+    )
+    async def get_person_by_id(
+        self, contact_person_id: FromPath[str], principal: Principal, database: Db
+    ) -> Response[bytes]:
+        """One person by its own id (the path Zoho's older Books SDKs read a person from)."""
+        organization_id = principal.organization.organization_id
+        contact_id = await database.read(
+            lambda connection: ContactsRepo(connection).contact_of_person(organization_id, contact_person_id)
+        )
+        if contact_id is None:
+            raise NotFound("Contact person does not exist.")
+        return await _person(database, principal, contact_id, contact_person_id)
 
     @put(
         "/contactpersons/{contact_person_id:str}",
@@ -154,3 +165,16 @@ class ContactPersonsController(Controller):
             )
         )
         return json_response(message_body(0, PRIMARY))
+
+
+async def _person(
+    database: Db, principal: Principal, contact_id: str, contact_person_id: str
+) -> Response[bytes]:
+    """One person of the contact, in Books' envelope."""
+    record = await read_record(database, principal, contact_id)
+    person = next(
+        (p for p in record.contact.contact_persons if p.contact_person_id == contact_person_id), None
+    )
+    if person is None:
+        raise NotFound("Contact person does not exist.")
+    return json_response(with_object(SUCCESS, "contact_person", person))
