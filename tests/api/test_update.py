@@ -148,3 +148,15 @@ def test_update_of_unknown_contact_is_404(client: Any, tenant: Tenant) -> None:
     assert_error(
         _put(client, tenant, "46000000000099999", {"notes": "x"}), 404, 1002, "Customer does not exist."
     )
+
+
+def test_null_empties_text_fields_and_leaves_nested_parts(client: Any, tenant: Tenant) -> None:
+    """As the README says: null empties a text field; null for an address, the persons or the custom fields
+    leaves them as they are."""
+    contact = make_contact(client, tenant, company_name="Acme", billing_address={"city": "Pune"},
+                           contact_persons=[{"first_name": "Ann"}], custom_fields=[{"customfield_id": "1", "value": "a"}])  # fmt: skip
+    updated = _updated(client, tenant, contact["contact_id"], {
+        "company_name": None, "billing_address": None, "contact_persons": None, "custom_fields": None})  # fmt: skip
+    assert updated["company_name"] == ""
+    for part in ("billing_address", "contact_persons", "custom_fields"):
+        assert updated[part] == contact[part], part
