@@ -58,7 +58,7 @@ def main() -> None:
     parser.add_argument("--py-spy", type=Path, help="also record a raw py-spy profile of the run here")
     parser.add_argument("--loop", help="uvicorn's event loop for the target (default: the one serve picks)")
     parser.add_argument("--http", choices=("httptools", "h11", "zttp"),
-                        help="uvicorn's HTTP implementation for the target (default: httptools, as serve)")  # fmt: skip
+                        help="uvicorn's HTTP implementation for the target (default: serve's, httptools with a bounded head)")  # fmt: skip
     args = parser.parse_args()
 
     loaded = data.dataset(args.size)

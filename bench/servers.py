@@ -18,7 +18,7 @@ from pathlib import Path
 
 import httpx
 
-from zcontacts.cli import event_loop_for
+from zcontacts.cli import SERVE_HTTP, event_loop_for
 
 ROOT = Path(__file__).resolve().parent.parent
 NODE_BIN = ROOT / "bench" / ".node" / "node_modules" / ".bin"
@@ -199,7 +199,7 @@ def limit(
 ) -> Target:
     """A limit (`LIMIT_APPS`), under the HTTP server zcontacts runs under in the same run, with the settings
     `zcontacts serve` gives uvicorn: by default the event loop it picks for the same number of workers and
-    httptools."""
+    its HTTP protocol (httptools with a bounded request head)."""
     factory = LIMIT_APPS[name]
     if server == "granian":
         command = _granian(factory, workers)
@@ -216,11 +216,11 @@ def limit(
 
 
 def _uvicorn(factory: str, workers: int, loop: str, http: str | None = None) -> list[str]:
-    """uvicorn serving an ASGI app factory on loopback with the settings `zcontacts serve` passes it (httptools
-    unless `http` names another implementation, no WebSockets, no proxy-headers middleware, no server header,
+    """uvicorn serving an ASGI app factory on loopback with the settings `zcontacts serve` passes it (its
+    HTTP protocol unless `http` names another implementation, no WebSockets, no proxy-headers middleware, no server header,
     no access log) and the given event loop."""
     return [sys.executable, "-m", "uvicorn", factory, "--factory", "--host", "127.0.0.1", "--port", "{port}",
-            "--loop", loop, "--http", http or "httptools", "--ws", "none", "--no-proxy-headers", "--no-server-header",
+            "--loop", loop, "--http", http or SERVE_HTTP, "--ws", "none", "--no-proxy-headers", "--no-server-header",
             "--no-access-log", "--log-level", "warning", "--workers", str(workers)]  # fmt: skip
 
 

@@ -166,3 +166,14 @@ def test_the_server_freezes_its_start_up_heap(server: Server) -> None:
     frozen = sample(httpx.get(server.url + "/metrics").text, "zcontacts_gc_frozen_objects")
     assert frozen is not None
     assert frozen > 10_000
+
+
+def test_serve_bounds_a_request_head(server: Server) -> None:
+    """`serve` runs the bounded HTTP protocol (zcontacts/http_protocol.py): a 1 MiB header is a 431 in the
+    Zoho envelope, not a head buffered without limit."""
+    organization_id, token = server.credentials()
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        response = client.get(CONTACTS, headers={**headers(organization_id, token), "x-big": "a" * 1_048_576})
+        assert response.status_code == 431
+        assert response.json()["code"] == 2
+        assert client.get(CONTACTS, headers=headers(organization_id, token)).status_code == 200

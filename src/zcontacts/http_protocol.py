@@ -1,0 +1,100 @@
+"""uvicorn's httptools protocol with bounds on a request's head (its request line and headers).
+
+httptools sets no limit on a head and buffers each header until it ends: one 200 MB header held a served process
+for a minute (and 450 MB of memory) while every other client waited, and a client trickling header lines, or
+sending nothing at all, kept its connection for ever (uvicorn's keep-alive timer stops at the first byte). h11
+caps a head at 16 KiB. Here a head that goes on for more than MAX_HEAD_BYTES past the read it began in is
+answered 431 (one read is at most uvloop's 256 KiB buffer, so no head is held past ~320 KiB), and one not
+complete HEAD_SECONDS after the connection opened or after the read that left it incomplete is answered 408;
+both close the connection.
+
+A request whose head arrives in one read (nearly all of them) pays three overridden callbacks and a few
+attribute writes; the count and the timer start only when a read ends inside a head."""
+
+from __future__ import annotations
+
+from asyncio import TimerHandle, Transport
+from typing import Any
+
+import msgspec
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_HEAD_BYTES = 64 * 1024
+HEAD_SECONDS = 30.0
+
+
+def _response(status: bytes, message: str) -> bytes:
+    body = msgspec.json.encode({"code": 2, "message": message})
+    return (
+        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json;charset=UTF-8\r\n"
+        b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
+    )
+
+
+TOO_LARGE = _response(
+    b"431 Request Header Fields Too Large",
+    f"The request's headers are too large: at most {MAX_HEAD_BYTES // 1024} KiB with the request line.",
+)
+TIMED_OUT = _response(b"408 Request Timeout", "The request's headers did not arrive in time.")
+
+
+class Protocol(HttpToolsProtocol):
+    """`serve`'s HTTP/1.1 protocol (uvicorn's `http=`): httptools with a bounded head."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.in_head = False  # between a message's first byte and the end of its headers
+        self.head_bytes = 0  # of the current head, counted from the first read after the one it began in
+        self.head_timer: TimerHandle | None = None
+
+    def connection_made(self, transport: Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm()  # a connection that never sends a byte is closed too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        continuing = self.in_head
+        super().data_received(data)
+        if not self.in_head or self.transport.is_closing():
+            return
+        # The read a head began in is not counted: it may hold the end of an earlier request too, and one read
+        # is at most the transport's buffer. Every later read of the same head is.
+        if continuing:
+            self.head_bytes += len(data)
+            if self.head_bytes > MAX_HEAD_BYTES:
+                self._refuse(TOO_LARGE)
+                return
+        if self.head_timer is None:
+            self._arm()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self.in_head = True
+        self.head_bytes = 0
+
+    def on_headers_complete(self) -> None:
+        self.in_head = False
+        if self.head_timer is not None:
+            self._disarm()
+        super().on_headers_complete()
+
+    def _arm(self) -> None:
+        self.head_timer = self.loop.call_later(HEAD_SECONDS, self._expired)
+
+    def _disarm(self) -> None:
+        if self.head_timer is not None:
+            self.head_timer.cancel()
+            self.head_timer = None
+
+    def _expired(self) -> None:
+        self.head_timer = None
+        if not self.transport.is_closing():
+            self._refuse(TIMED_OUT)
+
+    def _refuse(self, response: bytes) -> None:
+        self._disarm()
+        self.transport.write(response)
+        self.transport.close()
