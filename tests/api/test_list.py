@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -228,3 +229,32 @@ def test_short_and_non_ascii_substrings_are_found(client: Any, tenant: Tenant, t
         response = client.get(CONTACTS, params=params, headers=tenant.headers)
         assert response.status_code == 200, response.text
         assert [c["contact_name"] for c in response.json()["customers"]] == expected, params
+
+
+def test_short_substrings_are_read_off_the_event_loop(
+    client: Any, tenant: Tenant, people: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A substring under 3 characters has no index (it may read every row: seconds over a million), so its page
+    is read on a scan thread while the event loop serves others; other pages are read where the request runs
+    (SQLite inline, PostgreSQL on the pool's threads). Same rows either way."""
+    from zcontacts.storage.contacts import ContactsRepo
+
+    threads: list[str] = []
+    read = ContactsRepo.list_summaries
+
+    def recording(self: ContactsRepo, organization_id: str, query: Any) -> list[bytes]:
+        threads.append(threading.current_thread().name)
+        return read(self, organization_id, query)
+
+    monkeypatch.setattr(ContactsRepo, "list_summaries", recording)
+    assert _names(client, tenant, contact_name_contains="a") == [
+        "alpha & sons",
+        "Beta_Labs",
+        "Gamma 50%",
+        "Zeta Corp",
+    ]
+    assert _names(client, tenant, search_text="ET", email_contains="o") == ["Beta_Labs", "Zeta Corp"]
+    _names(client, tenant, contact_name_contains="eta")
+    _names(client, tenant)
+    sqlite = client.app.state.database.inline
+    assert [name.startswith("zcontacts-scan") for name in threads] == [sqlite, sqlite, False, False], threads
