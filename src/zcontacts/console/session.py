@@ -1,6 +1,7 @@
 """The console's session: the token and organization id a user signed in with, plus a per-session form token
 (CSRF), kept in one HttpOnly, SameSite=Strict cookie. Nothing is stored on the server, so any worker or
-replica serves any session, and signing out (or revoking the token) ends it."""
+replica serves any session. Signing out removes the cookie; a copy of it keeps working until the token is
+revoked, which ends every session holding it."""
 
 from __future__ import annotations
 
