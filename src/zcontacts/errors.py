@@ -77,6 +77,14 @@ class BodyTooLarge(ZohoError):
     default_message = "The request body is too large."
 
 
+class ClientClosedRequest(ZohoError):
+    """The client went away before its body arrived: its mistake, not a server error (and never seen by it)."""
+
+    code = 2
+    status = HTTPStatus.BAD_REQUEST
+    default_message = "The client closed the connection before the request body arrived."
+
+
 class DuplicateName(ZohoError):
     """Another customer of the organization already has this name (ignoring case)."""
 

@@ -296,3 +296,43 @@ def test_unreadable_console_sign_in_form_is_refused(client: Any, case: str) -> N
         "/console/signin", content=_multipart("token", value, part_type), headers=MULTIPART
     )
     assert 400 <= response.status_code < 500, response.text[:300]
+
+
+# ---- a client that goes away mid-body --------------------------------------------------------------------------
+
+
+def test_a_client_gone_before_its_body_is_a_client_error(
+    client: Any, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The body never arrives (http.disconnect): a 400 in the metrics and the access log, not a 500 logged as an
+    unhandled error with its trace, on the fast path and the framework's path alike; nothing is written."""
+    import logging
+
+    async def call(path: str, query: bytes, headers: list[tuple[bytes, bytes]]) -> list[Any]:
+        sent: list[Any] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.disconnect"}
+
+        async def send(message: Any) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+                 "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": query,
+                 "root_path": "", "headers": headers, "client": ("127.0.0.1", 1), "server": ("testserver", 80)}  # fmt: skip
+        await client.app(scope, receive, send)
+        return sent
+
+    auth = (b"authorization", tenant.headers["Authorization"].encode())
+    body = [(b"content-type", b"application/json"), (b"content-length", b"100"), (b"host", b"testserver")]
+    org = tenant.organization_id
+    cases = [
+        ([auth, (b"x-com-zoho-expense-organizationid", org.encode()), *body], b""),  # the fast path
+        ([auth, *body], f"organization_id={org}".encode()),  # the framework's
+    ]
+    with caplog.at_level(logging.INFO, logger="zcontacts"):
+        for headers, query in cases:
+            sent = client.blocking_portal.call(call, CONTACTS, query, headers)
+            assert sent[0]["status"] == 400, sent
+    assert "unhandled error" not in caplog.text
+    assert _count(client, tenant) == 0

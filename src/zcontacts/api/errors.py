@@ -19,6 +19,7 @@ from zcontacts.api.observe import REQUEST_ID_KEY
 from zcontacts.api.responses import json_response, message_body
 from zcontacts.errors import (
     BodyTooLarge,
+    ClientClosedRequest,
     InternalError,
     InvalidURL,
     InvalidValue,
@@ -27,6 +28,8 @@ from zcontacts.errors import (
 )
 
 log = logging.getLogger("zcontacts")
+# What Litestar's Request raises (as a 500) when the client goes away while its body is read.
+DISCONNECTED = "client disconnected prematurely"
 
 
 def render(error: ZohoError, headers: dict[str, str] | None = None) -> Response[bytes]:
@@ -49,6 +52,8 @@ def framework_error(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
         return render(BodyTooLarge())
     if isinstance(exc, ValidationException):
         return render(InvalidValue(f"Invalid value passed: {exc.detail}"))
+    if exc.detail == DISCONNECTED:
+        return render(ClientClosedRequest())
     if exc.status_code < 500:
         error = InvalidValue(str(exc.detail))
         return json_response(message_body(error.code, error.message), status=exc.status_code)

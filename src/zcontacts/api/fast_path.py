@@ -44,7 +44,7 @@ from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
-from zcontacts.errors import InternalError, TooManyRequests, ZohoError
+from zcontacts.errors import ClientClosedRequest, InternalError, TooManyRequests, ZohoError
 from zcontacts.storage.database import Database
 
 if TYPE_CHECKING:
@@ -202,7 +202,7 @@ async def _body(receive: Receive) -> bytes:
     while True:
         message = await receive()
         if message["type"] == "http.disconnect":
-            raise ConnectionError("client disconnected prematurely")
+            raise ClientClosedRequest()
         chunks.append(message.get("body", b""))  # type: ignore[arg-type]
         if not message.get("more_body", False):
             return b"".join(chunks)
