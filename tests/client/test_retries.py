@@ -259,3 +259,19 @@ def test_a_client_needs_a_token_or_complete_oauth_credentials() -> None:
         Client(BASE, organization_id="1")
     with pytest.raises(ValueError, match="together"):
         Client(BASE, organization_id="1", client_id="1000.C")
+
+
+def test_a_success_that_does_not_fit_the_model_is_a_zoho_api_error() -> None:
+    """Another server's 2xx may lack a field the model requires: the caller gets an UnexpectedResponse (a
+    ZohoAPIError) carrying the payload, not a msgspec error, and a create is not sent twice."""
+    from zcontacts.client import UnexpectedResponse, ZohoAPIError
+
+    partial = {k: v for k, v in CONTACT.items() if k != "custom_fields"}
+    script = Script(httpx.Response(201, json={"code": 0, "message": "created", "contact": partial}))
+    with make_client(script, []) as zoho, pytest.raises(UnexpectedResponse) as raised:
+        zoho.create_contact({"contact_name": "Kenny Digital"})
+    assert isinstance(raised.value, ZohoAPIError)
+    assert raised.value.status == 201
+    assert raised.value.payload["contact"] == partial
+    assert "custom_fields" in raised.value.message
+    assert len(script.requests) == 1

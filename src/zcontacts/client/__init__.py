@@ -18,6 +18,7 @@ from zcontacts.client.errors import (
     RateLimited,
     ServerError,
     Unauthorized,
+    UnexpectedResponse,
     ZohoAPIError,
 )
 from zcontacts.client.sync import Client
@@ -35,5 +36,6 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "Unauthorized",
+    "UnexpectedResponse",
     "ZohoAPIError",
 ]

@@ -12,7 +12,7 @@ from typing import Any, Generic, Literal, TypeVar
 
 import msgspec
 
-from zcontacts.client.errors import NO_CODE, OAuthError, ZohoAPIError, error_for
+from zcontacts.client.errors import NO_CODE, OAuthError, UnexpectedResponse, ZohoAPIError, error_for
 
 T = TypeVar("T")
 Body = msgspec.Struct | Mapping[str, Any]
@@ -147,7 +147,11 @@ def judge(
             return Verdict("raise", error=error_for(status, NO_CODE, "the response is not a JSON object"))
         if call.accounts and "error" in payload:  # Zoho Accounts answers some refusals with 200
             return Verdict("raise", error=OAuthError(str(payload["error"]), status))
-        return Verdict("done", value=call.decode(payload))
+        try:
+            return Verdict("done", value=call.decode(payload))
+        except (msgspec.ValidationError, KeyError, TypeError) as exc:
+            problem = f"the call succeeded, but its response does not fit the client's model: {exc}"
+            return Verdict("raise", error=UnexpectedResponse(problem, status, payload))
     error = _error_of(call, status, payload, content, retry_after)
     if status == 401 and can_refresh and error.code == TOKEN_EXPIRED:
         return Verdict("refresh", error=error)

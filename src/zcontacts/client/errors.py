@@ -48,6 +48,16 @@ class ServerError(ZohoAPIError):
     """5xx: the server failed (retried for idempotent calls before this is raised)."""
 
 
+class UnexpectedResponse(ZohoAPIError):
+    """A 2xx whose body does not fit the method's model (a field missing or of another type, as another
+    server may answer): the call itself succeeded, so a write must not simply be retried. `payload` is the
+    response object as sent."""
+
+    def __init__(self, message: str, status: int, payload: dict[str, object]) -> None:
+        super().__init__(NO_CODE, message, status)
+        self.payload = payload
+
+
 class OAuthError(ZohoAPIError):
     """The token endpoint refused (Zoho Accounts' `{"error": "invalid_code"}` and the like); `error` names it."""
 
