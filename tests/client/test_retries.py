@@ -275,3 +275,64 @@ def test_a_success_that_does_not_fit_the_model_is_a_zoho_api_error() -> None:
     assert raised.value.payload["contact"] == partial
     assert "custom_fields" in raised.value.message
     assert len(script.requests) == 1
+
+
+def test_concurrent_calls_share_one_token_fetch_and_one_refresh() -> None:
+    """Ten calls at once with OAuth credentials: one token fetch before them, and when the server refuses
+    that token (401 code 57) one refresh for all ten, not one each (Zoho limits token fetches per client)."""
+    issued = iter(["1000.a1", "1000.a2"])
+    token_calls: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.01)  # let the other calls run meanwhile
+        if request.url.path == "/oauth/v2/token":
+            token_calls.append(request.url.params["grant_type"])
+            return token(next(issued))
+        if request.headers["Authorization"] == "Zoho-oauthtoken 1000.a1":
+            return zoho_error(401, 57)
+        return ok_contact()
+
+    async def run() -> list[str]:
+        async with AsyncClient(
+            BASE, organization_id="1", client_id="1000.C", client_secret="s", refresh_token="1000.r",
+            transport=httpx.MockTransport(handler),
+        ) as client:  # fmt: skip
+            got = await asyncio.gather(*(client.get_contact("1") for _ in range(10)))
+            return [c.contact_id for c in got]
+
+    assert asyncio.run(run()) == [CONTACT["contact_id"]] * 10
+    assert token_calls == ["refresh_token", "refresh_token"]
+
+
+def test_threads_sharing_a_client_share_one_refresh() -> None:
+    """The same for the sync client used from several threads."""
+    import threading
+    import time
+
+    issued = iter(["1000.a1", "1000.a2"])
+    token_calls: list[str] = []
+    lock = threading.Lock()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        time.sleep(0.01)
+        if request.url.path == "/oauth/v2/token":
+            with lock:
+                token_calls.append(request.url.params["grant_type"])
+                return token(next(issued))
+        if request.headers["Authorization"] == "Zoho-oauthtoken 1000.a1":
+            return zoho_error(401, 57)
+        return ok_contact()
+
+    results: list[str] = []
+    with Client(BASE, organization_id="1", client_id="1000.C", client_secret="s", refresh_token="1000.r",
+                transport=httpx.MockTransport(handler)) as client:  # fmt: skip
+        threads = [
+            threading.Thread(target=lambda: results.append(client.get_contact("1").contact_id))
+            for _ in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert results == [CONTACT["contact_id"]] * 8
+    assert token_calls == ["refresh_token", "refresh_token"]

@@ -63,6 +63,7 @@ class AsyncClient(ClientBase):
             seed=seed,
         )
         self._http = httpx.AsyncClient(timeout=timeout, transport=transport)
+        self._refreshing = asyncio.Lock()
         self._sleep = sleep
 
     async def aclose(self) -> None:
@@ -83,7 +84,8 @@ class AsyncClient(ClientBase):
         while True:
             attempt += 1
             if not call.accounts and self.needs_token():
-                await self.refresh_access_token()
+                await self._refresh_unless_done(self.access_token)
+            used = self.access_token
             try:
                 response = await self._http.request(**self.request_args(call))
             except httpx.TransportError as exc:
@@ -100,7 +102,7 @@ class AsyncClient(ClientBase):
             if verdict.action == "done":
                 return verdict.value  # type: ignore[return-value]
             if verdict.action == "refresh":
-                await self.refresh_access_token()
+                await self._refresh_unless_done(used)
                 refreshed = True
                 attempt -= 1  # the refused call did nothing: it does not count as an attempt
                 continue
@@ -109,6 +111,13 @@ class AsyncClient(ClientBase):
                 continue
             assert verdict.error is not None
             raise verdict.error
+
+    async def _refresh_unless_done(self, used: str | None) -> None:
+        """Refresh the access token that was `used` (expired or refused), unless a concurrent call already has:
+        calls failing together share one refresh (Zoho limits how many access tokens a client may fetch)."""
+        async with self._refreshing:
+            if self.access_token == used:
+                await self.refresh_access_token()
 
     # ---- OAuth ---------------------------------------------------------------------------------------------
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -63,6 +64,7 @@ class Client(ClientBase):
             seed=seed,
         )
         self._http = httpx.Client(timeout=timeout, transport=transport)
+        self._refreshing = threading.Lock()
         self._sleep = sleep
 
     def close(self) -> None:
@@ -83,7 +85,8 @@ class Client(ClientBase):
         while True:
             attempt += 1
             if not call.accounts and self.needs_token():
-                self.refresh_access_token()
+                self._refresh_unless_done(self.access_token)
+            used = self.access_token
             try:
                 response = self._http.request(**self.request_args(call))
             except httpx.TransportError as exc:
@@ -100,7 +103,7 @@ class Client(ClientBase):
             if verdict.action == "done":
                 return verdict.value  # type: ignore[return-value]
             if verdict.action == "refresh":
-                self.refresh_access_token()
+                self._refresh_unless_done(used)
                 refreshed = True
                 attempt -= 1  # the refused call did nothing: it does not count as an attempt
                 continue
@@ -109,6 +112,13 @@ class Client(ClientBase):
                 continue
             assert verdict.error is not None
             raise verdict.error
+
+    def _refresh_unless_done(self, used: str | None) -> None:
+        """Refresh the access token that was `used` (expired or refused), unless a concurrent call already has:
+        calls failing together share one refresh (Zoho limits how many access tokens a client may fetch)."""
+        with self._refreshing:
+            if self.access_token == used:
+                self.refresh_access_token()
 
     # ---- OAuth ---------------------------------------------------------------------------------------------
 
