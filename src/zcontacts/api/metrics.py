@@ -33,7 +33,10 @@ log = logging.getLogger("zcontacts")
 # Seconds; the last bucket (+Inf) is implicit.
 BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 UNMATCHED = "unmatched"
-CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# Litestar adds "; charset=utf-8" to every text/* type itself (given here too, it came twice).
+CONTENT_TYPE = "text/plain; version=0.0.4"
+# Of the database figures, those that only ever go up (since start): counters to Prometheus (rate() works).
+_COUNTS = frozenset(("list_memo_hits", "list_memo_misses", "page_mark_drops"))
 PUBLISH_SECONDS = 1.0  # how often a worker writes its counts for the others (a scrape sees them this late)
 SNAPSHOT_SUFFIX = ".metrics.json"
 # A route's histogram: a count per bucket (the last is +Inf), then the total seconds and the request count.
@@ -231,7 +234,7 @@ def pool_lines(database: Database) -> list[str]:
     for name, help_text, value in gauges:
         lines += [
             f"# HELP zcontacts_{name} {help_text}",
-            f"# TYPE zcontacts_{name} gauge",
+            f"# TYPE zcontacts_{name} {'counter' if name in _COUNTS else 'gauge'}",
             f'zcontacts_{name}{{backend="{backend}"}} {value}',
         ]
     return lines

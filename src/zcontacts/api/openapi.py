@@ -384,9 +384,7 @@ async def redoc(request: Request[Any, Any, Any]) -> Response[bytes]:
     """ReDoc at /redoc (Litestar serves it at /docs/redoc too), rendering the completed document."""
     openapi = request.app.plugins.get(OpenAPIPlugin)
     plugin = next(p for p in openapi.openapi_config.render_plugins if isinstance(p, RedocRenderPlugin))
-    return Response(
-        plugin.render(request, openapi.provide_openapi_schema()), media_type="text/html; charset=utf-8"
-    )
+    return Response(plugin.render(request, openapi.provide_openapi_schema()), media_type="text/html")
 
 
 # Swagger UI and ReDoc load their JavaScript and CSS from zcontacts itself (the openapi-ui-bundles package),

@@ -81,9 +81,7 @@ class SignInRequired(Exception):
 def page(name: str, status: int = 200, **context: Any) -> Response[str]:
     """A rendered template as an HTML response."""
     html = templates().get_template(name).render(notices=NOTICES, **context)
-    return Response(
-        html, status_code=status, media_type="text/html; charset=utf-8", headers=_SECURITY_HEADERS
-    )
+    return Response(html, status_code=status, media_type="text/html", headers=_SECURITY_HEADERS)
 
 
 def go(path: str, **query: str) -> Redirect:
