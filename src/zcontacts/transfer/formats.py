@@ -14,6 +14,7 @@ from typing import IO, Any, BinaryIO, Literal
 import msgspec
 
 from zcontacts.domain.schemas import AddressDetail, ContactPerson, ContactRecord, ContactUpdate
+from zcontacts.domain.validation import nul_path, nul_refusal
 
 Format = Literal["csv", "jsonl"]
 
@@ -112,7 +113,8 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
         if len(cells) != len(header):
             yield RowError(number, "", f"the row has {len(cells)} cells, the header {len(header)}")
             continue
-        yield _csv_row(number, dict(zip(header, cells, strict=True)))
+        given = dict(zip(header, cells, strict=True))
+        yield _nul_in(number, given) or _csv_row(number, given)
 
 
 def _csv_row(number: int, cells: dict[str, str]) -> Row:
@@ -137,7 +139,14 @@ def _json_rows(text: IO[str]) -> Iterator[Row | RowError]:
         if not isinstance(value, dict):
             yield RowError(number, "", "a line must be a JSON object (one contact)")
             continue
-        yield _json_row(number, value)
+        yield _nul_in(number, value) or _json_row(number, value)
+
+
+def _nul_in(number: int, given: dict[str, Any]) -> RowError | None:
+    """A row holding a NUL character, refused naming where: anywhere, even in a column or key import ignores,
+    as the API refuses one anywhere in a body."""
+    where = nul_path(given)
+    return None if where is None else RowError(number, where, nul_refusal(where).message)
 
 
 def _json_row(number: int, value: dict[str, Any]) -> Row | RowError:

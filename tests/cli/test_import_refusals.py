@@ -1,0 +1,78 @@
+"""What an import refuses row by row that a reader might let through or stop at: NUL characters (which the
+API refuses), on each backend."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from tests.cli.test_transfer import contact_count, exported, write_csv
+from tests.helpers import make_tenant
+from zcontacts.cli import app
+from zcontacts.storage.database import Database
+from zcontacts.transfer import import_file
+
+NUL_REFUSED = "strings must not contain NUL characters"
+
+
+def test_a_nul_in_any_csv_cell_is_a_bad_row_naming_its_column(database: Database, tmp_path: Path) -> None:
+    tenant = make_tenant(database)
+    header = ["contact_id", "contact_name", "notes", "billing_city", "first_name"]
+    rows = [
+        ["", "Good One", "", "", ""],
+        ["", "Nul Notes", "a\x00b", "", ""],
+        ["", "Nul City", "", "Pu\x00ne", ""],
+        ["", "Nul Person", "", "", "\x00"],
+        ["9\x00", "Nul Id", "", "", ""],  # a column import ignores: the API refuses a NUL anywhere too
+        ["", "Good Two", "C:\\u0000", "", ""],
+    ]
+    report = import_file(database, tenant.organization_id, write_csv(tmp_path / "in.csv", header, rows))
+    assert (report.created, report.failed) == (2, 4)
+    assert [(e.row, e.field) for e in report.errors] == [
+        (3, "notes"), (4, "billing_city"), (5, "first_name"), (6, "contact_id"),
+    ]  # fmt: skip
+    assert report.errors[0].message == f"Invalid value passed for notes: {NUL_REFUSED}."
+    assert [row["notes"] for row in exported(database, tenant.organization_id, tmp_path / "out.csv")] == [
+        "", "C:\\u0000",
+    ]  # fmt: skip
+
+
+def test_an_escaped_nul_anywhere_in_a_json_line_is_a_bad_row_naming_its_field(
+    database: Database, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"contact_name": "Nul Notes", "notes": "a\\u0000b"}\n'
+        '{"contact_name": "Nul Person", "contact_persons": [{"first_name": "A"}, {"email": "\\u0000"}]}\n'
+        '{"contact_name": "Nul Address", "addresses": [{"city": "x\\u0000"}]}\n'
+        '{"contact_name": "Nul Key", "billing_address": {"ci\\u0000ty": "x"}}\n'
+        '{"contact_name": "Nul Ignored", "created_time": "\\u0000"}\n'
+        '{"contact_name": "Good", "notes": "C:\\\\u0000"}\n',
+        encoding="utf-8",
+    )
+    report = import_file(database, tenant.organization_id, path)
+    assert (report.created, report.failed) == (1, 5)
+    assert [(e.row, e.field) for e in report.errors] == [
+        (1, "notes"), (2, "contact_persons[1].email"), (3, "addresses[0].city"), (4, "billing_address"),
+        (5, "created_time"),
+    ]  # fmt: skip
+    assert all(e.message.endswith(f"{NUL_REFUSED}.") for e in report.errors)
+    (line,) = exported(database, tenant.organization_id, tmp_path / "out.jsonl")
+    assert line["notes"] == "C:\\u0000"
+
+
+def test_cli_reports_a_nul_as_a_bad_row_on_each_backend(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    source = tmp_path / "nul.csv"
+    source.write_bytes(b"contact_name,notes\nNul Co,a\x00b\nFine Co,b\n")
+    result = CliRunner().invoke(
+        app, ["import", str(source), "--org", tenant.organization_id, "--database-url", database_url]
+    )
+    assert result.exit_code == 1  # not a crash (PostgreSQL cannot store a NUL): a bad row
+    assert "created=1 updated=0 unchanged=0 failed=1" in result.stdout
+    assert f"row 2, field notes: Invalid value passed for notes: {NUL_REFUSED}." in result.stderr
+    assert contact_count(database, tenant.organization_id) == 1
