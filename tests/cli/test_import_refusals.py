@@ -1,5 +1,5 @@
 """What an import refuses row by row that a reader might let through or stop at: NUL characters (which the
-API refuses), on each backend."""
+API refuses) and bytes that are not UTF-8, on each backend."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ def test_a_nul_in_any_csv_cell_is_a_bad_row_naming_its_column(database: Database
         ["", "Good One", "", "", ""],
         ["", "Nul Notes", "a\x00b", "", ""],
         ["", "Nul City", "", "Pu\x00ne", ""],
-        ["", "Nul Person", "", "", "\x00"],
+        ["", "Nul Person", "é", "", "\x00"],
         ["9\x00", "Nul Id", "", "", ""],  # a column import ignores: the API refuses a NUL anywhere too
-        ["", "Good Two", "C:\\u0000", "", ""],
+        ["", "Good Two", "C:\\u0000", "", "Zoë"],
     ]
     report = import_file(database, tenant.organization_id, write_csv(tmp_path / "in.csv", header, rows))
     assert (report.created, report.failed) == (2, 4)
@@ -76,3 +76,75 @@ def test_cli_reports_a_nul_as_a_bad_row_on_each_backend(
     assert "created=1 updated=0 unchanged=0 failed=1" in result.stdout
     assert f"row 2, field notes: Invalid value passed for notes: {NUL_REFUSED}." in result.stderr
     assert contact_count(database, tenant.organization_id) == 1
+
+
+def test_a_csv_row_that_is_not_utf8_is_a_bad_row_and_later_rows_still_import(
+    database: Database, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    source = tmp_path / "in.csv"
+    source.write_bytes(
+        b"contact_name,notes\n"
+        b'One,"spans\nlines"\n'  # a quoted cell over two lines is still one row: row numbers stay right
+        b"Caf\xe9,x\n"
+        b'Three,"more\n\xff\nlines"\n'
+        b"Four,\xed\xa0\x80\n"  # an encoded surrogate is not UTF-8 either
+        b"Five,\xc3\xa9\n"
+    )
+    report = import_file(database, tenant.organization_id, source, batch_size=2)
+    assert (report.created, report.failed) == (2, 3)
+    assert [(e.row, e.field, e.message) for e in report.errors] == [
+        (3, "contact_name", "Invalid value passed for contact_name: the text is not valid UTF-8 (byte 0xe9)."),
+        (4, "notes", "Invalid value passed for notes: the text is not valid UTF-8 (byte 0xff)."),
+        (5, "notes", "Invalid value passed for notes: the text is not valid UTF-8 (byte 0xed)."),
+    ]  # fmt: skip
+    lines = exported(database, tenant.organization_id, tmp_path / "out.jsonl")
+    assert [(line["contact_name"], line["notes"]) for line in lines] == [
+        ("One", "spans\nlines"),
+        ("Five", "é"),
+    ]
+
+
+def test_a_json_line_that_is_not_utf8_is_a_bad_row(database: Database, tmp_path: Path) -> None:
+    tenant = make_tenant(database)
+    source = tmp_path / "in.jsonl"
+    source.write_bytes(b'{"contact_name": "Good"}\n{"contact_name": "Caf\xe9"}\n{"contact_name": "After"}\n')
+    report = import_file(database, tenant.organization_id, source)
+    assert (report.created, report.failed) == (2, 1)
+    assert [(e.row, e.field, e.message) for e in report.errors] == [
+        (2, "", "JSON is not well formed: the line is not valid UTF-8 (byte 0xe9)."),
+    ]
+
+
+def test_cli_counts_a_row_that_is_not_utf8_as_bad_and_strict_keeps_nothing(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"contact_name\nOne\nTwo\nCaf\xe9\nFour\n")
+    common = ["--org", tenant.organization_id, "--database-url", database_url]
+    runner = CliRunner()
+    result = runner.invoke(app, ["import", str(source), "--strict", *common])
+    assert result.exit_code == 1
+    assert "row 4, field contact_name:" in result.stderr
+    assert contact_count(database, tenant.organization_id) == 0
+    result = runner.invoke(app, ["import", str(source), "--errors", str(tmp_path / "errors.csv"), *common])
+    assert result.exit_code == 1
+    assert "created=3 updated=0 unchanged=0 failed=1" in result.stdout
+    assert "4 rows: 3 were created, 0 were updated, 0 unchanged, 1 bad" in result.stderr
+    assert (tmp_path / "errors.csv").read_text(encoding="utf-8").splitlines()[1].startswith("4,contact_name,")
+    assert contact_count(database, tenant.organization_id) == 3
+
+
+def test_cli_refuses_a_csv_header_that_is_not_utf8_before_writing(
+    database: Database, database_url: str, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    source = tmp_path / "in.csv"
+    source.write_bytes(b"contact_name,no\xe9tes\nOne,x\n")
+    result = CliRunner().invoke(
+        app, ["import", str(source), "--org", tenant.organization_id, "--database-url", database_url]
+    )
+    assert result.exit_code == 2
+    assert "the CSV header (row 1) is not valid UTF-8 (byte 0xe9)" in result.stderr
+    assert contact_count(database, tenant.organization_id) == 0

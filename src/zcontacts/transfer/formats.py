@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
@@ -34,6 +35,9 @@ _KNOWN_COLUMNS = frozenset(CSV_COLUMNS)
 _BODY_KEYS = tuple(f for f in ContactUpdate.__struct_fields__ if f != "contact_persons")
 # Top-level copies of the primary person's fields: a line that lists its persons leaves these to them.
 _MIRRORED = ("contact_salutation", "first_name", "last_name", "email", "phone", "mobile")
+# Files are decoded with errors="surrogateescape": a byte that is not UTF-8 becomes U+DC80-U+DCFF, so it costs
+# only its own row (refused, numbered), not the rest of the file.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 class RowError(msgspec.Struct, frozen=True):
@@ -92,7 +96,7 @@ class CountingReader(io.RawIOBase):
 
 def read_rows(stream: BinaryIO, fmt: Format) -> Iterator[Row | RowError]:
     """The rows of a file, one at a time."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     return _csv_rows(text) if fmt == "csv" else _json_rows(text)
 
 
@@ -101,6 +105,8 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
     header = next(reader, None)
     if header is None:
         return
+    if bad := _undecoded(",".join(header)):
+        raise ValueError(f"the CSV header (row 1) {bad}")
     header = [column.strip() for column in header]
     unknown = [c for c in header if c not in _KNOWN_COLUMNS]
     if unknown:
@@ -114,7 +120,19 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
             yield RowError(number, "", f"the row has {len(cells)} cells, the header {len(header)}")
             continue
         given = dict(zip(header, cells, strict=True))
-        yield _nul_in(number, given) or _csv_row(number, given)
+        yield _refused_cell(number, given) or _csv_row(number, given)
+
+
+def _refused_cell(number: int, cells: dict[str, str]) -> RowError | None:
+    """A CSV row holding bytes that are not UTF-8 or a NUL character, refused naming the first such cell."""
+    row = "".join(cells.values())
+    # The whole row first (isascii is free): cell by cell only when it holds a character it is refused for.
+    if "\x00" not in row and (row.isascii() or not _UNDECODED.search(row)):
+        return None
+    for column, cell in cells.items():
+        if bad := _undecoded(cell):
+            return RowError(number, column, f"Invalid value passed for {column}: the text {bad}.")
+    return _nul_in(number, cells)
 
 
 def _csv_row(number: int, cells: dict[str, str]) -> Row:
@@ -131,6 +149,9 @@ def _json_rows(text: IO[str]) -> Iterator[Row | RowError]:
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
+        if bad := _undecoded(line):
+            yield RowError(number, "", f"JSON is not well formed: the line {bad}.")
+            continue
         try:
             value = msgspec.json.decode(line)
         except msgspec.DecodeError:
@@ -140,6 +161,12 @@ def _json_rows(text: IO[str]) -> Iterator[Row | RowError]:
             yield RowError(number, "", "a line must be a JSON object (one contact)")
             continue
         yield _nul_in(number, value) or _json_row(number, value)
+
+
+def _undecoded(text: str) -> str | None:
+    """Why a text read with bytes that are not UTF-8 is refused ("is not valid UTF-8 (byte 0xe9)"), or None."""
+    found = _UNDECODED.search(text)
+    return None if found is None else f"is not valid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x})"
 
 
 def _nul_in(number: int, given: dict[str, Any]) -> RowError | None:
