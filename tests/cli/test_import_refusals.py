@@ -1,5 +1,6 @@
-"""What an import refuses row by row that a reader might let through or stop at: NUL characters (which the
-API refuses) and bytes that are not UTF-8, on each backend."""
+"""What an import refuses row by row that a reader might let through or stop at, as the API refuses it: NUL
+characters, bytes that are not UTF-8, nesting past the interpreter's limit, cells past the CSV reader's limit
+and additional addresses past the cap; on each backend."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from tests.cli.test_transfer import contact_count, exported, write_csv
+from tests.cli.test_transfer import contact_count, exported, history_count, write_csv, write_jsonl
 from tests.helpers import make_tenant
 from zcontacts.cli import app
+from zcontacts.domain.contact_parts import MAX_ADDITIONAL_ADDRESSES
 from zcontacts.storage.database import Database
 from zcontacts.transfer import import_file
 
@@ -148,3 +150,67 @@ def test_cli_refuses_a_csv_header_that_is_not_utf8_before_writing(
     assert result.exit_code == 2
     assert "the CSV header (row 1) is not valid UTF-8 (byte 0xe9)" in result.stderr
     assert contact_count(database, tenant.organization_id) == 0
+
+
+def test_a_json_line_nested_past_the_recursion_limit_is_a_bad_row(database: Database, tmp_path: Path) -> None:
+    tenant = make_tenant(database)
+    source = tmp_path / "in.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000
+    source.write_text(f'{{"contact_name": "Deep", "junk": {deep}}}\n{{"contact_name": "After"}}\n')
+    report = import_file(database, tenant.organization_id, source)
+    assert (report.created, report.failed) == (1, 1)
+    assert [(e.row, e.message) for e in report.errors] == [
+        (1, "JSON is not well formed: the line is nested too deeply."),
+    ]
+
+
+def test_a_csv_cell_past_the_readers_limit_is_a_bad_row_that_ends_the_file(
+    database: Database, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    rows = [["One", ""], ["Huge", "x" * 200_000], ["Three", ""]]
+    source = write_csv(tmp_path / "in.csv", ["contact_name", "notes"], rows)
+    report = import_file(database, tenant.organization_id, source)
+    assert (report.created, report.failed) == (1, 1)
+    (error,) = report.errors
+    assert (error.row, error.field) == (3, "")
+    assert "the rest of the file is not read" in error.message
+
+
+def addresses(count: int, prefix: str) -> list[dict[str, str]]:
+    return [{"city": f"{prefix}{n}"} for n in range(count)]
+
+
+def test_additional_addresses_past_the_cap_are_refused_and_a_refused_update_writes_nothing(
+    database: Database, tmp_path: Path
+) -> None:
+    tenant = make_tenant(database)
+    org = tenant.organization_id
+    cap = MAX_ADDITIONAL_ADDRESSES
+    rows = [
+        {"contact_name": "Too Many", "addresses": addresses(cap + 1, "a")},
+        {"contact_name": "Some", "notes": "first", "addresses": addresses(10, "a")},
+    ]
+    report = import_file(database, org, write_jsonl(tmp_path / "create.jsonl", rows))
+    assert (report.created, [(e.row, e.field) for e in report.errors]) == (1, [(1, "addresses")])
+    (before,) = exported(database, org, tmp_path / "before.jsonl")
+
+    past = [
+        {
+            "contact_name": "Some",
+            "notes": "changed",
+            "status": "inactive",
+            "addresses": addresses(cap - 9, "b"),
+        }
+    ]
+    report = import_file(database, org, write_jsonl(tmp_path / "past.jsonl", past))
+    assert (report.updated, [(e.row, e.field) for e in report.errors]) == (0, [(1, "addresses")])
+    assert exported(database, org, tmp_path / "after.jsonl") == [before]
+    assert history_count(database, org, before["contact_id"]) == 1
+
+    up_to = [{"contact_name": "Some", "addresses": addresses(10, "a") + addresses(cap - 10, "b")}]
+    report = import_file(database, org, write_jsonl(tmp_path / "up_to.jsonl", up_to))
+    assert (report.updated, report.failed) == (1, 0)
+    (line,) = exported(database, org, tmp_path / "full.jsonl")
+    assert len(line["addresses"]) == cap
+    assert line["addresses"][:10] == before["addresses"]

@@ -102,7 +102,10 @@ def read_rows(stream: BinaryIO, fmt: Format) -> Iterator[Row | RowError]:
 
 def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
     reader = csv.reader(text)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ValueError(f"the CSV header (row 1) cannot be read as CSV ({exc})") from None
     if header is None:
         return
     if bad := _undecoded(",".join(header)):
@@ -113,7 +116,12 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
         raise ValueError(f"unknown CSV column {unknown[0]!r}; the columns are: {', '.join(CSV_COLUMNS)}")
     if "contact_name" not in header:
         raise ValueError("the CSV header has no contact_name column")
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in enumerate(_records(reader), start=2):
+        if isinstance(cells, csv.Error):
+            yield RowError(
+                number, "", f"the row cannot be read as CSV ({cells}); the rest of the file is not read"
+            )
+            return
         if not cells:
             continue
         if len(cells) != len(header):
@@ -121,6 +129,15 @@ def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
             continue
         given = dict(zip(header, cells, strict=True))
         yield _refused_cell(number, given) or _csv_row(number, given)
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """The reader's records, then the error that stopped it, if any: a cell over csv.field_size_limit() (128 KiB,
+    far past any field's length) cannot be read, and past it the reader cannot tell where rows begin."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        yield exc
 
 
 def _refused_cell(number: int, cells: dict[str, str]) -> RowError | None:
@@ -154,13 +171,17 @@ def _json_rows(text: IO[str]) -> Iterator[Row | RowError]:
             continue
         try:
             value = msgspec.json.decode(line)
+            refused = _nul_in(number, value) if isinstance(value, dict) else None
         except msgspec.DecodeError:
             yield RowError(number, "", "JSON is not well formed")
+            continue
+        except RecursionError:  # nested past the interpreter's limit (msgspec's decode, the NUL walk)
+            yield RowError(number, "", "JSON is not well formed: the line is nested too deeply.")
             continue
         if not isinstance(value, dict):
             yield RowError(number, "", "a line must be a JSON object (one contact)")
             continue
-        yield _nul_in(number, value) or _json_row(number, value)
+        yield refused or _json_row(number, value)
 
 
 def _undecoded(text: str) -> str | None:
