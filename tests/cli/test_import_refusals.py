@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from click.testing import Result
 from typer.testing import CliRunner
 
 from tests.cli.test_transfer import contact_count, exported, history_count, write_csv, write_jsonl
@@ -16,6 +17,15 @@ from zcontacts.storage.database import Database
 from zcontacts.transfer import import_file
 
 NUL_REFUSED = "strings must not contain NUL characters"
+
+
+def cli_import(
+    database_url: str, organization_id: str, source: Path, content: bytes, *options: str
+) -> Result:
+    """`zcontacts import` run in-process on a file of `content`."""
+    source.write_bytes(content)
+    command = ["import", str(source), "--org", organization_id, "--database-url", database_url, *options]
+    return CliRunner().invoke(app, command)
 
 
 def test_a_nul_in_any_csv_cell_is_a_bad_row_naming_its_column(database: Database, tmp_path: Path) -> None:
@@ -69,11 +79,8 @@ def test_cli_reports_a_nul_as_a_bad_row_on_each_backend(
     database: Database, database_url: str, tmp_path: Path
 ) -> None:
     tenant = make_tenant(database)
-    source = tmp_path / "nul.csv"
-    source.write_bytes(b"contact_name,notes\nNul Co,a\x00b\nFine Co,b\n")
-    result = CliRunner().invoke(
-        app, ["import", str(source), "--org", tenant.organization_id, "--database-url", database_url]
-    )
+    content = b"contact_name,notes\nNul Co,a\x00b\nFine Co,b\n"
+    result = cli_import(database_url, tenant.organization_id, tmp_path / "nul.csv", content)
     assert result.exit_code == 1  # not a crash (PostgreSQL cannot store a NUL): a bad row
     assert "created=1 updated=0 unchanged=0 failed=1" in result.stdout
     assert f"row 2, field notes: Invalid value passed for notes: {NUL_REFUSED}." in result.stderr
@@ -122,19 +129,17 @@ def test_cli_counts_a_row_that_is_not_utf8_as_bad_and_strict_keeps_nothing(
     database: Database, database_url: str, tmp_path: Path
 ) -> None:
     tenant = make_tenant(database)
-    source = tmp_path / "in.csv"
-    source.write_bytes(b"contact_name\nOne\nTwo\nCaf\xe9\nFour\n")
-    common = ["--org", tenant.organization_id, "--database-url", database_url]
-    runner = CliRunner()
-    result = runner.invoke(app, ["import", str(source), "--strict", *common])
+    source, content = tmp_path / "in.csv", b"contact_name\nOne\nTwo\nCaf\xe9\nFour\n"
+    result = cli_import(database_url, tenant.organization_id, source, content, "--strict")
     assert result.exit_code == 1
     assert "row 4, field contact_name:" in result.stderr
     assert contact_count(database, tenant.organization_id) == 0
-    result = runner.invoke(app, ["import", str(source), "--errors", str(tmp_path / "errors.csv"), *common])
+    errors = tmp_path / "errors.csv"
+    result = cli_import(database_url, tenant.organization_id, source, content, "--errors", str(errors))
     assert result.exit_code == 1
     assert "created=3 updated=0 unchanged=0 failed=1" in result.stdout
     assert "4 rows: 3 were created, 0 were updated, 0 unchanged, 1 bad" in result.stderr
-    assert (tmp_path / "errors.csv").read_text(encoding="utf-8").splitlines()[1].startswith("4,contact_name,")
+    assert errors.read_text(encoding="utf-8").splitlines()[1].startswith("4,contact_name,")
     assert contact_count(database, tenant.organization_id) == 3
 
 
@@ -142,11 +147,8 @@ def test_cli_refuses_a_csv_header_that_is_not_utf8_before_writing(
     database: Database, database_url: str, tmp_path: Path
 ) -> None:
     tenant = make_tenant(database)
-    source = tmp_path / "in.csv"
-    source.write_bytes(b"contact_name,no\xe9tes\nOne,x\n")
-    result = CliRunner().invoke(
-        app, ["import", str(source), "--org", tenant.organization_id, "--database-url", database_url]
-    )
+    content = b"contact_name,no\xe9tes\nOne,x\n"
+    result = cli_import(database_url, tenant.organization_id, tmp_path / "in.csv", content)
     assert result.exit_code == 2
     assert "the CSV header (row 1) is not valid UTF-8 (byte 0xe9)" in result.stderr
     assert contact_count(database, tenant.organization_id) == 0
