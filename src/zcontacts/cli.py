@@ -528,7 +528,7 @@ def import_command(
                 on_progress=lambda done: progress.update(task, completed=done),
                 on_error=on_error,
             )
-    except (OSError, ValueError) as exc:  # UnicodeDecodeError is a ValueError
+    except (OSError, ValueError) as exc:  # an unreadable file, a bad header, no such organization
         raise _fail(str(exc)) from None
     finally:
         if error_file is not None:

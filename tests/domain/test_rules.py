@@ -12,6 +12,7 @@ from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.organizations import currency_facts
 from zcontacts.domain.schemas import Address, Contact, ContactCreate, ContactPerson
 from zcontacts.domain.scopes import Access, canonical_scope, grants
+from zcontacts.domain.validation import nul_path, nul_refusal
 from zcontacts.domain.zoho_time import format_zoho
 from zcontacts.errors import FieldTooLong, InvalidValue, MalformedJSON, RequiredField
 
@@ -73,6 +74,31 @@ def test_decode_errors_name_the_field(raw: bytes, error: type[Exception], words:
 
 def test_escaped_backslash_before_u0000_is_not_a_nul() -> None:
     assert decode(b'{"notes": "C:\\\\u0000"}', decoder_for(ContactCreate)).notes == "C:\\u0000"
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"contact_name": "A", "notes": "C:\\u0000"}, None),
+        ({"notes": "a\x00b"}, "notes"),
+        ({"contact_persons": [{"email": "x"}, {"email": "\x00"}]}, "contact_persons[1].email"),
+        ({"custom_fields": [{"customfield_id": "1", "value": ["", "\x00"]}]}, "custom_fields[0].value[1]"),
+        ({"billing_address": {"ci\x00ty": "x"}}, "billing_address"),  # a key names the object holding it
+        ({"\x00": 1}, ""),
+        ({"n": 5, "b": True, "z": None, "f": 1.5}, None),
+    ],
+)
+def test_nul_path_names_where_a_decoded_body_holds_a_nul(body: dict[str, object], path: str | None) -> None:
+    assert nul_path(body) == path
+
+
+def test_nul_refusal_names_the_field_or_words_the_api_refusal() -> None:
+    assert nul_refusal("notes").message == (
+        "Invalid value passed for notes: strings must not contain NUL characters."
+    )
+    with pytest.raises(InvalidValue) as caught:
+        decode(b'{"notes": "a\\u0000"}', decoder_for(ContactCreate))
+    assert caught.value.message == nul_refusal("").message
 
 
 def test_mirror_primary() -> None:

@@ -12,6 +12,7 @@ from litestar import Request
 from litestar.datastructures import FormMultiDict
 
 from zcontacts.domain.body_errors import translate
+from zcontacts.domain.validation import nul_refusal
 from zcontacts.errors import InvalidValue, MalformedJSON, UnsupportedMediaType
 
 T = TypeVar("T")
@@ -81,7 +82,7 @@ def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
         raise MalformedJSON("JSON is not well formed: the request body is empty.")
     # The substring test first: the regex tries every position of the body (16 µs for 0.5 KB, 0.8 µs this way).
     if (b"\\u0000" in raw or b"\\U0000" in raw) and _ESCAPED_NUL.search(raw):
-        raise InvalidValue("Invalid value passed: strings must not contain NUL characters.")
+        raise nul_refusal("")
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:

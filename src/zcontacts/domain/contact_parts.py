@@ -108,12 +108,17 @@ def add_address(
 ) -> tuple[ContactRecord, AddressDetail]:
     """Add an address beside billing and shipping."""
     current = load_contact(store, org, contact_id)
-    if len(current.additional) >= MAX_ADDITIONAL_ADDRESSES:
-        raise InvalidValue(f"A customer can have at most {MAX_ADDITIONAL_ADDRESSES} additional addresses.")
+    check_address_room(len(current.additional), 1)
     address = merge_address(AddressDetail(address_id=str(store.allocate_ids(1)[0])), body)
     record = msgspec.structs.replace(current, additional=[*current.additional, address])
     saved = save_change(store, org, current, record, stamp, "address_added", "Address added")
     return saved, address
+
+
+def check_address_room(kept: int, adding: int) -> None:
+    """Refuse adding `adding` addresses to a contact that keeps `kept` beside billing and shipping, past the cap."""
+    if kept + adding > MAX_ADDITIONAL_ADDRESSES:
+        raise InvalidValue(f"A customer can have at most {MAX_ADDITIONAL_ADDRESSES} additional addresses.")
 
 
 def update_address(

@@ -1,8 +1,10 @@
-"""Rules msgspec's types cannot say: required name, salutations, emails, one primary person, custom fields."""
+"""Rules msgspec's types cannot say: required name, salutations, emails, one primary person, custom fields, no
+NUL characters."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 import msgspec
 from msgspec import UNSET
@@ -77,3 +79,33 @@ def check_person(prefix: str, person: ContactPersonIn) -> None:
     """The rules of one contact person's fields."""
     check_salutation(f"{prefix}salutation", person.salutation)
     check_email(f"{prefix}email", person.email)
+
+
+def nul_refusal(field: str) -> InvalidValue:
+    """The refusal of a NUL character in `field` ("" when the body is not told apart): PostgreSQL cannot store
+    one and SQLite would keep it, so no backend stores it faithfully."""
+    where = f" for {field}" if field else ""
+    return InvalidValue(f"Invalid value passed{where}: strings must not contain NUL characters.")
+
+
+def nul_path(value: object) -> str | None:
+    """Where a decoded body holds a NUL character, as a field path (`contact_persons[0].email`; a key with one
+    names the object holding it, "" at the top), or None. The API finds them in the raw body instead, where a
+    substring test is cheaper than this walk; file imports, whose rows are decoded first, use this."""
+    items: Iterable[tuple[str | int, object]]
+    if isinstance(value, str):
+        return "" if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return ""
+        inner = nul_path(item)
+        if inner is not None:  # the path is built only on the way out of a hit
+            head = f"[{key}]" if isinstance(key, int) else str(key)
+            return head + (inner if inner[:1] in ("", "[") else f".{inner}")
+    return None

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, BinaryIO, Literal
@@ -14,6 +15,7 @@ from typing import IO, Any, BinaryIO, Literal
 import msgspec
 
 from zcontacts.domain.schemas import AddressDetail, ContactPerson, ContactRecord, ContactUpdate
+from zcontacts.domain.validation import nul_path, nul_refusal
 
 Format = Literal["csv", "jsonl"]
 
@@ -33,6 +35,9 @@ _KNOWN_COLUMNS = frozenset(CSV_COLUMNS)
 _BODY_KEYS = tuple(f for f in ContactUpdate.__struct_fields__ if f != "contact_persons")
 # Top-level copies of the primary person's fields: a line that lists its persons leaves these to them.
 _MIRRORED = ("contact_salutation", "first_name", "last_name", "email", "phone", "mobile")
+# Files are decoded with errors="surrogateescape": a byte that is not UTF-8 becomes U+DC80-U+DCFF, so it costs
+# only its own row (refused, numbered), not the rest of the file.
+_UNDECODED = re.compile("[\udc80-\udcff]")
 
 
 class RowError(msgspec.Struct, frozen=True):
@@ -91,28 +96,60 @@ class CountingReader(io.RawIOBase):
 
 def read_rows(stream: BinaryIO, fmt: Format) -> Iterator[Row | RowError]:
     """The rows of a file, one at a time."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+    text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline="")
     return _csv_rows(text) if fmt == "csv" else _json_rows(text)
 
 
 def _csv_rows(text: IO[str]) -> Iterator[Row | RowError]:
     reader = csv.reader(text)
-    header = next(reader, None)
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        raise ValueError(f"the CSV header (row 1) cannot be read as CSV ({exc})") from None
     if header is None:
         return
+    if bad := _undecoded(",".join(header)):
+        raise ValueError(f"the CSV header (row 1) {bad}")
     header = [column.strip() for column in header]
     unknown = [c for c in header if c not in _KNOWN_COLUMNS]
     if unknown:
         raise ValueError(f"unknown CSV column {unknown[0]!r}; the columns are: {', '.join(CSV_COLUMNS)}")
     if "contact_name" not in header:
         raise ValueError("the CSV header has no contact_name column")
-    for number, cells in enumerate(reader, start=2):
+    for number, cells in enumerate(_records(reader), start=2):
+        if isinstance(cells, csv.Error):
+            yield RowError(
+                number, "", f"the row cannot be read as CSV ({cells}); the rest of the file is not read"
+            )
+            return
         if not cells:
             continue
         if len(cells) != len(header):
             yield RowError(number, "", f"the row has {len(cells)} cells, the header {len(header)}")
             continue
-        yield _csv_row(number, dict(zip(header, cells, strict=True)))
+        given = dict(zip(header, cells, strict=True))
+        yield _refused_cell(number, given) or _csv_row(number, given)
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """The reader's records, then the error that stopped it, if any: a cell over csv.field_size_limit() (128 KiB,
+    far past any field's length) cannot be read, and past it the reader cannot tell where rows begin."""
+    try:
+        yield from reader
+    except csv.Error as exc:
+        yield exc
+
+
+def _refused_cell(number: int, cells: dict[str, str]) -> RowError | None:
+    """A CSV row holding bytes that are not UTF-8 or a NUL character, refused naming the first such cell."""
+    row = "".join(cells.values())
+    # The whole row first (isascii is free): cell by cell only when it holds a character it is refused for.
+    if "\x00" not in row and (row.isascii() or not _UNDECODED.search(row)):
+        return None
+    for column, cell in cells.items():
+        if bad := _undecoded(cell):
+            return RowError(number, column, f"Invalid value passed for {column}: the text {bad}.")
+    return _nul_in(number, cells)
 
 
 def _csv_row(number: int, cells: dict[str, str]) -> Row:
@@ -129,15 +166,35 @@ def _json_rows(text: IO[str]) -> Iterator[Row | RowError]:
     for number, line in enumerate(text, start=1):
         if not line.strip():
             continue
+        if bad := _undecoded(line):
+            yield RowError(number, "", f"JSON is not well formed: the line {bad}.")
+            continue
         try:
             value = msgspec.json.decode(line)
+            refused = _nul_in(number, value) if isinstance(value, dict) else None
         except msgspec.DecodeError:
             yield RowError(number, "", "JSON is not well formed")
+            continue
+        except RecursionError:  # nested past the interpreter's limit (msgspec's decode, the NUL walk)
+            yield RowError(number, "", "JSON is not well formed: the line is nested too deeply.")
             continue
         if not isinstance(value, dict):
             yield RowError(number, "", "a line must be a JSON object (one contact)")
             continue
-        yield _json_row(number, value)
+        yield refused or _json_row(number, value)
+
+
+def _undecoded(text: str) -> str | None:
+    """Why a text read with bytes that are not UTF-8 is refused ("is not valid UTF-8 (byte 0xe9)"), or None."""
+    found = _UNDECODED.search(text)
+    return None if found is None else f"is not valid UTF-8 (byte 0x{ord(found.group()) - 0xDC00:02x})"
+
+
+def _nul_in(number: int, given: dict[str, Any]) -> RowError | None:
+    """A row holding a NUL character, refused naming where: anywhere, even in a column or key import ignores,
+    as the API refuses one anywhere in a body."""
+    where = nul_path(given)
+    return None if where is None else RowError(number, where, nul_refusal(where).message)
 
 
 def _json_row(number: int, value: dict[str, Any]) -> Row | RowError:

@@ -17,7 +17,7 @@ import msgspec
 from sqlalchemy import Connection
 
 from zcontacts.domain.body_errors import translate
-from zcontacts.domain.contact_parts import add_address
+from zcontacts.domain.contact_parts import add_address, check_address_room
 from zcontacts.domain.contacts import (
     ALL_CHILDREN,
     Change,
@@ -205,6 +205,7 @@ class _Batch:
             self.report.unchanged += 1
 
     def _create(self, row: Row, additional: list[AddressIn], stamp: Stamp) -> None:
+        check_address_room(0, len(additional))  # the API adds them one by one, each checked
         body = _convert({**row.fields, **_new_persons(row)}, ContactCreate)
         create_contact(self.store, self.org, body, stamp)
         record, at_ms = self.store.created.pop()
@@ -226,20 +227,18 @@ class _Batch:
         body = _convert({**row.fields, **_matched_persons(row, before)}, ContactUpdate)
         deferred = _Deferred(self.repo, before)
         after = update_contact(deferred, self.org, contact_id, body, stamp)
+        new = _new_addresses(after, additional)
+        # Before anything is written: a row refused midway would have kept what it wrote so far.
+        check_address_room(len(after.additional), len(new))
         changed = bool(changed_fields(before, after))
         if changed:
             deferred.apply()
         if row.status and row.status != after.contact.status:
             set_status(self.repo, self.org, contact_id, row.status, stamp)
             changed = True
-        stored = [msgspec.structs.asdict(a) | {"address_id": ""} for a in after.additional]
-        for address in additional:
-            wanted = msgspec.structs.asdict(AddressDetail(address_id="", **_given(address)))
-            if wanted not in stored:
-                add_address(self.repo, self.org, contact_id, address, stamp)
-                stored.append(wanted)
-                changed = True
-        return changed
+        for address in new:
+            add_address(self.repo, self.org, contact_id, address, stamp)
+        return changed or bool(new)
 
 
 class _Deferred:
@@ -342,6 +341,18 @@ def _addresses(additional: list[dict[str, Any]]) -> list[AddressIn]:
     return _convert({"addresses": additional}, _Additional).addresses if additional else []
 
 
+def _new_addresses(record: ContactRecord, additional: list[AddressIn]) -> list[AddressIn]:
+    """The row's additional addresses the contact does not have yet (each once)."""
+    stored = [msgspec.structs.asdict(a) | {"address_id": ""} for a in record.additional]
+    new = []
+    for address in additional:
+        wanted = msgspec.structs.asdict(AddressDetail(address_id="", **_given(address)))
+        if wanted not in stored:
+            stored.append(wanted)
+            new.append(address)
+    return new
+
+
 def _given(address: AddressIn) -> dict[str, str]:
     """The fields an address body sets (null read as empty), without the server-owned id."""
     values = msgspec.structs.asdict(address)
@@ -364,6 +375,8 @@ def _field_of(message: str, flat: bool) -> str:
             break
     if message.startswith("The customer ") and "already exists" in message:
         found = "contact_name"
+    if message.endswith(" additional addresses."):
+        found = "addresses"
     if flat and found:
         found = re.sub(r"^contact_persons\[\d+\]\.", "", found)
         found = re.sub(r"^(billing|shipping)_address\.", r"\1_", found)
