@@ -336,3 +336,23 @@ def test_a_client_gone_before_its_body_is_a_client_error(
             assert sent[0]["status"] == 400, sent
     assert "unhandled error" not in caplog.text
     assert _count(client, tenant) == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (
+            b'{"contact_name":"A","contact_persons":[{"first_name":"x\\u0000"}]}',
+            "contact_persons[0].first_name",
+        ),
+        (b'{"contact_name":"A","notes":"\\u0000"}', "notes"),
+        (b'{"contact_name":"A","zz":{"deep":["\\u0000"]}}', "zz.deep[0]"),
+    ],
+)
+def test_a_nul_is_refused_naming_its_field(client: Any, tenant: Tenant, body: bytes, field: str) -> None:
+    response = client.post(CONTACTS, content=body, headers={**tenant.headers, **JSON})
+    _refused(response)
+    assert (
+        response.json()["message"]
+        == f"Invalid value passed for {field}: strings must not contain NUL characters."
+    )

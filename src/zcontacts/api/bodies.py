@@ -12,7 +12,7 @@ from litestar import Request
 from litestar.datastructures import FormMultiDict
 
 from zcontacts.domain.body_errors import translate
-from zcontacts.domain.validation import nul_refusal
+from zcontacts.domain.validation import nul_path, nul_refusal
 from zcontacts.errors import InvalidValue, MalformedJSON, UnsupportedMediaType
 
 T = TypeVar("T")
@@ -82,7 +82,7 @@ def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
         raise MalformedJSON("JSON is not well formed: the request body is empty.")
     # The substring test first: the regex tries every position of the body (16 µs for 0.5 KB, 0.8 µs this way).
     if (b"\\u0000" in raw or b"\\U0000" in raw) and _ESCAPED_NUL.search(raw):
-        raise nul_refusal("")
+        raise nul_refusal(_nul_field(raw))
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:
@@ -94,3 +94,12 @@ def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
     except RecursionError:
         # msgspec gives up on nesting deeper than the interpreter's recursion limit (even in ignored fields).
         raise MalformedJSON("JSON is not well formed: the request body is nested too deeply.") from None
+
+
+def _nul_field(raw: bytes) -> str:
+    """The field holding the NUL character (`contact_persons[0].first_name`), named in the refusal; "" when the
+    body cannot be read as JSON at all (then it is refused for that next, and this refusal says no more)."""
+    try:
+        return nul_path(msgspec.json.decode(raw)) or ""
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return ""

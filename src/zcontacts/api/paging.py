@@ -6,7 +6,7 @@ from typing import Any
 
 from litestar import Request
 
-from zcontacts.domain.listing import MAX_PER_PAGE
+from zcontacts.domain.listing import MAX_PER_PAGE, shown
 from zcontacts.errors import InvalidValue
 
 _ALLOWED = frozenset({"page", "per_page", "organization_id"})
@@ -17,7 +17,7 @@ def page_of(request: Request[Any, Any, Any]) -> tuple[int, int]:
     params = request.query_params
     for key in params:
         if key not in _ALLOWED:
-            raise InvalidValue(f"Invalid query parameter {key!r}. Known parameters: page, per_page.")
+            raise InvalidValue(f"Invalid query parameter {shown(key)}. Known parameters: page, per_page.")
     return _number(params.get("page"), "page", 1), _bounded(
         _number(params.get("per_page"), "per_page", MAX_PER_PAGE)
     )

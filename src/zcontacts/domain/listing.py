@@ -75,7 +75,7 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
     for key, value in params:
         if key not in KNOWN_PARAMS:
             raise InvalidValue(
-                f"Invalid query parameter {key!r}. Known parameters: page, per_page, filter_by, search_text, "
+                f"Invalid query parameter {shown(key)}. Known parameters: page, per_page, filter_by, search_text, "
                 "sort_column, sort_order, contact_type, and contact_name, company_name, email, phone, first_name, last_name "
                 "(each also with _startswith and _contains)."
             )
@@ -130,3 +130,8 @@ def _filter_text(key: str, value: str) -> str:
     if SEARCH_SEPARATOR in value or "\x00" in value:
         raise InvalidValue(f"Invalid value passed for {key}: control characters are not allowed.")
     return value.strip().casefold()
+
+
+def shown(name: str) -> str:
+    """A client's parameter name as an error message quotes it: cut short, since it may be any length."""
+    return repr(name) if len(name) <= 60 else repr(name[:60]) + "…"
