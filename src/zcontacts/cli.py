@@ -490,9 +490,12 @@ def import_command(
 
     from zcontacts.transfer import RowError, import_file
 
+    try:
+        error_file = errors.open("w", newline="", encoding="utf-8") if errors else None
+    except OSError as exc:
+        raise _fail(f"cannot write --errors {errors}: {exc.strerror or exc}") from None
     database = _open_for_command(context, database_url)
     shown = 0
-    error_file = errors.open("w", newline="", encoding="utf-8") if errors else None
     error_rows = csv.writer(error_file) if error_file else None
     if error_rows is not None:
         error_rows.writerow(["row", "field", "message"])

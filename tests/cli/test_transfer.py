@@ -288,6 +288,11 @@ def test_cli_import_export_and_reset(database: Database, database_url: str, tmp_
     assert "created=3 updated=0 unchanged=0 failed=1" in result.stdout
     assert (tmp_path / "errors.csv").read_text().splitlines()[1].startswith("4,email,")
     runner.invoke(app, ["import", str(source), "--org", other.organization_id, *common])
+    unwritable = runner.invoke(app, ["import", str(source), "--org", other.organization_id,
+                                     "--errors", str(tmp_path / "no" / "such" / "e.csv"), *common])  # fmt: skip
+    assert unwritable.exit_code == 2
+    assert "cannot write --errors" in unwritable.output
+    assert "Traceback" not in unwritable.output
 
     result = runner.invoke(
         app, ["export", str(tmp_path / "out.csv"), "--org", tenant.organization_id, *common]
