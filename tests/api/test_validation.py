@@ -148,3 +148,23 @@ def test_legacy_form_body_on_update(client: Any, tenant: Tenant) -> None:
     assert response.status_code == 200, response.text
     assert response.json()["contact"]["notes"] == "from a form"
     assert_error(client.put(url, data={"JSONString": "{not json"}, headers=tenant.headers), 400, 1038)
+
+
+def test_json_string_in_the_query_with_no_body(client: Any, tenant: Tenant) -> None:
+    """Older Zoho Books SDKs send JSONString (and organization_id) as query parameters of a POST or PUT with
+    no body: read like a body, on both prefixes. A body, when there is one, wins."""
+    books = {"Authorization": tenant.headers["Authorization"]}
+    created = client.post("/books/v3/contacts", params={"organization_id": tenant.organization_id,
+                          "JSONString": '{"contact_name": "Query Co"}'}, headers=books)  # fmt: skip
+    assert created.status_code == 201, created.text
+    contact_id = created.json()["contact"]["contact_id"]
+    updated = client.put(f"{CONTACTS}/{contact_id}", params={"JSONString": '{"notes": "by query"}'},
+                         headers=tenant.headers)  # fmt: skip
+    assert updated.json()["contact"]["notes"] == "by query"
+    both = client.put(f"{CONTACTS}/{contact_id}", params={"JSONString": '{"notes": "query"}'},
+                      json={"notes": "body"}, headers=tenant.headers)  # fmt: skip
+    assert both.json()["contact"]["notes"] == "body"
+    assert_error(client.post(CONTACTS, headers=tenant.headers), 400, 1038, "empty")
+    bad = client.post(CONTACTS, params={"JSONString": "{nope"}, headers=tenant.headers)
+    assert_error(bad, 400, 1038)
+    assert _count(client, tenant) == 1

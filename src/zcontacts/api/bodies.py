@@ -16,6 +16,7 @@ from zcontacts.domain.validation import nul_path, nul_refusal
 from zcontacts.errors import InvalidValue, MalformedJSON, UnsupportedMediaType
 
 T = TypeVar("T")
+_JSON_STRING = b"JSONString="
 
 # An escaped NUL (\u0000 preceded by an even number of backslashes): no backend stores it faithfully.
 _ESCAPED_NUL = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000", re.IGNORECASE)
@@ -27,31 +28,29 @@ def decoder_for(kind: type[T]) -> msgspec.json.Decoder[T]:
 
 
 async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decoder[T]) -> T:
-    """The request's body decoded by `decoder`, or a ZohoError saying what is wrong with it."""
+    """The request's body decoded by `decoder`, or a ZohoError saying what is wrong with it. The JSON may also
+    come as Zoho's legacy JSONString: a form field, or (older Books SDKs, with no body) a query parameter."""
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type == "application/x-www-form-urlencoded":
-        raw_value = _form_field(await request.body(), "JSONString")
-        if raw_value is None:
-            raise InvalidValue(
-                "Invalid value passed for JSONString: send the customer as JSON in JSONString."
-            )
-        raw = raw_value.encode("utf-8", "surrogatepass")
+        value = _form_field(await request.body(), "JSONString")
     elif content_type == "multipart/form-data":
-        form = await read_form(request)
-        raw_value = form.get("JSONString")
-        if not isinstance(raw_value, str):
-            raise InvalidValue(
-                "Invalid value passed for JSONString: send the customer as JSON in JSONString."
-            )
-        raw = raw_value.encode("utf-8", "surrogatepass")
+        field = (await read_form(request)).get("JSONString")
+        value = field if isinstance(field, str) else None
     elif content_type == "application/json" or content_type.endswith("+json") or not content_type:
         raw = await request.body()
+        if raw.strip() or _JSON_STRING not in request.scope["query_string"]:
+            return decode(raw, decoder)
+        value = None
     else:
         raise UnsupportedMediaType(
             f"Unsupported content type {content_type!r}: send the body as application/json "
             "(or as form data with a JSONString field)."
         )
-    return decode(raw, decoder)
+    if value is None:
+        value = _form_field(request.scope["query_string"], "JSONString")
+    if value is None:
+        raise InvalidValue("Invalid value passed for JSONString: send the customer as JSON in JSONString.")
+    return decode(value.encode("utf-8", "surrogatepass"), decoder)
 
 
 async def read_form(request: Request[Any, Any, Any]) -> FormMultiDict:

@@ -159,7 +159,8 @@ class FastPath:
 
     def _plain_write(self, method: str, headers: dict[bytes, str]) -> bool:
         """A write the fast path takes: no Idempotency-Key; for a body, JSON (or no Content-Type, as the
-        framework reads it) with a Content-Length within the limit (413 and chunked bodies: the framework)."""
+        framework reads it) with a Content-Length within the limit (413, chunked and empty bodies: the
+        framework)."""
         if _IDEMPOTENCY_KEY in headers:
             return False
         if method == "DELETE":
@@ -168,7 +169,12 @@ class FastPath:
         if media_type and media_type != "application/json" and not media_type.endswith("+json"):
             return False
         length = headers.get(b"content-length", "")
-        return b"transfer-encoding" not in headers and length.isdigit() and int(length) <= self.max_body_bytes
+        # An empty body too goes to the framework: it may come with the JSON in the query (JSONString).
+        return (
+            b"transfer-encoding" not in headers
+            and length.isdigit()
+            and 0 < int(length) <= self.max_body_bytes
+        )
 
     async def _grant(self, headers: dict[bytes, str], access: Access) -> Grant | None:
         """The caller's grant when its token holds `access` in the organization the request addresses, else
