@@ -182,3 +182,17 @@ def test_the_header_memo_is_trusted_no_longer_than_the_lookup_it_came_from(
         assert await cache.for_header(header) == "again"
 
     asyncio.run(scenario())
+
+
+def test_books_clients_organization_header(client: Any, tenant: Tenant) -> None:
+    """Zoho Books clients name the organization in X-com-zoho-books-organizationid: taken like Expense's."""
+    books = {
+        "Authorization": tenant.headers["Authorization"],
+        "X-com-zoho-books-organizationid": tenant.organization_id,
+    }
+    created = client.post("/books/v3/contacts", json={"contact_name": "Books Header"}, headers=books)
+    assert created.status_code == 201, created.text
+    listed = client.get("/books/v3/contacts", headers=books).json()["contacts"]
+    assert [c["contact_name"] for c in listed] == ["Books Header"]
+    other = {**books, "X-com-zoho-books-organizationid": "999"}
+    assert client.get("/books/v3/contacts", headers=other).json()["code"] == 6041

@@ -18,6 +18,8 @@ from zcontacts.storage.database import Database
 from zcontacts.storage.tokens import TokensRepo
 
 ORGANIZATION_HEADER = "x-com-zoho-expense-organizationid"
+# What Zoho Books clients send instead (read after the Expense header, before the query parameter).
+BOOKS_ORGANIZATION_HEADER = "x-com-zoho-books-organizationid"
 _SCHEMES = ("zoho-oauthtoken ", "bearer ")
 _MAX_TOKEN_LENGTH = 512
 _CACHE_LIMIT = 10_000
@@ -87,8 +89,14 @@ def bearer_token(authorization: str | None) -> str:
 
 
 def organization_id_of(request: Request[Any, Any, Any]) -> str:
-    """The organization a request addresses: the Zoho header, else the organization_id query parameter."""
-    organization_id = request.headers.get(ORGANIZATION_HEADER) or request.query_params.get("organization_id")
+    """The organization a request addresses: the Zoho header (Expense's, else Books'), else the organization_id
+    query parameter."""
+    headers = request.headers
+    organization_id = (
+        headers.get(ORGANIZATION_HEADER)
+        or headers.get(BOOKS_ORGANIZATION_HEADER)
+        or request.query_params.get("organization_id")
+    )
     if not organization_id or not organization_id.strip():
         raise OrganizationMissing()
     return organization_id.strip()
