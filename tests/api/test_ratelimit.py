@@ -196,3 +196,45 @@ def test_with_redis_down_the_limit_still_holds_per_process(limited: Clients, ten
     client = limited(redis_url=_redis_that_is_down())
     statuses = [client.get(CONTACTS, headers=tenant.headers).status_code for _ in range(LIMIT + 1)]
     assert statuses == [200] * LIMIT + [429]
+
+
+def test_an_outage_after_a_recovery_is_logged_again() -> None:
+    """Once a minute at most while Redis stays down, but a new outage after Redis answered again is news."""
+    import asyncio
+    import time
+
+    from zcontacts.api import ratelimit
+
+    limiter = ratelimit.RateLimiter(10, redis_url=_redis_that_is_down())
+    up = [False]
+
+    async def script(keys: Any, args: Any) -> list[int]:
+        if not up[0]:
+            raise ConnectionError("down")
+        return [1, 1, 0]
+
+    limiter._script = script  # type: ignore[assignment]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    logger = logging.getLogger("zcontacts.ratelimit")
+    logger.addHandler(handler)
+
+    async def scenario() -> None:
+        await limiter.hit("1")  # down: logged
+        limiter._redis_down_until = time.monotonic() - 1  # the retry pause is over
+        await limiter.hit("1")  # still down: not logged again within the minute
+        limiter._redis_down_until = time.monotonic() - 1
+        up[0] = True
+        await limiter.hit("1")  # answers again: logged
+        up[0] = False
+        await limiter.hit("1")  # down again, seconds later: logged
+        await limiter.close()
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        logger.removeHandler(handler)
+    messages = [r.getMessage() for r in records]
+    assert ["unreachable" in m for m in messages] == [True, False, True], messages
+    assert "answers again" in messages[1]

@@ -172,6 +172,7 @@ class RateLimiter:
             return self.local.hit(organization_id)
         if self._redis_down_until:
             self._redis_down_until = 0.0
+            self._last_logged = -math.inf  # the next outage is news, however soon it comes
             log.warning("rate limit: Redis answers again; the budget is shared across replicas again")
         return _budget(bool(allowed), self.limit, int(count), int(wait_us) / 1_000_000)
 
