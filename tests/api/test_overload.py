@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
+import psycopg
 import pytest
+from litestar import Litestar
 from litestar.testing import TestClient
 
-from tests.helpers import CONTACTS, Tenant, assert_error
+from tests.backends import libpq_url
+from tests.helpers import CONTACTS, Tenant, assert_error, make_contact
 from zcontacts.app import create_app
 from zcontacts.config import Settings
 
 
-@pytest.mark.backends("postgresql")
-def test_pool_exhaustion_is_503_with_retry_after(database_url: str, tenant: Tenant) -> None:
+def _one_connection_app(database_url: str, pool_timeout: float) -> Litestar:
+    """An app whose pool holds one connection (token lookups read the database on every request)."""
     settings = Settings(
         database_url=database_url,
         token_cache_seconds=0,
@@ -21,9 +26,64 @@ def test_pool_exhaustion_is_503_with_retry_after(database_url: str, tenant: Tena
         auto_migrate=False,
         pool_size=1,
         max_overflow=0,
-        pool_timeout=0.2,
+        pool_timeout=pool_timeout,
     )
-    app = create_app(settings)
+    return create_app(settings)
+
+
+@pytest.mark.backends("postgresql")
+def test_a_request_waiting_past_the_pool_timeout_is_503(database_url: str, tenant: Tenant) -> None:
+    # The real path: the one connection is in use by a request (an update waiting for a row lock that psql
+    # holds), so the next request waits for it on the event loop, for pool_timeout and no longer.
+    app = _one_connection_app(database_url, pool_timeout=0.5)
+    with TestClient(app=app) as client, psycopg.connect(libpq_url(database_url)) as holder:
+        contact = make_contact(client, tenant)
+        url = f"{CONTACTS}/{contact['contact_id']}"
+        holder.execute(
+            "SELECT 1 FROM contacts WHERE contact_id = %s FOR UPDATE", [int(contact["contact_id"])]
+        )
+        updated: list[Any] = []
+        update = threading.Thread(
+            target=lambda: updated.append(client.put(url, json={"notes": "later"}, headers=tenant.headers))
+        )
+        update.start()
+        _wait_for_a_lock_wait(holder)
+        # Should requests queue without a limit, the lock goes after 5 s: the test fails instead of hanging.
+        watchdog = threading.Timer(5.0, holder.commit)
+        watchdog.start()
+        for path in (url, CONTACTS, "/readyz"):
+            started = time.monotonic()
+            response = client.get(path, headers=tenant.headers)
+            assert time.monotonic() - started < 2.0, path
+            assert_error(response, 503, 1000, "the server is busy")
+            assert response.headers["retry-after"] == "1"
+        watchdog.cancel()
+        holder.commit()
+        update.join(timeout=10)
+        assert updated[0].status_code == 200
+        # Refused requests hand back their place: the one connection serves request after request again.
+        for _ in range(3):
+            assert client.get(url, headers=tenant.headers).json()["contact"]["notes"] == "later"
+
+
+def _wait_for_a_lock_wait(observer: psycopg.Connection[Any]) -> None:
+    """Until a zcontacts session waits for a lock (the update has the pool's connection)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        waiting = observer.execute(
+            "SELECT count(*) FROM pg_stat_activity "
+            "WHERE application_name = 'zcontacts' AND wait_event_type = 'Lock'"
+        ).fetchone()
+        if waiting and waiting[0]:
+            return
+        time.sleep(0.02)
+    raise AssertionError("the update never waited for the row lock")
+
+
+@pytest.mark.backends("postgresql")
+def test_pool_exhaustion_is_503_with_retry_after(database_url: str, tenant: Tenant) -> None:
+    # A connection taken outside the request path (as a CLI in process would): the pool's own timeout.
+    app = _one_connection_app(database_url, pool_timeout=0.2)
     with TestClient(app=app) as client:
         assert client.get(CONTACTS, headers=tenant.headers).status_code == 200
         held = app.state.database.engine.connect()  # the pool's only connection
