@@ -183,7 +183,7 @@ class ServiceBusy(ZohoError):
 
 
 class NotReady(ZohoError):
-    """The server cannot serve requests now: its database is unreachable or its schema is not this code's."""
+    """This server cannot serve now: its database is unreachable or its schema is behind this code's."""
 
     code = 1000
     status = HTTPStatus.SERVICE_UNAVAILABLE
