@@ -182,6 +182,10 @@ class ServiceBusy(ZohoError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class DatabaseUnavailable(ServiceBusy):
+    """The database refused a new connection (down, restarting, failing over): to the client, a busy server."""
+
+
 class NotReady(ZohoError):
     """This server cannot serve now: its database is unreachable or its schema is behind this code's."""
 

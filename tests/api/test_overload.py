@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Any
@@ -10,8 +11,9 @@ import psycopg
 import pytest
 from litestar import Litestar
 from litestar.testing import TestClient
+from sqlalchemy.engine import make_url
 
-from tests.backends import libpq_url
+from tests.backends import POSTGRES_URL, libpq_url
 from tests.helpers import CONTACTS, Tenant, assert_error, make_contact
 from zcontacts.app import create_app
 from zcontacts.config import Settings
@@ -109,3 +111,33 @@ def test_contactpersons_without_an_id_is_404_not_405(client: Any, tenant: Tenant
 def test_contactpersons_without_an_id_still_checks_the_token(client: Any, tenant: Tenant) -> None:
     headers = {"X-com-zoho-expense-organizationid": tenant.organization_id}
     assert_error(client.get(f"{CONTACTS}/contactpersons", headers=headers), 401, 57)
+
+
+@pytest.mark.backends("postgresql")
+def test_a_database_refusing_connections_is_503_with_retry_after(
+    database_url: str, tenant: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = _one_connection_app(database_url, pool_timeout=1.0)
+    name = make_url(database_url).database
+    with TestClient(app=app) as client, psycopg.connect(libpq_url(POSTGRES_URL), autocommit=True) as admin:
+        contact = make_contact(client, tenant)
+        # The server goes away for this database: its sessions end and new ones are refused.
+        admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+        try:
+            for response in (
+                client.get(f"{CONTACTS}/{contact['contact_id']}", headers=tenant.headers),
+                client.get(CONTACTS, headers=tenant.headers),
+                client.post(CONTACTS, json={"contact_name": "Later"}, headers=tenant.headers),
+            ):
+                assert_error(response, 503, 1000, "the server is busy")
+                assert response.headers["retry-after"] == "1"
+            assert_error(client.get("/readyz"), 503, 1000, "not reachable")
+        finally:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+        # Back as soon as it accepts connections again.
+        assert (
+            client.get(CONTACTS, headers=tenant.headers).json()["customers"][0]["contact_name"]
+            == "Kenny Digital"
+        )

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 
 from tests.backends import PostgresDatabases
+from tests.e2e.server import free_port
 from tests.helpers import Tenant
 from tests.storage.test_sqlite import LISTINGS
 from zcontacts.app import create_app
@@ -22,7 +23,7 @@ from zcontacts.domain.contacts import Stamp, create_contact
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.schemas import ContactCreate
 from zcontacts.domain.zoho_time import now_ms
-from zcontacts.errors import DuplicateName, ServiceBusy
+from zcontacts.errors import DatabaseUnavailable, DuplicateName, ServiceBusy
 from zcontacts.storage import ids, migrate
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
@@ -238,5 +239,17 @@ def test_waiting_for_a_connection_ends_at_the_pool_timeout_and_keeps_no_slot(dat
 
     try:
         asyncio.run(main())
+    finally:
+        database.dispose()
+
+
+def test_a_server_refusing_connections_is_a_503_not_a_500() -> None:
+    database = Database.from_url(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing_listens")
+    try:
+        with pytest.raises(DatabaseUnavailable) as refused:
+            asyncio.run(database.read(lambda c: c.execute(text("SELECT 1"))))
+        assert (refused.value.status, refused.value.headers()) == (503, {"Retry-After": "1"})
+        with pytest.raises(DatabaseUnavailable):
+            database.run(lambda c: c.execute(text("SELECT 1")), write=True)
     finally:
         database.dispose()

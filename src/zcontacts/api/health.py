@@ -15,7 +15,7 @@ from litestar import Request, Response, get
 from sqlalchemy.exc import SQLAlchemyError
 
 from zcontacts.api.responses import json_response, message_body
-from zcontacts.errors import NotReady
+from zcontacts.errors import DatabaseUnavailable, NotReady
 from zcontacts.storage import migrate
 from zcontacts.storage.database import Database
 
@@ -39,6 +39,8 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[bytes]:
     known: frozenset[str] = request.app.state.schema_known
     try:
         revision = await database.read(migrate.revision_of)
+    except DatabaseUnavailable:  # logged where it was met
+        raise NotReady() from None
     except (SQLAlchemyError, OSError) as exc:
         log.warning("readyz: database unreachable: %s", str(exc).splitlines()[0])
         raise NotReady() from None

@@ -37,7 +37,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
-from zcontacts.errors import ServiceBusy
+from zcontacts.errors import DatabaseUnavailable, ServiceBusy
 from zcontacts.storage.engine import BUSY_TIMEOUT_MS, SQLITE_WRITE, is_sqlite, make_engine
 from zcontacts.storage.page_marks import MOVES_KEY, MarkLedger, Marks, Move
 from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor, apply_pending, apply_step
@@ -178,7 +178,7 @@ class Database:
         SQLite's write lock still held after busy_timeout) is a 503 with Retry-After, not a 500: the client
         did nothing wrong and a retry will succeed."""
         with self._overload_as_busy():
-            with self.engine.connect() as connection:
+            with self._connect() as connection:
                 if write:
                     connection.execution_options(**{SQLITE_WRITE: True})
                 with connection.begin():
@@ -187,6 +187,16 @@ class Database:
                         # A write outside group commit (the CLI, imports, no event loop) leaves no queue behind.
                         apply_pending(_driver(connection))
                     return result
+
+    def _connect(self) -> Connection:
+        """A pooled connection; a PostgreSQL server that refuses one is a 503 with Retry-After, not a 500."""
+        try:
+            return self.engine.connect()
+        except OperationalError as exc:
+            if self.inline:
+                raise
+            log.warning("database unreachable: answering 503: %s", str(exc.orig).strip().splitlines()[0])
+            raise DatabaseUnavailable() from None
 
     @contextmanager
     def _overload_as_busy(self) -> Iterator[None]:
