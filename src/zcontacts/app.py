@@ -109,6 +109,7 @@ def create_app(settings: Settings | None = None, *, served: bool = False) -> Lit
                 "grants": grant_cache,
                 "rate_limiter": rate_limiter,
                 "schema_head": migrate.head_revision(),
+                "schema_known": frozenset(migrate.known_revisions()),
                 "metrics": request_metrics,
             }
         ),

@@ -78,15 +78,25 @@ DatabaseUrl = Annotated[
 ]
 
 
-def _open(database_url: str | None) -> Database:
-    """The database, migrated to the newest schema."""
+def _open(database_url: str | None, *, upgrade: bool = True) -> Database:
+    """The database, migrated to the newest schema (left as it is when not `upgrade`); refuses one that a newer
+    zcontacts migrated."""
     settings = Settings.from_env(database_url=database_url)
     database = Database.from_url(settings.database_url, wal_buffer=settings.sqlite_wal_buffer)
     try:
-        migrate.upgrade(database.engine)
+        if upgrade:
+            migrate.upgrade(database.engine)
+        else:
+            migrate.check_known(database.engine)
     except migrate.UnknownRevision as exc:
         raise _fail(str(exc)) from None
     return database
+
+
+def _schema_lag(database: Database) -> str | None:
+    """How far the database's schema is behind this code's head (None when it is at head)."""
+    revision, head = migrate.current_revision(database.engine), migrate.head_revision()
+    return None if revision == head else f"at revision {revision or 'none'}, this server needs {head}"
 
 
 def _scopes(given: list[str] | None) -> list[str]:
@@ -167,7 +177,9 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """Run the API server; on an empty database, create an organization and a full-access token first."""
+    """Run the API server; on an empty database, create an organization and a full-access token first. With
+    ZCONTACTS_AUTO_MIGRATE=false it changes nothing in the database: it serves whatever schema it finds, and
+    /readyz answers 503 until `zcontacts db upgrade` has brought it to this code's head."""
     settings = Settings.from_env(
         database_url=database_url,
         host=host,
@@ -175,8 +187,10 @@ def serve(
         log_level=log_level,
         fixtures=str(fixtures) if fixtures else None,
     )
-    database = _open(settings.database_url)
-    organizations = database.run(lambda c: OrganizationsRepo(c).all(), write=False)
+    database = _open(settings.database_url, upgrade=settings.auto_migrate)
+    lag = None if settings.auto_migrate else _schema_lag(database)
+    # Behind head, the organizations table may not be there yet (or not as this code reads it).
+    organizations = [] if lag else database.run(lambda c: OrganizationsRepo(c).all(), write=False)
     base = f"http://{settings.host}:{settings.port}"
     _emit(f"zcontacts {__version__} — Zoho Expense Customers API")
     _emit(f"  database:     {database.engine.url.render_as_string(hide_password=True)}")
@@ -186,24 +200,18 @@ def serve(
     _emit(f"  metrics:      {base}/metrics")
     _emit(f"  health:       {base}/healthz, {base}/readyz")
     _emit(f"  rate limit:   {_rate_limit_summary(settings)}")
-    if not organizations:
-        org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
-        default_organization = org.organization_id
-        token = create_token(database, org.organization_id, [FULL_ACCESS])
-        _emit("Created a default organization and a full-access token:")
-        _emit(f"  organization id: {org.organization_id}")
-        _emit(f"  token:           {token}")
-        _emit("Try it:")
+    if lag:
         _emit(
-            f"  curl -H 'Authorization: Zoho-oauthtoken {token}' "
-            f"-H 'X-com-zoho-expense-organizationid: {org.organization_id}' {base}/expense/v1/contacts"
+            f"  schema:       {lag}; not migrating (ZCONTACTS_AUTO_MIGRATE=false): /readyz answers 503 until "
+            "`zcontacts db upgrade` has run"
         )
-    else:
-        default_organization = organizations[0].organization_id
-        ids = ", ".join(o.organization_id for o in organizations[:5])
-        _emit(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
-        _emit(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
+    default_organization = None if lag else _default_organization(database, settings, organizations, base)
     if settings.fixtures:
+        if default_organization is None:
+            raise _fail(
+                f"fixtures {settings.fixtures}: no organization to load them into "
+                "(with ZCONTACTS_AUTO_MIGRATE=false, serve creates none and needs the schema at head)"
+            )
         _load_fixtures(database, default_organization, Path(settings.fixtures))
     sys.stdout.flush()
     database.dispose()
@@ -219,6 +227,35 @@ def serve(
     finally:
         if made_metrics_dir is not None:
             shutil.rmtree(made_metrics_dir, ignore_errors=True)
+
+
+def _default_organization(
+    database: Database, settings: Settings, organizations: list[Organization], base: str
+) -> str | None:
+    """The organization fixtures go into, said on stdout: the first one, or a new one with a full-access token
+    (none when ZCONTACTS_AUTO_MIGRATE=false: such a replica creates nothing)."""
+    if organizations:
+        ids = ", ".join(o.organization_id for o in organizations[:5])
+        _emit(f"  organizations: {ids}{' …' if len(organizations) > 5 else ''}")
+        _emit(f"Get a token: zcontacts tokens create --org {organizations[0].organization_id}")
+        return organizations[0].organization_id
+    if not settings.auto_migrate:
+        _emit(
+            "No organization yet, and none created (ZCONTACTS_AUTO_MIGRATE=false): "
+            "zcontacts orgs create --name …"
+        )
+        return None
+    org = create_organization(database, "My Organization", DEFAULT_CURRENCY, DEFAULT_TIME_ZONE)
+    token = create_token(database, org.organization_id, [FULL_ACCESS])
+    _emit("Created a default organization and a full-access token:")
+    _emit(f"  organization id: {org.organization_id}")
+    _emit(f"  token:           {token}")
+    _emit("Try it:")
+    _emit(
+        f"  curl -H 'Authorization: Zoho-oauthtoken {token}' "
+        f"-H 'X-com-zoho-expense-organizationid: {org.organization_id}' {base}/expense/v1/contacts"
+    )
+    return org.organization_id
 
 
 def _share_metrics(settings: Settings) -> tuple[Settings, str | None]:

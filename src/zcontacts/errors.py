@@ -190,8 +190,12 @@ class ServiceBusy(ZohoError):
         return {"Retry-After": str(self.retry_after_seconds)}
 
 
+class DatabaseUnavailable(ServiceBusy):
+    """The database refused a new connection (down, restarting, failing over): to the client, a busy server."""
+
+
 class NotReady(ZohoError):
-    """The server cannot serve requests now: its database is unreachable or its schema is not this code's."""
+    """This server cannot serve now: its database is unreachable or its schema is behind this code's."""
 
     code = 1000
     status = HTTPStatus.SERVICE_UNAVAILABLE

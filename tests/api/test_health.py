@@ -1,4 +1,5 @@
-"""GET /healthz (the process answers) and GET /readyz (the database answers, at this code's schema)."""
+"""GET /healthz (the process answers) and GET /readyz (the database answers, its schema at this code's or
+past it)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import text
 
 from tests.backends import PostgresDatabases
 from tests.helpers import assert_error
@@ -37,14 +39,39 @@ def test_probes_answer_only_get(client: Any) -> None:
     assert_error(client.post("/healthz"), 405, 37)
 
 
-def test_readyz_is_503_while_the_schema_is_behind(database_url: str) -> None:
+@pytest.mark.parametrize("target", ["base", "-1"])
+def test_readyz_is_503_while_the_schema_is_behind(database_url: str, target: str) -> None:
     database = Database.from_url(database_url)
-    migrate.downgrade(database.engine, "base")
+    migrate.downgrade(database.engine, target)
+    behind = migrate.current_revision(database.engine)
     database.dispose()
     app = create_app(Settings(database_url=database_url, auto_migrate=False, rate_limit_per_minute=0))
     with TestClient(app=app) as client:
-        assert_error(client.get("/readyz"), 503, 1000, "revision none", "zcontacts db upgrade")
+        assert_error(
+            client.get("/readyz"), 503, 1000, f"revision {behind or 'none'},", "zcontacts db upgrade"
+        )
         assert client.get("/healthz").status_code == 200
+
+
+def test_readyz_stays_ready_when_a_newer_release_migrated_the_database(
+    database_url: str, database: Database
+) -> None:
+    # A rolling upgrade: `db upgrade` for the next release ran while this replica serves. Migrations are
+    # additive (docs/SCALING.md), so it keeps serving until it is replaced; a 503 would pull every old replica
+    # before a new one is ready.
+    app = create_app(Settings(database_url=database_url, auto_migrate=False, rate_limit_per_minute=0))
+    with TestClient(app=app) as client:
+        database.run(
+            lambda c: c.execute(text("UPDATE alembic_version SET version_num = '9999_from_the_future'")),
+            write=True,
+        )
+        response = client.get("/readyz")
+        assert response.status_code == 200
+        body = response.json()
+        assert body["code"] == 0
+        assert body["message"].startswith("ready")
+        assert "ahead of this server (at revision 9999_from_the_future" in body["message"]
+        assert "db upgrade" not in body["message"]
 
 
 def test_readyz_is_503_when_the_database_goes_away(

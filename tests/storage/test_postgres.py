@@ -1,9 +1,12 @@
 """The PostgreSQL backend: the migrations (sequences, pg_trgm, "C" collation on keys), query plans on a table
-with enough rows, ids from sequences across connections, a lost name race, and the pool settings."""
+with enough rows, ids from sequences across connections, a lost name race, the pool settings, and the wait for
+a connection."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,6 +14,7 @@ import pytest
 from sqlalchemy import Connection, inspect, text
 
 from tests.backends import PostgresDatabases
+from tests.e2e.server import free_port
 from tests.helpers import Tenant
 from tests.storage.test_sqlite import LISTINGS
 from zcontacts.app import create_app
@@ -19,7 +23,7 @@ from zcontacts.domain.contacts import Stamp, create_contact
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.schemas import ContactCreate
 from zcontacts.domain.zoho_time import now_ms
-from zcontacts.errors import DuplicateName
+from zcontacts.errors import DatabaseUnavailable, DuplicateName, ServiceBusy
 from zcontacts.storage import ids, migrate
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
@@ -199,13 +203,53 @@ def test_a_lost_name_race_is_a_duplicate_name(database: Database, tenant: Tenant
 
 def test_pool_settings_reach_the_engine(database_url: str) -> None:
     app = create_app(
-        Settings(database_url=database_url, pool_size=3, max_overflow=4, rate_limit_per_minute=0)
+        Settings(
+            database_url=database_url, pool_size=3, max_overflow=4, pool_timeout=2.5, rate_limit_per_minute=0
+        )
     )
     engine = app.state.database.engine
-    assert (engine.pool.size(), engine.pool._max_overflow) == (3, 4)
-    assert app.state.database._threads.total_tokens == 7
+    assert (engine.pool.size(), engine.pool._max_overflow, engine.pool.timeout()) == (3, 4, 2.5)
+    assert (app.state.database._slots.total_tokens, app.state.database._pool_timeout) == (7, 2.5)
     app.state.database.dispose()
     environ = {"ZCONTACTS_POOL_SIZE": "5", "ZCONTACTS_MAX_OVERFLOW": "0"}
     settings = Settings.from_env(environ, database_url=database_url)
     assert (settings.pool_size, settings.max_overflow) == (5, 0)
     assert settings.to_env()["ZCONTACTS_POOL_SIZE"] == "5"  # what `serve` hands its workers
+
+
+def test_waiting_for_a_connection_ends_at_the_pool_timeout_and_keeps_no_slot(database_url: str) -> None:
+    database = Database.from_url(database_url, pool_size=1, max_overflow=0, pool_timeout=0.3)
+    release = threading.Event()
+
+    async def main() -> None:
+        held = asyncio.create_task(database.read(lambda _: release.wait(10)))  # the one connection's slot
+        await asyncio.sleep(0.1)
+        started = time.monotonic()
+        with pytest.raises(ServiceBusy):
+            await database.read(lambda _: None)
+        assert 0.25 < time.monotonic() - started < 1.0
+        waiting = asyncio.create_task(database.read(lambda _: None))  # a client that goes away meanwhile
+        await asyncio.sleep(0.1)
+        waiting.cancel()
+        release.set()
+        assert await held
+        # Neither the refused nor the cancelled read kept the slot: reads take it again, one after another.
+        for _ in range(3):
+            assert await database.read(lambda c: c.execute(text("SELECT 1")).scalar()) == 1
+
+    try:
+        asyncio.run(main())
+    finally:
+        database.dispose()
+
+
+def test_a_server_refusing_connections_is_a_503_not_a_500() -> None:
+    database = Database.from_url(f"postgresql://postgres@127.0.0.1:{free_port()}/nothing_listens")
+    try:
+        with pytest.raises(DatabaseUnavailable) as refused:
+            asyncio.run(database.read(lambda c: c.execute(text("SELECT 1"))))
+        assert (refused.value.status, refused.value.headers()) == (503, {"Retry-After": "1"})
+        with pytest.raises(DatabaseUnavailable):
+            database.run(lambda c: c.execute(text("SELECT 1")), write=True)
+    finally:
+        database.dispose()

@@ -44,7 +44,7 @@ from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
-from zcontacts.errors import ClientClosedRequest, InternalError, TooManyRequests, ZohoError
+from zcontacts.errors import ClientClosedRequest, InternalError, ServiceBusy, TooManyRequests, ZohoError
 from zcontacts.storage.database import Database
 
 if TYPE_CHECKING:
@@ -98,13 +98,18 @@ class FastPath:
         headers = _headers(scope)
         if headers is None or (access is not Access.READ and not self._plain_write(method, headers)):
             return None
-        grant = await self._grant(headers, access)
+        # The label Litestar's router gives these routes (metrics and the access log).
+        template = f"{mount}/contacts" if key is None else f"{mount}/contacts/{{contact_id}}"
+        try:
+            grant = await self._grant(headers, access)
+        except ServiceBusy as exc:  # no connection in time: the framework's path would wait for one again
+            scope["path_template"] = template
+            return _error(exc)
         if grant is None:
             return None
         organization_id = grant.organization.organization_id
         scope[ORGANIZATION_KEY] = organization_id  # type: ignore[literal-required]
-        # The label Litestar's router gives these routes (metrics and the access log).
-        scope["path_template"] = f"{mount}/contacts" if key is None else f"{mount}/contacts/{{contact_id}}"
+        scope["path_template"] = template
         # Counted: from here on the request is answered here, whatever happens.
         # (The observer adds the budget's headers to whatever response follows.)
         if self.limiter is not None:
@@ -178,12 +183,14 @@ class FastPath:
 
     async def _grant(self, headers: dict[bytes, str], access: Access) -> Grant | None:
         """The caller's grant when its token holds `access` in the organization the request addresses, else
-        None."""
+        None; ServiceBusy when the lookup found no database connection in time."""
         organization_id = headers.get(_ORGANIZATION, "").strip()
         if not organization_id:
             return None
         try:
             grant = await self.grants.for_header(headers.get(_AUTHORIZATION))
+        except ServiceBusy:
+            raise
         except Exception:  # NotAuthorized, or a failing lookup the framework's path meets and renders too
             return None
         if grant is None or not admits(grant, access):

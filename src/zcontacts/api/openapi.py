@@ -81,7 +81,7 @@ _ERRORS = {
     "415": "Unsupported content type",
     "429": "The organization's rate limit is spent (code 44; Retry-After)",
     "500": "Unexpected failure (code 1000, no detail)",
-    "503": "Overloaded: no database connection free in time (code 1000; Retry-After)",
+    "503": "Overloaded or database down: no database connection in time (code 1000; Retry-After)",
 }
 # Operations taking an Idempotency-Key (409 when reused for another request) and If-Match (412 when stale).
 _IDEMPOTENT = {

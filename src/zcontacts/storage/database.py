@@ -1,7 +1,8 @@
 """The unit of work: every request's database work runs in one transaction that commits on success and rolls
 back on any error. SQLite work runs inline (microseconds, no thread hop); PostgreSQL work runs in a worker
 thread so network waits never block the event loop. At most as many threads run as the pool has connections,
-so a burst waits on the event loop for a free connection rather than in a blocked thread.
+so a burst waits on the event loop for a free connection rather than in a blocked thread; a request that waits
+there longer than the pool's timeout gets a 503 with Retry-After, as a pool checkout that timed out would.
 
 SQLite writes made in the same turn of the event loop share one commit (group commit, `_Batch`): each runs
 in its own savepoint of one write transaction, whose COMMIT runs once they have all run, and none of them is
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import sqlite3
 import threading
@@ -35,7 +37,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
-from zcontacts.errors import ServiceBusy
+from zcontacts.errors import DatabaseUnavailable, ServiceBusy
 from zcontacts.storage.engine import BUSY_TIMEOUT_MS, SQLITE_WRITE, is_sqlite, make_engine
 from zcontacts.storage.page_marks import MOVES_KEY, MarkLedger, Marks, Move
 from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor, apply_pending, apply_step
@@ -96,6 +98,7 @@ class Database:
         engine: Engine,
         *,
         connections: int = 20,
+        pool_timeout: float = 10.0,
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
         page_memo_mb: int = PAGE_MEMO_MB,
@@ -105,7 +108,11 @@ class Database:
         self._read_cache_kib = max(0, read_cache_mb) * 1024
         self._page_memo_bytes = max(0, page_memo_mb) * 1024 * 1024
         self.inline = is_sqlite(engine)
-        self._threads = anyio.CapacityLimiter(max(1, connections))
+        # A slot per pooled connection, taken before a thread: waiting for one is waiting for a connection.
+        self._slots = anyio.CapacityLimiter(max(1, connections))
+        self._pool_timeout = pool_timeout
+        # The threads themselves: never more than the slots held, so never waited for.
+        self._threads = anyio.CapacityLimiter(math.inf)
         self._local = threading.local()
         self._lock = threading.Lock()
         self._readers: list[PoolProxiedConnection] = []
@@ -159,6 +166,7 @@ class Database:
         return cls(
             engine,
             connections=pool_size + max_overflow,
+            pool_timeout=pool_timeout,
             group_commit=group_commit,
             read_cache_mb=read_cache_mb,
             page_memo_mb=page_memo_mb,
@@ -170,7 +178,7 @@ class Database:
         SQLite's write lock still held after busy_timeout) is a 503 with Retry-After, not a 500: the client
         did nothing wrong and a retry will succeed."""
         with self._overload_as_busy():
-            with self.engine.connect() as connection:
+            with self._connect() as connection:
                 if write:
                     connection.execution_options(**{SQLITE_WRITE: True})
                 with connection.begin():
@@ -180,13 +188,22 @@ class Database:
                         apply_pending(_driver(connection))
                     return result
 
+    def _connect(self) -> Connection:
+        """A pooled connection; a PostgreSQL server that refuses one is a 503 with Retry-After, not a 500."""
+        try:
+            return self.engine.connect()
+        except OperationalError as exc:
+            if self.inline:
+                raise
+            log.warning("database unreachable: answering 503: %s", str(exc.orig).strip().splitlines()[0])
+            raise DatabaseUnavailable() from None
+
     @contextmanager
     def _overload_as_busy(self) -> Iterator[None]:
         try:
             yield
         except PoolTimeout:
-            log.warning("database pool exhausted: answering 503 (raise ZCONTACTS_POOL_SIZE?)")
-            raise ServiceBusy() from None
+            raise _pool_exhausted() from None
         except OperationalError as exc:
             if self.inline and _sqlite_busy(exc):
                 log.warning("SQLite write lock busy past busy_timeout: answering 503")
@@ -197,12 +214,12 @@ class Database:
         """Run read-only `work` in a transaction."""
         if self.inline:
             return self.run(work, write=False)
-        return await anyio.to_thread.run_sync(partial(self.run, work, write=False), limiter=self._threads)
+        return await self._in_thread(work, write=False)
 
     async def write(self, work: Work[T]) -> T:
         """Run `work` in a write transaction: all of it commits, or none of it. Returns once it has committed."""
         if not self.inline:
-            return await anyio.to_thread.run_sync(partial(self.run, work, write=True), limiter=self._threads)
+            return await self._in_thread(work, write=True)
         if not self._group_commit:
             try:
                 return self.run(work, write=True)
@@ -238,6 +255,22 @@ class Database:
         batch.waiters.append(committed)
         await committed
         return result
+
+    async def _in_thread(self, work: Work[T], *, write: bool) -> T:
+        """`run` in a worker thread once a connection's slot is free; ServiceBusy (503) when none is free within
+        the pool timeout. The wait is here, on the event loop, so the pool's own timeout would never fire."""
+        try:
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            try:
+                with anyio.fail_after(self._pool_timeout):
+                    await self._slots.acquire()  # cancelled while waiting, it takes no slot
+            except TimeoutError:
+                raise _pool_exhausted() from None
+        try:
+            return await anyio.to_thread.run_sync(partial(self.run, work, write=write), limiter=self._threads)
+        finally:
+            self._slots.release()
 
     async def _acquire(self, batch: _Batch) -> None:
         """Take the write lock for `batch`, retrying while another process holds it; after BUSY_SECONDS its
@@ -537,6 +570,11 @@ def _driver(connection: Connection) -> sqlite3.Connection:
     if not isinstance(driver, sqlite3.Connection):
         raise RuntimeError("group commit and the trigram queue serve SQLite only")
     return driver
+
+
+def _pool_exhausted() -> ServiceBusy:
+    log.warning("database pool exhausted: answering 503 (raise ZCONTACTS_POOL_SIZE?)")
+    return ServiceBusy()
 
 
 def _sqlite_busy(exc: OperationalError) -> bool:

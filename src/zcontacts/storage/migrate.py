@@ -1,6 +1,6 @@
-"""Alembic, driven from code: `serve` and the CLI upgrade the schema before they touch it, and refuse a
-database whose revision this code does not know (it was migrated by a newer zcontacts: running old code on
-it could write rows the newer schema forbids).
+"""Alembic, driven from code: `serve` (unless ZCONTACTS_AUTO_MIGRATE=false) and the CLI upgrade the schema
+before they touch it, and refuse a database whose revision this code does not know (it was migrated by a newer
+zcontacts: running old code on it could write rows the newer schema forbids).
 
 Importing Alembic costs about a third of a second, a third of a server's cold start, and almost every start
 finds the database already at head. So the version files' own `revision`/`down_revision` lines are read as text,
