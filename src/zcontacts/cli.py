@@ -81,8 +81,15 @@ DatabaseUrl = Annotated[
 def _open(database_url: str | None, *, upgrade: bool = True) -> Database:
     """The database, migrated to the newest schema (left as it is when not `upgrade`); refuses one that a newer
     zcontacts migrated."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import DBAPIError
+
     settings = Settings.from_env(database_url=database_url)
-    database = Database.from_url(settings.database_url, wal_buffer=settings.sqlite_wal_buffer)
+    where = make_url(settings.database_url).render_as_string(hide_password=True)
+    try:
+        database = Database.from_url(settings.database_url, wal_buffer=settings.sqlite_wal_buffer)
+    except OSError as exc:  # the SQLite file's directory cannot be made
+        raise _fail(f"cannot open the database {where}: {exc.strerror or exc}") from None
     try:
         if upgrade:
             migrate.upgrade(database.engine)
@@ -90,6 +97,10 @@ def _open(database_url: str | None, *, upgrade: bool = True) -> Database:
             migrate.check_known(database.engine)
     except migrate.UnknownRevision as exc:
         raise _fail(str(exc)) from None
+    except DBAPIError as exc:  # a server that is down, refuses us, or a file that cannot be opened
+        database.dispose()
+        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        raise _fail(f"cannot open the database {where}: {reason}") from None
     return database
 
 
