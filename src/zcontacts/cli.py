@@ -342,8 +342,26 @@ def _exit_quietly(_signum: int, _frame: object) -> None:
 def _rate_limit_summary(settings: Settings) -> str:
     if settings.rate_limit_per_minute <= 0:
         return "off"
-    where = "shared in Redis" if settings.redis_url else "per process"
+    where = "per process"
+    if settings.redis_url:
+        where = (
+            "shared in Redis"
+            if _redis_answers(settings.redis_url)
+            else "Redis does not answer: per process until it does"
+        )
     return f"{settings.rate_limit_per_minute} requests a minute per organization ({where})"
+
+
+def _redis_answers(url: str) -> bool:
+    """Whether Redis answers a PING within half a second (the banner says so rather than promise a shared limit)."""
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    try:
+        with Redis.from_url(url, socket_connect_timeout=0.5, socket_timeout=0.5) as client:
+            return bool(client.ping())
+    except (RedisError, OSError, ValueError):
+        return False
 
 
 # ---- orgs ------------------------------------------------------------------------------------------------

@@ -238,3 +238,13 @@ def test_an_outage_after_a_recovery_is_logged_again() -> None:
     messages = [r.getMessage() for r in records]
     assert ["unreachable" in m for m in messages] == [True, False, True], messages
     assert "answers again" in messages[1]
+
+
+def test_the_banner_says_when_redis_does_not_answer(redis_url: str) -> None:
+    from zcontacts.cli import _rate_limit_summary
+    from zcontacts.config import Settings
+
+    down = Settings.from_env({"ZCONTACTS_REDIS_URL": _redis_that_is_down()})
+    assert _rate_limit_summary(down).endswith("(Redis does not answer: per process until it does)")
+    up = Settings.from_env({"ZCONTACTS_REDIS_URL": redis_url})
+    assert _rate_limit_summary(up).endswith("(shared in Redis)")
