@@ -11,6 +11,7 @@ from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins import PluginProtocol
 from litestar.plugins.core import MsgspecDIPlugin
+from litestar.routes import HTTPRoute
 
 from zcontacts import __version__, redact
 from zcontacts.api.auth import GrantCache
@@ -122,6 +123,7 @@ def create_app(settings: Settings | None = None, *, served: bool = False) -> Lit
         ),
         debug=False,
     )
+    _allow_every_method(app)
     # Outermost: request ids, the access log and metrics see every request, routed or not.
     fast = (
         FastPath(database, grant_cache, rate_limiter, settings.max_body_bytes) if settings.fast_path else None
@@ -144,3 +146,19 @@ def create_app_from_env() -> Litestar:
     settings = Settings.from_env()
     configure_logging(settings.log_level)
     return create_app(settings, served=True)
+
+
+def _allow_every_method(app: Litestar) -> None:
+    """Litestar makes a path's OPTIONS handler with its first route and keeps it when handlers for other
+    methods join the path (a new route object), so `Allow` named only the methods of the first: POST alone
+    for the customer list. Each such handler is pointed at the route it now answers for."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute):
+            continue
+        for handler in route.route_handlers:
+            fn = handler.fn
+            if handler.http_methods != {"OPTIONS"} or getattr(fn, "__name__", "") != "options_handler":
+                continue
+            for cell in getattr(fn, "__closure__", None) or ():
+                if isinstance(cell.cell_contents, HTTPRoute):
+                    cell.cell_contents = route

@@ -25,6 +25,22 @@ def test_wrong_method_is_405(client: Any, tenant: Tenant, method: str, path: str
     assert "allow" in response.headers
 
 
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        (CONTACTS, "GET, OPTIONS, POST"),
+        (f"{CONTACTS}/1", "DELETE, GET, OPTIONS, PUT"),
+        ("/books/v3/contacts", "GET, OPTIONS, POST"),
+        (f"{CONTACTS}/1/address", "GET, OPTIONS, POST"),
+    ],
+)
+def test_options_names_every_method_of_the_path(client: Any, path: str, methods: str) -> None:
+    """OPTIONS answers with every method the path takes, as a 405's Allow does."""
+    response = client.options(path)
+    assert response.status_code == 204
+    assert response.headers["allow"] == methods
+
+
 def test_unexpected_failure_is_500_code_1000_without_details(
     client: Any, tenant: Tenant, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
