@@ -92,12 +92,16 @@ def test_nul_path_names_where_a_decoded_body_holds_a_nul(body: dict[str, object]
     assert nul_path(body) == path
 
 
-def test_nul_refusal_names_the_field_or_words_the_api_refusal() -> None:
+def test_the_api_and_import_word_a_nul_refusal_alike() -> None:
     assert nul_refusal("notes").message == (
         "Invalid value passed for notes: strings must not contain NUL characters."
     )
+    assert nul_refusal("").message == "Invalid value passed: strings must not contain NUL characters."
     with pytest.raises(InvalidValue) as caught:
         decode(b'{"notes": "a\\u0000"}', decoder_for(ContactCreate))
+    assert caught.value.message == nul_refusal("notes").message
+    with pytest.raises(InvalidValue) as caught:  # a body that is no JSON: named by nothing
+        decode(b'{"notes": "a\\u0000"', decoder_for(ContactCreate))
     assert caught.value.message == nul_refusal("").message
 
 
