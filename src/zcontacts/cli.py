@@ -30,7 +30,7 @@ from zcontacts.domain.scopes import CONTACT_SCOPES, FULL_ACCESS, canonical_scope
 from zcontacts.domain.tokens import new_token, token_hash
 from zcontacts.domain.zoho_time import now_ms
 from zcontacts.storage import migrate
-from zcontacts.storage.database import Database
+from zcontacts.storage.database import Database, first_line
 from zcontacts.storage.organizations import OrganizationsRepo
 from zcontacts.storage.tokens import TokensRepo
 
@@ -99,8 +99,7 @@ def _open(database_url: str | None, *, upgrade: bool = True) -> Database:
         raise _fail(str(exc)) from None
     except DBAPIError as exc:  # a server that is down, refuses us, or a file that cannot be opened
         database.dispose()
-        reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        raise _fail(f"cannot open the database {where}: {reason}") from None
+        raise _fail(f"cannot open the database {where}: {first_line(exc.orig)}") from None
     return database
 
 
@@ -556,11 +555,11 @@ def import_command(
 
     from zcontacts.transfer import RowError, import_file
 
+    database = _open_for_command(context, database_url)
     try:
         error_file = errors.open("w", newline="", encoding="utf-8") if errors else None
     except OSError as exc:
         raise _fail(f"cannot write --errors {errors}: {exc.strerror or exc}") from None
-    database = _open_for_command(context, database_url)
     shown = 0
     error_rows = csv.writer(error_file) if error_file else None
     if error_rows is not None:

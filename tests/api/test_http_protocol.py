@@ -3,7 +3,9 @@ time gets 408, and ordinary requests (large headers, keep-alive, pipelining, bod
 
 from __future__ import annotations
 
+import asyncio
 import json
+import re
 import socket
 import threading
 import time
@@ -20,8 +22,13 @@ from zcontacts.cli import SERVE_HTTP
 async def _echo(
     scope: dict[str, Any], receive: Callable[[], Awaitable[Any]], send: Callable[..., Any]
 ) -> None:
-    """Answers with the request's header bytes and body length."""
+    """Answers with the request's header bytes and body length; /slow answers after 0.6 s without reading."""
     if scope["type"] != "http":
+        return
+    if scope["path"] == "/slow":
+        await asyncio.sleep(0.6)
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"4")]})
+        await send({"type": "http.response.body", "body": b"slow"})
         return
     size = 0
     while True:
@@ -102,8 +109,21 @@ def test_a_head_that_does_not_arrive_in_time_is_408(port: int, monkeypatch: pyte
     monkeypatch.setattr(http_protocol, "HEAD_SECONDS", 0.3)
     answer = _exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\n")  # and then nothing
     assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
-    answer = _exchange(port)  # a connection that sends nothing at all
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert _exchange(port) == b""  # a connection that sends nothing at all: closed without an answer
     # A head that completes in time, after a pause, is served.
     answer = _exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\n", b"connection: close\r\n\r\n", pause=0.1)
     assert answer.startswith(b"HTTP/1.1 200"), answer[:200]
+
+
+def test_a_refusal_comes_after_the_responses_owed_before_it(
+    port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pipelined behind a slow request (which never reads its body, so uvicorn pauses reading), a head that
+    stalls or grows too large is refused only once the earlier requests are answered, in order."""
+    monkeypatch.setattr(http_protocol, "HEAD_SECONDS", 0.3)
+    earlier = b"GET /slow HTTP/1.1\r\nhost: t\r\n\r\nGET /x HTTP/1.1\r\nhost: t\r\n\r\n"
+    answer = _exchange(port, earlier + b"GET /x HTTP/1.1\r\nho", b"st: t\r\n", pause=0.05)
+    assert re.findall(rb"HTTP/1\.1 (\d{3})", answer) == [b"200", b"200", b"408"], answer
+    answer = _exchange(port, b"GET /slow HTTP/1.1\r\nhost: t\r\n\r\nGET /x HTTP/1.1\r\nx-big: ",
+                       *[b"a" * 16_384] * 6, pause=0.02)  # fmt: skip
+    assert re.findall(rb"HTTP/1\.1 (\d{3})", answer) == [b"200", b"431"], answer

@@ -137,3 +137,17 @@ def test_settings_from_environment_and_overrides() -> None:
     assert Settings.from_env(settings.to_env()) == settings
     with pytest.raises(ValueError, match="ZCONTACTS_PORT"):
         Settings.from_env({"ZCONTACTS_PORT": "eighty"})
+
+
+def test_a_customer_over_the_custom_field_cap_keeps_its_fields_changeable() -> None:
+    """Customers that grew past 100 custom fields before the cap held across updates can still change the
+    values they have; only growing further is refused."""
+    from zcontacts.domain.merging import merge_custom_fields
+    from zcontacts.domain.schemas import CustomField, CustomFieldIn
+
+    current = [CustomField(customfield_id=str(i), value="v") for i in range(104)]
+    changed = merge_custom_fields(current, [CustomFieldIn(customfield_id="5", value="w")])
+    assert len(changed) == 104
+    assert changed[5].value == "w"
+    with pytest.raises(InvalidValue, match="at most 100 custom fields"):
+        merge_custom_fields(current, [CustomFieldIn(customfield_id="new", value="x")])

@@ -83,8 +83,9 @@ class AsyncClient(ClientBase):
         attempt = 0
         while True:
             attempt += 1
+            seen = self.access_token  # read first: another caller may refresh it meanwhile
             if not call.accounts and self.needs_token():
-                await self._refresh_unless_done(self.access_token)
+                await self._refresh_unless_done(seen)
             used = self.access_token
             try:
                 response = await self._http.request(**self.request_args(call))

@@ -84,8 +84,9 @@ class Client(ClientBase):
         attempt = 0
         while True:
             attempt += 1
+            seen = self.access_token  # read first: another caller may refresh it meanwhile
             if not call.accounts and self.needs_token():
-                self._refresh_unless_done(self.access_token)
+                self._refresh_unless_done(seen)
             used = self.access_token
             try:
                 response = self._http.request(**self.request_args(call))

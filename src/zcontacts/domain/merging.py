@@ -153,8 +153,9 @@ def merge_custom_fields(
             index[key] = len(fields)
             fields.append(CustomField(customfield_id=key, value=item.value))
     # The cap is on what the customer holds, not on one body: updates that each add new ids must not grow a
-    # customer (and every GET of it) without bound.
-    if len(fields) > MAX_CUSTOM_FIELDS:
+    # customer (and every GET of it) without bound. One that holds more already (from before the cap held
+    # across updates) may still change the values it has.
+    if len(fields) > MAX_CUSTOM_FIELDS and len(fields) > len(current):
         raise InvalidValue(
             f"Invalid value passed for custom_fields: a customer can have at most {MAX_CUSTOM_FIELDS} custom "
             f"fields (this update would make {len(fields)})."

@@ -127,6 +127,8 @@ _SCAN_THREADS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="zcontacts-
 
 async def read_page(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
     """Stored list rows of one page, plus one more row when a next page exists (the list hot path)."""
+    if query.matches_nothing:
+        return []
     if database.inline:
         if scans(query):
             # No index serves a substring under 3 characters: its page may read every row of the organization
@@ -134,7 +136,9 @@ async def read_page(database: Database, organization_id: str, query: ListQuery) 
             # works) so the event loop goes on serving everyone else meanwhile.
             return await asyncio.get_running_loop().run_in_executor(
                 _SCAN_THREADS,
-                lambda: ContactsRepo(reader=database.reader()).list_summaries(organization_id, query),
+                lambda: ContactsRepo(reader=database.reader(lean=True)).list_summaries(
+                    organization_id, query
+                ),
             )
         return ContactsRepo(reader=database.reader()).list_summaries(organization_id, query)
     return await database.read(

@@ -195,7 +195,7 @@ class Database:
         except OperationalError as exc:
             if self.inline:
                 raise
-            log.warning("database unreachable: answering 503: %s", str(exc.orig).strip().splitlines()[0])
+            log.warning("database unreachable: answering 503: %s", first_line(exc.orig))
             raise DatabaseUnavailable() from None
 
     @contextmanager
@@ -408,8 +408,10 @@ class Database:
         finally:
             self._checkpointing = False
 
-    def reader(self) -> Reader:
-        """This thread's reader for SQLite's hot reads (see Reader). SQLite only."""
+    def reader(self, *, lean: bool = False) -> Reader:
+        """This thread's reader for SQLite's hot reads (see Reader). SQLite only. `lean` (for a thread that only
+        scans, made so on its first call): SQLite's small default page cache and no page memo, so the scan
+        threads do not each hold another read cache and memo."""
         reader: Reader | None = getattr(self._local, "reader", None)
         if reader is None:
             # A pooled connection held for good: it carries the engine's connect-time pragmas.
@@ -419,9 +421,9 @@ class Database:
             driver = proxied.driver_connection
             if not isinstance(driver, sqlite3.Connection):
                 raise RuntimeError("Database.reader() serves SQLite only")
-            if self._read_cache_kib:
+            if self._read_cache_kib and not lean:
                 driver.execute(f"PRAGMA cache_size=-{self._read_cache_kib}")
-            reader = Reader(driver, memo_bytes=self._page_memo_bytes, ledger=self.marks)
+            reader = Reader(driver, memo_bytes=0 if lean else self._page_memo_bytes, ledger=self.marks)
             with self._lock:
                 self._reader_objects.append(reader)
             self._local.reader = reader
@@ -715,3 +717,9 @@ def memo_size(rows: Sequence[bytes]) -> int:
 # What a kept row costs beyond its bytes (a bytes object's header, the tuple's slot), for the memo's budget.
 _ROW_OVERHEAD = 40
 _MAX_FACTS = 1024
+
+
+def first_line(error: BaseException | None) -> str:
+    """The first line of an error's message (a driver's can run to many), or its class name when it has none."""
+    text = "" if error is None else str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
