@@ -38,7 +38,8 @@ async def read_body(request: Request[Any, Any, Any], decoder: msgspec.json.Decod
         value = field if isinstance(field, str) else None
     elif content_type == "application/json" or content_type.endswith("+json") or not content_type:
         raw = await request.body()
-        if raw.strip() or _JSON_STRING not in request.scope["query_string"]:
+        # The query's JSONString only when there is no body at all (the fast path takes any other).
+        if raw or _JSON_STRING not in request.scope["query_string"]:
             return decode(raw, decoder)
         value = None
     else:
