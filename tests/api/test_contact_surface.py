@@ -170,6 +170,10 @@ def test_person_refusals(client: Any, tenant: Tenant) -> None:
                  400, 2, "contact_id")  # fmt: skip
     assert_error(client.post(base, json={"contact_id": contact["contact_id"], "first_name": "X", "email": "bad"},
                              headers=tenant.headers), 400, 2, "email")  # fmt: skip
+    person_url = f"{base}/{contact['contact_persons'][0]['contact_person_id']}"
+    for emptied in ("", "  ", None):  # its create requires a first name: an update cannot take it away
+        assert_error(client.put(person_url, json={"first_name": emptied}, headers=tenant.headers), 400, 11,
+                     "first_name")  # fmt: skip
     assert_error(client.put(f"{base}/46000000000999999", json={"first_name": "X"}, headers=tenant.headers), 404, 1002,
                  "Contact person does not exist.")  # fmt: skip
     assert_error(client.delete(f"{base}/abc", headers=tenant.headers), 404, 1002)

@@ -19,6 +19,7 @@ RAW_BODIES: dict[str, bytes] = {
     "deeply nested object in an unknown field": b'{"contact_name":"A","zz":' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
     "nested arrays as a custom field value": b'{"contact_name":"A","custom_fields":[{"customfield_id":"1","value":' + b"[" * 5000 + b"]" * 5000 + b"}]}",
     "invalid UTF-8": b'{"contact_name":"A\xff\xfeB"}',
+    "invalid UTF-8 in an ignored field": b'{"contact_name":"A","junk":"\xff"}',
     "overlong UTF-8": b'{"contact_name":"A\xc0\xafB"}',
     "truncated UTF-8": b'{"contact_name":"A\xe2\x82"}',
     "lone surrogate escape": b'{"contact_name":"A\\ud800B"}',

@@ -83,6 +83,13 @@ def decode(raw: bytes, decoder: msgspec.json.Decoder[T]) -> T:
     # The substring test first: the regex tries every position of the body (16 µs for 0.5 KB, 0.8 µs this way).
     if (b"\\u0000" in raw or b"\\U0000" in raw) and _ESCAPED_NUL.search(raw):
         raise nul_refusal(_nul_field(raw))
+    if not raw.isascii():
+        # msgspec checks the UTF-8 of the fields it keeps, not of those it skips: a body is JSON text only if
+        # all of it is UTF-8 (0.2 µs for a 1 KB body with accents, 0.05 µs when isascii, as most bodies are).
+        try:
+            raw.decode()
+        except UnicodeDecodeError:
+            raise MalformedJSON("JSON is not well formed: the request body is not valid UTF-8.") from None
     try:
         return decoder.decode(raw)
     except msgspec.ValidationError as exc:

@@ -58,6 +58,9 @@ def update_person(
 ) -> tuple[ContactRecord, ContactPerson]:
     """Update one person field by field; `is_primary_contact: true` makes it the primary person."""
     check_person("", body)
+    if body.first_name is None or (isinstance(body.first_name, str) and not body.first_name.strip()):
+        # Its create requires one: an update may change it, not take it away.
+        raise RequiredField("first_name is required: a contact person's first name cannot be emptied.")
     current = load_by_person(store, org, contact_person_id)
     persons = list(current.contact.contact_persons)
     slot = next(i for i, p in enumerate(persons) if p.contact_person_id == contact_person_id)
