@@ -107,7 +107,7 @@ class OrganizationMissing(ZohoError):
     status = HTTPStatus.BAD_REQUEST
     default_message = (
         "Invalid value passed for organization: send the X-com-zoho-expense-organizationid header "
-        "or the organization_id query parameter."
+        "(X-com-zoho-books-organizationid from Books clients) or the organization_id query parameter."
     )
 
 
@@ -192,6 +192,17 @@ class ServiceBusy(ZohoError):
 
 class DatabaseUnavailable(ServiceBusy):
     """The database refused a new connection (down, restarting, failing over): to the client, a busy server."""
+
+
+class SchemaBehind(ServiceBusy):
+    """A table this code reads is not in the database yet (`serve` with auto-migrate off, before `db
+    upgrade`): the client should retry once the upgrade has run."""
+
+    default_message = (
+        "Service unavailable: the database schema is behind this server's; an operator has to run "
+        "`zcontacts db upgrade`. Please try again after some time."
+    )
+    retry_after_seconds: ClassVar[int] = 5
 
 
 class NotReady(ZohoError):

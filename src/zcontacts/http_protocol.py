@@ -5,8 +5,9 @@ for a minute (and 450 MB of memory) while every other client waited, and a clien
 sending nothing at all, kept its connection for ever (uvicorn's keep-alive timer stops at the first byte). h11
 caps a head at 16 KiB. Here a head that goes on for more than MAX_HEAD_BYTES past the read it began in is
 answered 431 (a read is at most the loop's 256 KiB buffer, so no head is held past about two reads and
-64 KiB), and one not complete HEAD_SECONDS after the connection opened or after the read that left it
-incomplete is answered 408; both close the connection, after any response still owed to an earlier request
+64 KiB; one that arrives whole in a single read is taken), and one not complete HEAD_SECONDS after the
+connection opened, or after the first read that left it incomplete (later reads do not restart the clock), is
+answered 408; both close the connection, after any response still owed to an earlier request
 on it. A connection that sends nothing at all is closed after HEAD_SECONDS without an answer.
 
 A request whose head arrives in one read (nearly all of them) pays three overridden callbacks and a few
@@ -33,10 +34,7 @@ def _response(status: bytes, message: str) -> bytes:
     )
 
 
-TOO_LARGE = _response(
-    b"431 Request Header Fields Too Large",
-    f"The request's headers are too large: at most {MAX_HEAD_BYTES // 1024} KiB with the request line.",
-)
+TOO_LARGE = _response(b"431 Request Header Fields Too Large", "The request's headers are too large.")
 TIMED_OUT = _response(b"408 Request Timeout", "The request's headers did not arrive in time.")
 
 

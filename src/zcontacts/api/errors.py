@@ -24,8 +24,10 @@ from zcontacts.errors import (
     InvalidURL,
     InvalidValue,
     MethodNotAllowed,
+    SchemaBehind,
     ZohoError,
 )
+from zcontacts.storage.database import missing_table
 
 log = logging.getLogger("zcontacts")
 # What Litestar's Request raises (as a 500) when the client goes away while its body is read.
@@ -61,7 +63,10 @@ def framework_error(request: Request[Any, Any, Any], exc: HTTPException) -> Resp
 
 
 def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[bytes]:
-    """Anything unexpected: logged with its trace here, never shown to the client."""
+    """Anything unexpected: logged with its trace here, never shown to the client. A table the database does
+    not have yet is a 503 (`serve` with auto-migrate off, before `db upgrade`), logged without a trace."""
+    if missing_table(exc):
+        return schema_behind(exc)
     log.error(
         "unhandled error on %s %s",
         request.method,
@@ -70,6 +75,13 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
         extra={"request_id": request.scope.get(REQUEST_ID_KEY)},
     )
     return render(InternalError())
+
+
+def schema_behind(exc: Exception) -> Response[bytes]:
+    """The 503 for a schema behind this code's (see internal_error)."""
+    log.warning("database schema behind this server's (%s): answering 503; run `zcontacts db upgrade`", exc)
+    error = SchemaBehind()
+    return render(error, error.headers())
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -44,8 +44,15 @@ from zcontacts.domain.ids import as_id
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.domain.scopes import Access
 from zcontacts.domain.tokens import Grant
-from zcontacts.errors import ClientClosedRequest, InternalError, ServiceBusy, TooManyRequests, ZohoError
-from zcontacts.storage.database import Database
+from zcontacts.errors import (
+    ClientClosedRequest,
+    InternalError,
+    SchemaBehind,
+    ServiceBusy,
+    TooManyRequests,
+    ZohoError,
+)
+from zcontacts.storage.database import Database, missing_table
 
 if TYPE_CHECKING:
     from litestar.types import Receive, Scope
@@ -123,7 +130,10 @@ class FastPath:
             return await self._write(method, grant, headers, receive, mount, key)
         except ZohoError as exc:  # a bad parameter or body, 404, 412; 503 with Retry-After when busy
             return _error(exc)
-        except Exception:
+        except Exception as exc:
+            if missing_table(exc):  # auto-migrate off, before `db upgrade` (api/errors.py says the same)
+                log.warning("database schema behind this server's (%s): answering 503", exc)
+                return _error(SchemaBehind())
             log.exception(
                 "unhandled error on %s %s",
                 method,

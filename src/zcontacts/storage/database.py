@@ -723,3 +723,12 @@ def first_line(error: BaseException | None) -> str:
     """The first line of an error's message (a driver's can run to many), or its class name when it has none."""
     text = "" if error is None else str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__
+
+
+def missing_table(error: BaseException) -> bool:
+    """Whether a statement failed on a table the database does not have yet (its schema is behind this code's):
+    SQLite's "no such table", PostgreSQL's undefined_table (SQLSTATE 42P01)."""
+    original = getattr(error, "orig", None) or error
+    if isinstance(original, sqlite3.OperationalError):
+        return str(original).startswith("no such table")
+    return getattr(original, "sqlstate", None) == "42P01"
