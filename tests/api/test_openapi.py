@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 import msgspec
+import pytest
 
 from tests.helpers import reference
 from zcontacts.api.openapi import reference_examples
@@ -106,3 +107,23 @@ def test_redoc_is_served_with_the_completed_document(client: Any) -> None:
         assert response.status_code == 200, path
         assert "Redoc.init(" in response.text
     assert "Kenny Digital" in client.get("/redoc").text  # the examples are in the embedded document
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["%00", "a%00b.js", "a" * 300, "swagger-ui.css/x", "../../../etc/passwd", "%2e%2e/%2e%2e/etc/passwd"],
+)
+def test_an_asset_name_the_file_system_cannot_take_is_404(
+    client: Any, name: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """No such file, whatever the name: a 404 in the Zoho envelope, never a 500 logged with a trace (anyone can
+    ask, without a token)."""
+    import logging
+
+    with caplog.at_level(logging.ERROR, logger="zcontacts"):
+        for folder in ("swagger", "redoc"):
+            response = client.get(f"/docs/assets/{folder}/{name}")
+            assert response.status_code == 404, (folder, name, response.text[:200])
+            assert response.json()["code"] == 5
+    assert "unhandled error" not in caplog.text
+    assert client.get("/docs/assets/swagger/swagger-ui.css").status_code == 200

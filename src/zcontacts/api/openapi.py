@@ -11,11 +11,13 @@ import msgspec
 from litestar import Litestar, Request, Response, Router, get
 from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.datastructures import CacheControlHeader
+from litestar.exceptions import InternalServerException
 from litestar.openapi.plugins import OpenAPIRenderPlugin, RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.static_files import create_static_files_router
 from openapi_ui_bundles import redoc as redoc_files
 from openapi_ui_bundles import swagger_ui as swagger_files
 
+from zcontacts.api.errors import render
 from zcontacts.domain.listing import (
     CONTACT_TYPES,
     EMPTY_FILTERS,
@@ -39,6 +41,7 @@ from zcontacts.domain.schemas import (
     ContactUpdate,
     Envelope,
 )
+from zcontacts.errors import InvalidURL
 
 _REF = "#/components/schemas/{name}"
 _BODIES: dict[str, type[msgspec.Struct]] = {
@@ -406,15 +409,30 @@ def docs_pages() -> tuple[list[OpenAPIRenderPlugin], list[Router]]:
         RedocRenderPlugin(js_url=f"{ASSETS}/redoc/redoc.standalone.js", google_fonts=False, favicon=favicon),
     ]
     cache = CacheControlHeader(max_age=86_400, public=True)  # the files change only with the package
+    # A name the file system cannot take (a NUL, too long, a file used as a folder) fails in Litestar's file
+    # handler (a ValueError, or an OSError it re-raises as a 500): no such file, so a 404, not a 500 logged
+    # with its trace. These routers serve nothing else.
+    unreadable: dict[int | type[Exception], Any] = dict.fromkeys(
+        (ValueError, OSError, InternalServerException), _no_such_asset
+    )
     routers = [
         create_static_files_router(
-            path=swagger, directories=[swagger_files.static_path], name="swagger-assets", cache_control=cache
+            path=swagger,
+            directories=[swagger_files.static_path],
+            name="swagger-assets",
+            cache_control=cache,
+            exception_handlers=unreadable,
         ),
         create_static_files_router(
             path=f"{ASSETS}/redoc",
             directories=[redoc_files.static_path],
             name="redoc-assets",
             cache_control=cache,
+            exception_handlers=unreadable,
         ),
     ]
     return plugins, routers
+
+
+def _no_such_asset(_request: Request[Any, Any, Any], _exc: Exception) -> Response[bytes]:
+    return render(InvalidURL())
