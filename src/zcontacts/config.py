@@ -57,6 +57,9 @@ class Settings:
     # collector's full collections (gc.freeze): under steady writes each one walked the whole heap, 18-38 ms
     # every second or two, holding up every request in flight. An app made in process (tests) is left alone.
     gc_freeze: bool = True
+    # The web console's cookies (which hold the token) carry Secure even when this server is reached over
+    # plain http: set it behind a proxy that terminates TLS, which `serve` cannot tell from its requests.
+    secure_cookies: bool = False
     # A directory where the worker processes of one server share their request counts for GET /metrics
     # (api/metrics.py). `serve --workers N` makes a fresh one; set it for workers started another way.
     metrics_dir: str = ""

@@ -72,6 +72,34 @@ def test_the_session_cookie_is_http_only_and_same_site_strict(client: Any, tenan
     assert "path=/console" in cookie
     assert tenant.token not in str(response.headers)  # encoded, and never in a page
     assert tenant.token not in client.get("/console/contacts").text
+    assert "secure" not in cookie  # plain http, and no TLS proxy declared
+
+
+def test_secure_cookies_behind_a_tls_proxy(database_url: str, tenant: Tenant) -> None:
+    """Behind a proxy that terminates TLS, `serve` sees plain http: ZCONTACTS_SECURE_COOKIES marks the console's
+    cookies Secure anyway, so a browser never sends the token over plain http."""
+    from litestar.testing import TestClient
+
+    from zcontacts.app import create_app
+    from zcontacts.config import Settings
+
+    app = create_app(Settings(database_url=database_url, secure_cookies=True, token_cache_seconds=0))
+    with TestClient(app=app) as proxied:
+        page = proxied.get("/console/signin")
+        (signin_cookie,) = page.headers.get_list("set-cookie")
+        assert "secure" in signin_cookie.lower()
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        # The test client, on http, would not send a Secure cookie back: a browser on https would.
+        response = proxied.post(
+            "/console/signin",
+            data={"csrf": csrf.group(1), "token": tenant.token, "organization_id": tenant.organization_id},
+            headers={"cookie": signin_cookie.split(";", 1)[0]},
+            follow_redirects=False,
+        )
+        session = [c for c in response.headers.get_list("set-cookie") if c.startswith("zcontacts_console=")]
+        assert len(session) == 1, response.text[:300]
+        assert "secure" in session[0].lower()
 
 
 def test_list_searches_filters_and_pages(client: Any, tenant: Tenant) -> None:

@@ -83,7 +83,7 @@ def store_signin_token(response: Response[Any], request: Request[Any, Any, Any],
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
 
 
@@ -99,5 +99,10 @@ def store(response: Response[Any], request: Request[Any, Any, Any], session: Ses
         path=COOKIE_PATH,
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        secure=_secure(request),
     )
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    """Whether cookies must only go over https: on https, or behind a TLS proxy (ZCONTACTS_SECURE_COOKIES)."""
+    return request.url.scheme == "https" or bool(request.app.state.settings.secure_cookies)
