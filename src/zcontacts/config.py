@@ -57,6 +57,9 @@ class Settings:
     # collector's full collections (gc.freeze): under steady writes each one walked the whole heap, 18-38 ms
     # every second or two, holding up every request in flight. An app made in process (tests) is left alone.
     gc_freeze: bool = True
+    # The address clients reach this server at (e.g. https://contacts.example.com), given to them as the token
+    # endpoint's api_domain; without it, the address the request came to (its Host header).
+    public_url: str = ""
     # The web console's cookies (which hold the token) carry Secure even when this server is reached over
     # plain http: set it behind a proxy that terminates TLS, which `serve` cannot tell from its requests.
     secure_cookies: bool = False

@@ -166,3 +166,24 @@ def test_revoking_an_access_token(client: Any, self_client: SelfClient) -> None:
     }
     assert_error(client.get(CONTACTS, headers=auth), 401, 57)
     assert client.post("/oauth/v2/token/revoke").status_code == 400
+
+
+def test_api_domain_is_the_configured_address_not_the_host_header(
+    client: Any, database_url: str, self_client: SelfClient, database: Database, tenant: Tenant
+) -> None:
+    """Clients send their later calls to api_domain: by default the address the request came to; with
+    ZCONTACTS_PUBLIC_URL, that address whatever Host header a request carries."""
+    assert (
+        _exchange(
+            client,
+            self_client,
+        ).json()["api_domain"]
+        == "http://testserver.local"
+    )
+    app = create_app(Settings(database_url=database_url, public_url="https://contacts.example.com/"))
+    other = create_client(database, tenant.organization_id, list(CONTACT_SCOPES), "second")
+    with TestClient(app=app) as configured:
+        body = configured.post(TOKEN_URL, params={"grant_type": "authorization_code", "client_id": other.client_id,
+                                                  "client_secret": other.client_secret, "code": other.grant_code},
+                               headers={"host": "evil.example"}).json()  # fmt: skip
+    assert body["api_domain"] == "https://contacts.example.com"

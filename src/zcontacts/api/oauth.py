@@ -62,7 +62,8 @@ class OAuthController(Controller):
         for an access token."""
         settings = request.app.state.settings
         lifetime = int(settings.access_token_seconds)
-        api_domain = str(request.base_url).rstrip("/")
+        # Clients send their later calls there: a configured address, not one a Host header can choose.
+        api_domain = (settings.public_url or str(request.base_url)).rstrip("/")
         try:
             params = await _parameters(request)
             at = now_ms()
