@@ -55,7 +55,9 @@ def test_default_listing(client: Any, tenant: Tenant, people: list[dict[str, Any
         "Zeta Corp",
     ]
     assert body["page_context"] == {"page": 1, "per_page": 200, "has_more_page": False, "applied_filter": "Status.All",
-                                    "sort_column": "contact_name", "sort_order": "A", "search_text": ""}  # fmt: skip
+                                    "sort_column": "contact_name", "sort_order": "A"}  # fmt: skip
+    searched = _list(client, tenant, search_text=" KEN ")["page_context"]
+    assert searched["search_text"] == "ken"
 
 
 def test_paging(client: Any, tenant: Tenant, people: list[dict[str, Any]]) -> None:

@@ -257,8 +257,9 @@ class ContactSummary(Struct):
     last_modified_time: str
 
 
-class PageContext(Struct):
-    """Paging and ordering facts of a list response."""
+class PageContext(Struct, omit_defaults=True):
+    """Paging and ordering facts of a list response: the six keys Zoho documents, and `search_text` (the term,
+    as matched) only when there is one."""
 
     page: int
     per_page: int
