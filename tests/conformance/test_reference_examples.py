@@ -80,7 +80,7 @@ def test_list_items_have_exactly_the_reference_keys(client: Any, tenant: Tenant)
                 "last_name", "email", "phone", "mobile", "custom_fields", "is_linked_with_zohocrm"):  # fmt: skip
         assert item[key] == reference_item[key], key
     assert list(body["page_context"]) == [
-        "page", "per_page", "has_more_page", "applied_filter", "sort_column", "sort_order", "search_text",
+        "page", "per_page", "has_more_page", "applied_filter", "sort_column", "sort_order",
     ]  # fmt: skip
 
 
