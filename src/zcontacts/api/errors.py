@@ -66,7 +66,8 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     """Anything unexpected: logged with its trace here, never shown to the client. A table the database does
     not have yet is a 503 (`serve` with auto-migrate off, before `db upgrade`), logged without a trace."""
     if missing_table(exc):
-        return schema_behind(exc)
+        error = schema_behind(exc)
+        return render(error, error.headers())
     log.error(
         "unhandled error on %s %s",
         request.method,
@@ -77,11 +78,11 @@ def internal_error(request: Request[Any, Any, Any], exc: Exception) -> Response[
     return render(InternalError())
 
 
-def schema_behind(exc: Exception) -> Response[bytes]:
-    """The 503 for a schema behind this code's (see internal_error)."""
+def schema_behind(exc: Exception) -> SchemaBehind:
+    """The 503 for a statement that met a table the schema lacks (`missing_table`), logged once, no trace: the
+    framework's path (internal_error) and the fast path both answer with it."""
     log.warning("database schema behind this server's (%s): answering 503; run `zcontacts db upgrade`", exc)
-    error = SchemaBehind()
-    return render(error, error.headers())
+    return SchemaBehind()
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -35,6 +35,7 @@ from zcontacts.api.contacts import (
     update_work,
 )
 from zcontacts.api.context import MOUNTS
+from zcontacts.api.errors import schema_behind
 from zcontacts.api.idempotency import IDEMPOTENCY_HEADER, Reply
 from zcontacts.api.observe import ORGANIZATION_KEY, REQUEST_ID_KEY
 from zcontacts.api.preconditions import IF_MATCH_HEADER
@@ -47,7 +48,6 @@ from zcontacts.domain.tokens import Grant
 from zcontacts.errors import (
     ClientClosedRequest,
     InternalError,
-    SchemaBehind,
     ServiceBusy,
     TooManyRequests,
     ZohoError,
@@ -131,9 +131,8 @@ class FastPath:
         except ZohoError as exc:  # a bad parameter or body, 404, 412; 503 with Retry-After when busy
             return _error(exc)
         except Exception as exc:
-            if missing_table(exc):  # auto-migrate off, before `db upgrade` (api/errors.py says the same)
-                log.warning("database schema behind this server's (%s): answering 503", exc)
-                return _error(SchemaBehind())
+            if missing_table(exc):  # auto-migrate off, before `db upgrade`
+                return _error(schema_behind(exc))
             log.exception(
                 "unhandled error on %s %s",
                 method,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from zcontacts.api.responses import json_response, message_body
 from zcontacts.errors import DatabaseUnavailable, NotReady
 from zcontacts.storage import migrate
-from zcontacts.storage.database import Database
+from zcontacts.storage.database import Database, first_line
 
 log = logging.getLogger("zcontacts")
 
@@ -42,7 +42,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[bytes]:
     except DatabaseUnavailable:  # logged where it was met
         raise NotReady() from None
     except (SQLAlchemyError, OSError) as exc:
-        log.warning("readyz: database unreachable: %s", str(exc).splitlines()[0])
+        log.warning("readyz: database unreachable: %s", first_line(exc))
         raise NotReady() from None
     if revision is not None and revision not in known:  # migrated by a newer release
         return json_response(

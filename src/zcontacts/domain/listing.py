@@ -75,9 +75,9 @@ def parse_list_query(params: Iterable[tuple[str, str]]) -> ListQuery:
     for key, value in params:
         if key not in KNOWN_PARAMS:
             raise InvalidValue(
-                f"Invalid query parameter {shown(key)}. Known parameters: page, per_page, filter_by, search_text, "
-                "sort_column, sort_order, contact_type, and contact_name, company_name, email, phone, first_name, last_name "
-                "(each also with _startswith and _contains)."
+                f"Invalid query parameter {shown(key)}. Known parameters: page, per_page, filter_by, "
+                "search_text, sort_column, sort_order, contact_type, and contact_name, company_name, email, "
+                "phone, first_name, last_name (each also with _startswith and _contains)."
             )
         values[key] = value
     page = _positive_int(values, "page", 1)

@@ -548,8 +548,6 @@ class ContactsRepo:
 
     def list_summaries(self, organization_id: str, query: ListQuery) -> list[bytes]:
         """Stored list rows of one page, plus one more row when a next page exists."""
-        if query.matches_nothing:
-            return []
         reader = self.reader
         if reader is not None:
             # Kept until any write (Reader.remembered): a page asked for again is a dictionary lookup.
