@@ -85,6 +85,22 @@ class ClientClosedRequest(ZohoError):
     default_message = "The client closed the connection before the request body arrived."
 
 
+class HeadersTooLarge(ZohoError):
+    """The request line and headers run past the bound `serve` sets (zcontacts/http_protocol.py)."""
+
+    code = 2
+    status = HTTPStatus.REQUEST_HEADER_FIELDS_TOO_LARGE
+    default_message = "The request's headers are too large."
+
+
+class HeadersTimedOut(ZohoError):
+    """The request line and headers did not arrive in time (zcontacts/http_protocol.py)."""
+
+    code = 2
+    status = HTTPStatus.REQUEST_TIMEOUT
+    default_message = "The request's headers did not arrive in time."
+
+
 class DuplicateName(ZohoError):
     """Another customer of the organization already has this name (ignoring case)."""
 

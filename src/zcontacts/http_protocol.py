@@ -16,26 +16,32 @@ attribute writes; the count and the timer start only when a read ends inside a h
 from __future__ import annotations
 
 from asyncio import TimerHandle, Transport
+from http import HTTPStatus
 from typing import Any
 
-import msgspec
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from zcontacts.api.responses import JSON, message_body
+from zcontacts.errors import HeadersTimedOut, HeadersTooLarge, ZohoError
 
 MAX_HEAD_BYTES = 64 * 1024
 HEAD_SECONDS = 30.0
 LINGER_SECONDS = 2.0
 
 
-def _response(status: bytes, message: str) -> bytes:
-    body = msgspec.json.encode({"code": 2, "message": message})
+def _response(error: ZohoError) -> bytes:
+    """The whole HTTP response of a refusal, written before any ASGI cycle exists."""
+    body = message_body(error.code, error.message)
+    status = HTTPStatus(error.status)
+    line = f"{status.value} {status.phrase}".encode()
     return (
-        b"HTTP/1.1 " + status + b"\r\ncontent-type: application/json;charset=UTF-8\r\n"
+        b"HTTP/1.1 " + line + b"\r\ncontent-type: " + JSON.encode() + b"\r\n"
         b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body
     )
 
 
-TOO_LARGE = _response(b"431 Request Header Fields Too Large", "The request's headers are too large.")
-TIMED_OUT = _response(b"408 Request Timeout", "The request's headers did not arrive in time.")
+TOO_LARGE = _response(HeadersTooLarge())
+TIMED_OUT = _response(HeadersTimedOut())
 
 
 class Protocol(HttpToolsProtocol):

@@ -102,13 +102,14 @@ def test_a_head_over_the_limit_is_431_and_closes(port: int) -> None:
     answer = _exchange(port, start, *[b"a" * 16_384] * 8, pause=0.05)
     status, _, body = answer.partition(b"\r\n\r\n")
     assert status.startswith(b"HTTP/1.1 431"), answer[:200]
-    assert json.loads(body)["code"] == 2
+    assert json.loads(body) == {"code": 2, "message": "The request's headers are too large."}
 
 
 def test_a_head_that_does_not_arrive_in_time_is_408(port: int, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(http_protocol, "HEAD_SECONDS", 0.3)
     answer = _exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\n")  # and then nothing
-    assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n"), answer[:200]
+    assert answer.endswith(b'{"code":2,"message":"The request\'s headers did not arrive in time."}')
     assert _exchange(port) == b""  # a connection that sends nothing at all: closed without an answer
     # A head that completes in time, after a pause, is served.
     answer = _exchange(port, b"GET /x HTTP/1.1\r\nhost: t\r\n", b"connection: close\r\n\r\n", pause=0.1)
