@@ -82,7 +82,8 @@ def test_bearer_scheme_is_accepted_too(client: Any, tenant: Tenant) -> None:
 
 def test_missing_organization_is_400(client: Any, tenant: Tenant) -> None:
     headers = {"Authorization": tenant.headers["Authorization"]}
-    assert_error(client.get(CONTACTS, headers=headers), 400, 2, "X-com-zoho-expense-organizationid")
+    assert_error(client.get(CONTACTS, headers=headers), 400, 2, "X-com-zoho-expense-organizationid",
+                 "X-com-zoho-books-organizationid", "organization_id query parameter")  # fmt: skip
 
 
 def test_organization_as_query_parameter(client: Any, tenant: Tenant) -> None:

@@ -335,6 +335,10 @@ def test_a_client_gone_before_its_body_is_a_client_error(
         for headers, query in cases:
             sent = client.blocking_portal.call(call, CONTACTS, query, headers)
             assert sent[0]["status"] == 400, sent
+            assert json.loads(sent[1]["body"]) == {
+                "code": 2,
+                "message": "The client closed the connection before the request body arrived.",
+            }
     assert "unhandled error" not in caplog.text
     assert _count(client, tenant) == 0
 
