@@ -30,7 +30,8 @@ from zcontacts.domain.scopes import CONTACT_SCOPES, FULL_ACCESS, canonical_scope
 from zcontacts.domain.tokens import new_token, token_hash
 from zcontacts.domain.zoho_time import now_ms
 from zcontacts.storage import migrate
-from zcontacts.storage.database import Database, first_line
+from zcontacts.storage.database import Database
+from zcontacts.storage.engine import first_line
 from zcontacts.storage.organizations import OrganizationsRepo
 from zcontacts.storage.tokens import TokensRepo
 

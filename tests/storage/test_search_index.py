@@ -164,18 +164,34 @@ def test_a_write_stops_the_merge_until_writes_are_quiet_again(
         assert segments(connection) == 1
 
 
-def test_a_failing_merge_is_logged_and_not_retried_until_the_next_write(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize(
+    ("schema", "message", "traceback"),
+    [
+        # No trigram index at all: a server started with auto-migrate off on an old file. One line, no traceback.
+        (
+            "CREATE TABLE t (x)",
+            "search index upkeep waits for the schema (no such table: contacts_fts_upkeep): "
+            "run `zcontacts db upgrade`",
+            False,
+        ),
+        # Anything else (a table that is not the schema's) is a fault worth its traceback.
+        ("CREATE TABLE contacts_fts_upkeep (something_else INTEGER)", "search index merge failed", True),
+    ],
+)
+def test_a_failing_merge_is_logged_once_and_not_retried_until_the_next_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, schema: str, message: str, traceback: bool
 ) -> None:
     path = str(tmp_path / "plain.db")
     with _connection(path) as connection:
         connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("CREATE TABLE t (x)")  # no trigram index at all
+        connection.execute(schema)
     with caplog.at_level(logging.WARNING, logger="zcontacts"):
         compactor = _run_quick(path)
     assert not compactor.busy
     assert compactor.merges == 0
-    assert "search index merge failed" in caplog.text
+    (record,) = [r for r in caplog.records if "search index" in r.getMessage()]
+    assert record.getMessage() == message
+    assert (record.exc_info is not None) is traceback
 
 
 def test_only_sqlite_files_get_a_compactor(tmp_path: Path) -> None:

@@ -27,7 +27,7 @@ from zcontacts.errors import (
     SchemaBehind,
     ZohoError,
 )
-from zcontacts.storage.database import missing_table
+from zcontacts.storage.engine import missing_table
 
 log = logging.getLogger("zcontacts")
 # What Litestar's Request raises (as a 500) when the client goes away while its body is read.

@@ -52,7 +52,8 @@ from zcontacts.errors import (
     TooManyRequests,
     ZohoError,
 )
-from zcontacts.storage.database import Database, missing_table
+from zcontacts.storage.database import Database
+from zcontacts.storage.engine import missing_table
 
 if TYPE_CHECKING:
     from litestar.types import Receive, Scope

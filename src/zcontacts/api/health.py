@@ -17,7 +17,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from zcontacts.api.responses import json_response, message_body
 from zcontacts.errors import DatabaseUnavailable, NotReady
 from zcontacts.storage import migrate
-from zcontacts.storage.database import Database, first_line
+from zcontacts.storage.database import Database
+from zcontacts.storage.engine import first_line
 
 log = logging.getLogger("zcontacts")
 

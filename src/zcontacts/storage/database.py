@@ -38,7 +38,13 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
 from zcontacts.errors import DatabaseUnavailable, ServiceBusy
-from zcontacts.storage.engine import BUSY_TIMEOUT_MS, SQLITE_WRITE, is_sqlite, make_engine
+from zcontacts.storage.engine import (
+    BUSY_TIMEOUT_MS,
+    SQLITE_WRITE,
+    first_line,
+    is_sqlite,
+    make_engine,
+)
 from zcontacts.storage.page_marks import MOVES_KEY, MarkLedger, Marks, Move
 from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor, apply_pending, apply_step
 
@@ -717,18 +723,3 @@ def memo_size(rows: Sequence[bytes]) -> int:
 # What a kept row costs beyond its bytes (a bytes object's header, the tuple's slot), for the memo's budget.
 _ROW_OVERHEAD = 40
 _MAX_FACTS = 1024
-
-
-def first_line(error: BaseException | None) -> str:
-    """The first line of an error's message (a driver's can run to many), or its class name when it has none."""
-    text = "" if error is None else str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
-def missing_table(error: BaseException) -> bool:
-    """Whether a statement failed on a table the database does not have yet (its schema is behind this code's):
-    SQLite's "no such table", PostgreSQL's undefined_table (SQLSTATE 42P01)."""
-    original = getattr(error, "orig", None) or error
-    if isinstance(original, sqlite3.OperationalError):
-        return str(original).startswith("no such table")
-    return getattr(original, "sqlstate", None) == "42P01"

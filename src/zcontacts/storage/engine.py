@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -103,3 +104,18 @@ def _sqlite_engine(url: URL) -> Engine:
             connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def first_line(error: BaseException | None) -> str:
+    """The first line of an error's message (a driver's can run to many), or its class name when it has none."""
+    text = "" if error is None else str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def missing_table(error: BaseException) -> bool:
+    """Whether a statement failed on a table the database does not have yet (its schema is behind this code's):
+    SQLite's "no such table", PostgreSQL's undefined_table (SQLSTATE 42P01)."""
+    original = getattr(error, "orig", None) or error
+    if isinstance(original, sqlite3.OperationalError):
+        return str(original).startswith("no such table")
+    return getattr(original, "sqlstate", None) == "42P01"

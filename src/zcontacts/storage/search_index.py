@@ -36,7 +36,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from zcontacts.storage.engine import BUSY_TIMEOUT_MS
+from zcontacts.storage.engine import BUSY_TIMEOUT_MS, first_line, missing_table
 from zcontacts.storage.tables import TRIGRAM_KEYS
 
 log = logging.getLogger("zcontacts")
@@ -281,9 +281,16 @@ class IndexCompactor:
                             cancelled,
                         )
                         break
-        except sqlite3.Error:
-            # Not retried until the next writes: FTS5's own merging remains.
-            log.warning("search index merge failed", exc_info=True)
+        except sqlite3.Error as exc:
+            # Not retried until the next writes: FTS5's own merging remains. A schema behind this code's (a
+            # server started with auto-migrate off) is said in one line; the migration's commit is such a write.
+            if missing_table(exc):
+                log.warning(
+                    "search index upkeep waits for the schema (%s): run `zcontacts db upgrade`",
+                    first_line(exc),
+                )
+            else:
+                log.warning("search index merge failed", exc_info=True)
             finished = True
         finally:
             # Compact only if nobody wrote since the watcher's last reading (its own merge commits are
