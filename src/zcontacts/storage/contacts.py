@@ -35,10 +35,11 @@ from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
-from zcontacts.storage import ids
+from zcontacts.storage import ids, substring_plans
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
 from zcontacts.storage.prepared import Prepared, Runner
+from zcontacts.storage.substring_plans import Plan
 from zcontacts.storage.tables import (
     TRIGRAM_KEYS,
     contact_addresses,
@@ -69,6 +70,11 @@ _TOP = "\U0010ffff"
 # indexing (migration 0007): a superset of the rows that match, which the row's own key then confirms.
 _CANDIDATES = (
     "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {trigrams} "
+    "UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL"
+)
+# The same, for candidates already found (storage/substring_plans.py): a JSON array of ids.
+_LISTED = (
+    "SELECT value FROM json_each(?) "
     "UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL"
 )
 _FTS_MATCH = text(_CANDIDATES.format(trigrams=":p_trigrams")).columns(column("rowid", BigInteger))
@@ -166,7 +172,7 @@ def _shape(query: ListQuery) -> Shape:
 
 # FTS5's trigram index serves substrings of 3 characters or more; shorter ones would scan it anyway, and
 # SQLite 3.40 answers some of them wrongly (GLOB '*éa*' finds nothing). They scan the organization's rows.
-_SCAN = "scan"
+_SCAN = substring_plans.SCAN
 
 
 def _short(value: str) -> bool:
@@ -180,8 +186,8 @@ def scans(query: ListQuery) -> bool:
     return any(f.op == "contains" and _short(f.value) for f in query.filters)
 
 
-def _filter_parameters(organization_id: str, query: ListQuery) -> list[Any]:
-    """Parameters of the WHERE clause, in its order."""
+def _filter_parameters(organization_id: str, query: ListQuery, plan: Plan | None = None) -> list[Any]:
+    """Parameters of the WHERE clause, in its order: of `_shape(query)`, or with the search read by `plan`."""
     parameters: list[Any] = [int(organization_id)]
     if query.status is not None:
         parameters.append(query.status)
@@ -193,7 +199,13 @@ def _filter_parameters(organization_id: str, query: ListQuery) -> list[Any]:
         else:
             parameters.append(field_filter.value)
     if query.search_text:
-        parameters += _contains_parameters(query.search_text)
+        value = query.search_text
+        if plan is None:
+            parameters += _contains_parameters(value)
+        elif plan.kind == _SCAN:
+            parameters += [value, 0]
+        else:
+            parameters += [plan.listed or _trigram_query(value), value, 0]
     return parameters
 
 
@@ -214,11 +226,11 @@ def _sqlite_clauses(
         if op == "startswith":
             conditions.append(f"contacts.{key} >= ? AND contacts.{key} < ?")
         elif op in ("contains", _SCAN):
-            conditions.append((_SCAN_IN if op == _SCAN else _FTS_IN).format(key=key))
+            conditions.append(_SUBSTRING_IN[op].format(key=key))
         else:
             conditions.append(f"contacts.{key} = ?")
     if search:
-        conditions.append((_SCAN_IN if search == _SCAN else _FTS_IN).format(key="search_key"))
+        conditions.append(_SUBSTRING_IN[search].format(key="search_key"))
     direction = "DESC" if sort_order == "D" else "ASC"
     sort = _SORT_COLUMNS[sort_column].name
     # As list_statement: names are unique per organization, so a name sort has no id tie-break.
@@ -245,19 +257,42 @@ Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 
 def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
+    shape, plan = _shape(query), None
+    if shape[2] == substring_plans.TRIGRAM and not query.filters:
+        # A search with no filter but status: read the cheapest way (filters make listings short).
+        wanted = query.offset + query.per_page + 1
+        plan = substring_plans.plan(reader.connection, _trigram_query(query.search_text), wanted)
+        planned = (shape[0], shape[1], plan.kind, shape[3], shape[4])
+        if plan.budget is None:
+            return _read_page(reader, organization_id, query, planned, plan)
+        rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
+        if rows is not None:
+            return rows
+        # The term's rows were not spread along the listing as its estimate assumed: the trigram plan reads it.
+    return _read_page(reader, organization_id, query, shape, None)
+
+
+def _read_page(
+    reader: Reader, organization_id: str, query: ListQuery, shape: Shape, plan: Plan | None
+) -> list[bytes]:
+    """The page read by `shape` (the listing's, or with its search `plan`ned), from a mark when deep."""
+    parameters = _filter_parameters(organization_id, query, plan)
     if query.offset >= PAGE_MARK_EVERY:
-        return _deep_page(reader, organization_id, query)
-    sql, parameters = sqlite_page(organization_id, query)
+        return _deep_page(reader, organization_id, query, shape, parameters)
+    where, order = _sqlite_clauses(*shape)
+    sql = f"SELECT contacts.summary_doc \nFROM contacts \nWHERE {where} ORDER BY {order}\n LIMIT ? OFFSET ?"
     # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
-    return [row[0] for row in reader.fetch(sql, parameters)]
+    return [row[0] for row in reader.fetch(sql, [*parameters, query.per_page + 1, query.offset])]
 
 
-def _deep_page(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
-    shape = _shape(query)
-    parameters = _filter_parameters(organization_id, query)
+def _deep_page(
+    reader: Reader, organization_id: str, query: ListQuery, shape: Shape, parameters: list[Any]
+) -> list[bytes]:
     step = PAGE_MARK_EVERY
     with reader.snapshot(marks=True) as facts:
-        marks = _marks_of(reader, facts, shape, parameters, organization_id, query)
+        # Marks belong to the listing, whichever plan reads it.
+        listing = ("page marks", _shape(query), tuple(_filter_parameters(organization_id, query)))
+        marks = _marks_of(reader, facts, listing, organization_id, query)
         rank, key = marks.nearest(query.offset)
         if key is None or query.offset - rank >= step:
             target = query.offset // step * step
@@ -297,16 +332,14 @@ def _find_mark(
 def _marks_of(
     reader: Reader,
     facts: dict[Any, Any],
-    shape: Shape,
-    parameters: list[Any],
+    listing: tuple[str, Shape, tuple[Any, ...]],
     organization_id: str,
     query: ListQuery,
 ) -> Marks:
     """A listing's marks: followed across this process's writes when it has no filter but status and no
     search (storage/page_marks.py), else kept until any commit (the listings they serve are short)."""
-    listing = ("page marks", shape, tuple(parameters))
     descending = query.sort_order == "D"
-    if not shape[1] and not shape[2]:
+    if not query.filters and not query.search_text:
         kept = reader.listing_marks(
             listing,
             lambda applied: Marks(
@@ -378,6 +411,14 @@ def seek_page_sql(shape: Shape) -> str:
 # index still holds for rows since changed or deleted (storage/search_index.py keeps the queue short).
 _SCAN_IN = "instr(contacts.{key}, ?) > ?"
 _FTS_IN = "contacts.contact_id IN (" + _CANDIDATES.format(trigrams="?") + ") AND " + _SCAN_IN
+# The same test, with the unary + keeping SQLite from reading rows by it: the listing's index is walked in order
+# and the candidates, gathered once, rule out rows on their index entry (storage/substring_plans.py).
+_SUBSTRING_IN = {
+    substring_plans.TRIGRAM: _FTS_IN,
+    substring_plans.SCAN: _SCAN_IN,
+    substring_plans.MEMBER: "+" + _FTS_IN,
+    substring_plans.LISTED: "contacts.contact_id IN (" + _LISTED + ") AND " + _SCAN_IN,
+}
 
 
 def _trigram_query(value: str) -> str:

@@ -25,6 +25,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from functools import partial
@@ -591,6 +592,10 @@ def _sqlite_busy(exc: OperationalError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
+# How often a read under a deadline looks at the clock: every 1,000 SQLite VM steps (a few µs of work each time).
+DEADLINE_STEPS = 1000
+
+
 class Reader:
     """One thread's raw SQLite connection for hot reads, in autocommit mode: a single statement is its own
     consistent snapshot and sees every committed write. It also keeps what it derived from the data (where deep
@@ -615,6 +620,22 @@ class Reader:
         rows: list[Any] = self.connection.execute(sql, parameters).fetchall()
         return rows
 
+    def within(self, seconds: float, read: Callable[[], T]) -> T | None:
+        """What `read` returns (it reads through this reader), or None when its statements ran past `seconds`:
+        SQLite stops them (a progress handler every DEADLINE_STEPS VM steps) and any read transaction is ended."""
+        deadline = time.perf_counter() + seconds
+        self.connection.set_progress_handler(lambda: time.perf_counter() > deadline, DEADLINE_STEPS)
+        try:
+            return read()
+        except sqlite3.OperationalError as exc:
+            if str(exc) != "interrupted":
+                raise
+            return None
+        finally:
+            self.connection.set_progress_handler(None, 0)
+            if self.connection.in_transaction:  # a stopped read inside a snapshot
+                self.connection.execute("ROLLBACK")
+
     @contextmanager
     def snapshot(self, *, marks: bool = False) -> Iterator[dict[Any, Any]]:
         """One read transaction: every fetch inside reads the same snapshot. Yields the facts dict, emptied
@@ -637,7 +658,8 @@ class Reader:
             yield self._facts
         finally:
             self._writer_versions = None
-            self.connection.execute("COMMIT")
+            if self.connection.in_transaction:  # a statement stopped by `within` ends it (SQLITE_INTERRUPT)
+                self.connection.execute("COMMIT")
 
     def listing_marks(self, key: Hashable, new: Callable[[int], Marks]) -> Marks | None:
         """The deep-page marks of listing `key` kept across this process's writes, exact for this snapshot

@@ -1,0 +1,108 @@
+"""Which way SQLite reads a search page: from the trigram index's candidates, or along the listing's order.
+
+A search of 3 or more characters had one plan: take every row whose keys hold the term's trigrams (FTS5), confirm
+each on its own key, sort them, keep a page. That costs ~3.5 µs a candidate over 1,000,000 customers (a random
+row read each), so a rare term takes a fraction of a millisecond and a common one does not: `search_text=com`
+(every gmail and outlook address, 399,700 rows) took 0.5-1.3 s, `labs` (84,118) 190-270 ms. A common term is
+better read the other way ("scan"): walk the listing in its order (an index) and keep the rows whose key holds
+it, stopping at the page's end: at 40 % of the rows a page is ~500 rows walked, 1-2 ms. Between the two,
+"member" walks the listing's index too but first gathers the candidates into a set, so most rows are ruled out on
+their index entry (the id) without reading the row.
+
+Each costs, in µs, measured over 1,000,000 customers (docs/PERFORMANCE.md):
+  trigram:  3.5 per candidate (its row read, its key confirmed, then sorted)
+  scan:     3.4 per row walked (every row read for its key)
+  member:   0.48 per row walked + 0.17 per candidate (the set)
+where rows walked ≈ (offset + page + 1) ÷ the term's share of the rows. The share comes from the candidates in id
+order, read up to SAMPLE of them (0.1-0.3 ms for a broad term). Fewer than SAMPLE: their number is known, and if
+the trigram plan wins they are handed to the page query (LISTED), so the index is not searched twice. SAMPLE or
+more: the SAMPLE-th candidate's id says how far into the id range SAMPLE candidates reach, and ids grow with
+creation, so a term spread over the customers reaches proportionally far.
+
+The walks assume the term's rows are spread evenly along the listing's order, which a term can break (`ivan`:
+every Ivan sits together in name order, 40 % of the way in), so a walk runs under a deadline (Reader.within) and
+past it the trigram plan reads the page. Every plan returns the same rows in the same order; an estimate that is
+off costs time, never an answer (tests/storage/test_substring_plans.py)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import NamedTuple
+
+from zcontacts.storage.search_index import indexed_rows
+
+TRIGRAM = "contains"  # the listing shape's name for the trigram plan (storage/contacts.py)
+LISTED = "listed"  # the trigram plan with its candidates already in hand (fewer than SAMPLE)
+SCAN = "scan"
+MEMBER = "member"
+
+SAMPLE = 4000
+TRIGRAM_PER_CANDIDATE = 3.5
+SCAN_PER_ROW = 3.4
+MEMBER_PER_ROW = 0.48
+MEMBER_PER_CANDIDATE = 0.17
+
+# The candidates as the trigram plan takes them, in id order, up to SAMPLE of them.
+_SAMPLE_SQL = "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ? ORDER BY rowid LIMIT ?"
+_ID_RANGE = "SELECT (SELECT min(contact_id) FROM contacts), (SELECT max(contact_id) FROM contacts)"
+
+
+class Plan(NamedTuple):
+    """How to read the page. LISTED: `listed` holds the candidates (a JSON array of ids) the page query reads.
+    SCAN and MEMBER: `budget` is how long the walk may take before the page is read the trigram way instead."""
+
+    kind: str
+    listed: str | None = None
+    budget: float | None = None
+
+
+def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int) -> Plan:
+    """The cheapest plan for a page whose last row is the `wanted`-th of the listing (offset + page + 1)."""
+    rows = indexed_rows(connection)
+    sample = [rowid for (rowid,) in connection.execute(_SAMPLE_SQL, (trigram_query, SAMPLE))]
+    if len(sample) < SAMPLE:
+        chosen = choose(Estimate(float(len(sample)), rows), wanted)
+        if chosen.kind == TRIGRAM:
+            # Every candidate is known: the page query need not look them up again.
+            return Plan(LISTED, listed=json.dumps(sample, separators=(",", ":")))
+        return chosen
+    low, high = connection.execute(_ID_RANGE).fetchone()
+    if low is None or high is None or high <= low:
+        return choose(Estimate(float(rows), rows), wanted)
+    # Ids grow with creation: SAMPLE candidates spread over the customers reach this share of the id range.
+    reached = max(1, sample[-1] - int(low) + 1) / (int(high) - int(low) + 1)
+    return choose(Estimate(min(float(rows), SAMPLE / min(1.0, reached)), rows), wanted)
+
+
+class Estimate(NamedTuple):
+    """What a plan's cost depends on: the term's candidates (estimated past SAMPLE) and the rows indexed."""
+
+    candidates: float
+    rows: int
+
+
+# A walk's estimate assumes the term's rows are spread evenly along the listing's order; a term that names where
+# the order is (`ivan`: the Ivans are together in name order, ~40 % of the way) makes it walk far longer. So a walk
+# gets three times its estimate (at least MIN_BUDGET, at most the trigram plan's), then the trigram plan reads the
+# page: an uneven term costs at most about twice what the trigram plan alone would have.
+MIN_BUDGET = 0.002
+
+
+def choose(found: Estimate, wanted: int) -> Plan:
+    """The cheapest of the trigram, scan and member plans for a page whose last row is the `wanted`-th."""
+    candidates = max(found.candidates, 0.0)
+    if candidates < 1 or found.rows < 1:
+        return Plan(TRIGRAM)  # nothing to walk for: the index answers at once
+    share = min(1.0, candidates / found.rows)
+    walked = min(float(found.rows), wanted / share)
+    trigram = TRIGRAM_PER_CANDIDATE * candidates
+    costs = {
+        TRIGRAM: trigram,
+        SCAN: SCAN_PER_ROW * walked,
+        MEMBER: MEMBER_PER_ROW * walked + MEMBER_PER_CANDIDATE * candidates,
+    }
+    kind = min(costs, key=costs.__getitem__)
+    if kind == TRIGRAM:
+        return Plan(TRIGRAM)
+    return Plan(kind, budget=max(MIN_BUDGET, min(3 * costs[kind], trigram) / 1e6))

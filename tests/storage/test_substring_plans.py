@@ -1,0 +1,255 @@
+"""Searches read by plan (storage/substring_plans.py): each plan serves exactly the rows, in the same order, as the
+trigram plan the listing's own SQL uses (pages and deep pages, every sort, with and without status, through
+renames, deletes and a queue not yet in the index); the walks read an index in the listing's order without
+sorting; the cheapest plan is chosen; and a walk that runs past its budget gives way to the trigram plan."""
+
+from __future__ import annotations
+
+import random
+import sqlite3
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from tests.helpers import CONTACTS, Tenant, make_contact
+from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
+from zcontacts.storage import contacts as contacts_storage
+from zcontacts.storage import database as database_module
+from zcontacts.storage import substring_plans
+from zcontacts.storage.contacts import _sqlite_clauses, _sqlite_page_rows, _trigram_query, sqlite_page
+from zcontacts.storage.database import Database, Reader
+from zcontacts.storage.substring_plans import (
+    LISTED,
+    MEMBER,
+    MIN_BUDGET,
+    SCAN,
+    TRIGRAM,
+    Estimate,
+    Plan,
+    choose,
+)
+
+pytestmark = pytest.mark.backends("sqlite")  # the plans are SQLite's hot reader's
+
+WORDS = [
+    "Acme",
+    "Zylo",
+    "Straße",
+    "O'Neil",
+    "Café",
+    "Tea [x]*?",
+    "日本語テキスト",
+    "Northwind",
+    "Acorn",
+    "acmeacme",
+]
+TERMS = ["acme", "com", "gmail.com", "café", "strasse", "[x]*", "日本語", "zylo acorn", "north", "absent"]
+LISTINGS = [
+    *[[("sort_column", c), ("sort_order", o)] for c in SORT_COLUMNS for o in "AD"],
+    [("filter_by", "Status.Active")],
+    [("filter_by", "Status.Inactive"), ("sort_column", "created_time"), ("sort_order", "D")],
+]  # fmt: skip
+
+
+@pytest.fixture
+def people(client: Any, tenant: Tenant, database: Database) -> list[str]:
+    """60 customers of repeated words (so terms are broad, rare or absent), with ties on the other sorts, some
+    inactive, some renamed or deleted after the index took them (stale entries) and some still queued."""
+    rng = random.Random(11)
+    ids = [
+        make_contact(
+            client,
+            tenant,
+            contact_name=f"{rng.choice(WORDS)} {rng.choice(WORDS)} {n:02d}",
+            company_name=f"{rng.choice(WORDS)} Ltd",
+            email=f"p{n}@{rng.choice(['gmail', 'corp', 'mail'])}.com",
+        )["contact_id"]
+        for n in range(60)
+    ]
+    database.run(lambda c: c.exec_driver_sql(
+        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 4, updated_at_ms = 5000 - contact_id % 3, "
+        "status = CASE WHEN contact_id % 5 = 0 THEN 'inactive' ELSE 'active' END"), write=True)  # fmt: skip
+    for contact_id in ids[:6]:
+        assert client.delete(f"{CONTACTS}/{contact_id}", headers=tenant.headers).status_code == 200
+    for n, contact_id in enumerate(ids[6:12]):
+        body = {"contact_name": f"Renamed {n} {rng.choice(WORDS)}", "email": f"r{n}@gmail.com"}
+        assert client.put(f"{CONTACTS}/{contact_id}", json=body, headers=tenant.headers).status_code == 200
+    return ids[6:]
+
+
+def _forced(kind: str) -> Callable[[sqlite3.Connection, str, int], Plan]:
+    """A planner that always picks `kind` (LISTED with the term's real candidates, walks with time to spare)."""
+
+    def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int) -> Plan:
+        if kind == LISTED:
+            found = connection.execute(substring_plans._SAMPLE_SQL, (trigram_query, 10**9)).fetchall()
+            return Plan(LISTED, listed="[" + ",".join(str(rowid) for (rowid,) in found) + "]")
+        return Plan(kind, budget=None if kind == TRIGRAM else 30.0)
+
+    return plan
+
+
+def _expected(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
+    """The page the listing's own SQL reads (the trigram plan, plain OFFSET)."""
+    sql, parameters = sqlite_page(organization_id, query)
+    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
+
+
+@pytest.mark.parametrize("kind", [TRIGRAM, LISTED, SCAN, MEMBER])
+def test_every_plan_reads_the_same_pages(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    monkeypatch.setattr(substring_plans, "plan", _forced(kind))
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # deep pages from the third row on
+    reader = database.reader()
+    compared = 0
+    for term in TERMS:
+        for listing in LISTINGS:
+            for per_page in (2, 7):
+                for page in (1, 2, 3, 5, 9):
+                    params = [
+                        *listing,
+                        ("search_text", term),
+                        ("page", str(page)),
+                        ("per_page", str(per_page)),
+                    ]
+                    query = parse_list_query(params)
+                    expected = _expected(database, tenant.organization_id, query)
+                    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected, params
+                    compared += bool(expected)
+    assert compared > 300  # most pages hold rows: the terms are not all absent
+    assert not reader.connection.in_transaction
+
+
+def test_a_walk_past_its_budget_gives_way_to_the_trigram_plan(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(substring_plans, "plan", _forced(MEMBER))
+    reader = database.reader()
+    tried: list[float] = []
+
+    def overran(seconds: float, read: Callable[[], Any]) -> None:
+        tried.append(seconds)
+        return None  # as Reader.within answers when SQLite was stopped
+
+    monkeypatch.setattr(reader, "within", overran)
+    for page in (1, 4):
+        query = parse_list_query([("search_text", "acme"), ("page", str(page)), ("per_page", "3")])
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+            database, tenant.organization_id, query
+        )
+    assert tried == [30.0, 30.0]
+
+
+SLOW = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) SELECT count(*) FROM n"
+
+
+def test_within_stops_a_read_at_its_deadline(database: Database) -> None:
+    reader = database.reader()
+    assert reader.within(0.01, lambda: reader.fetch(SLOW, ())) is None
+
+    def in_a_snapshot() -> list[Any]:
+        with reader.snapshot():
+            return reader.fetch(SLOW, ())
+
+    assert reader.within(0.01, in_a_snapshot) is None
+    assert not reader.connection.in_transaction  # the snapshot's transaction was ended
+    assert reader.within(5, lambda: reader.fetch("SELECT 2", ())) == [(2,)]
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        reader.within(5, lambda: reader.fetch("SELECT * FROM nowhere", ()))
+    # The deadline is gone afterwards: the reader's next statements run to the end.
+    assert reader.fetch("SELECT count(*) FROM (SELECT 1 UNION ALL SELECT 2)", ()) == [(2,)]
+
+
+@pytest.mark.parametrize("status", [False, True])
+@pytest.mark.parametrize("kind", [SCAN, MEMBER])
+def test_walks_read_an_index_in_the_listing_order(database: Database, kind: str, status: bool) -> None:
+    """No table scan and no sort: the page ends after its rows, wherever they are (EXPLAIN QUERY PLAN)."""
+    for column in SORT_COLUMNS:
+        for order in "AD":
+            where, ordered = _sqlite_clauses(status, (), kind, column, order)
+            sql = (
+                f"SELECT contacts.summary_doc FROM contacts WHERE {where} ORDER BY {ordered} LIMIT ? OFFSET ?"
+            )
+            plan = " / ".join(
+                row[3] for row in database.fetch(f"EXPLAIN QUERY PLAN {sql}", [1] * sql.count("?"))
+            )
+            assert plan.startswith("SEARCH contacts USING"), plan
+            assert "INDEX" in plan.split(" / ")[0], plan
+            assert "FOR ORDER BY" not in plan, plan
+
+
+def test_listed_candidates_are_looked_up_by_id(database: Database) -> None:
+    where, order = _sqlite_clauses(False, (), LISTED, "contact_name", "A")
+    sql = f"SELECT contacts.summary_doc FROM contacts WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    plan = [row[3] for row in database.fetch(f"EXPLAIN QUERY PLAN {sql}", [1, "[1,2]", "x", 0, 1, 0])]
+    assert plan[0] == "SEARCH contacts USING INDEX sqlite_autoindex_contacts_1 (contact_id=?)", plan
+
+
+def test_the_cheapest_plan_is_chosen() -> None:
+    million = 1_000_000
+    # A term in most rows: a page is a short walk.
+    assert choose(Estimate(600_000, million), 201).kind == SCAN
+    # Fewer: the walk is longer and the candidates, gathered once, rule rows out on the index.
+    assert choose(Estimate(30_000, million), 201).kind == MEMBER
+    assert choose(Estimate(83_000, million), 1001).kind == MEMBER
+    # Rare: read the candidates.
+    assert choose(Estimate(1_500, million), 201) == Plan(TRIGRAM)
+    assert choose(Estimate(0, million), 201) == Plan(TRIGRAM)
+    assert choose(Estimate(5, 0), 201) == Plan(TRIGRAM)
+    # Deep pages of a fairly rare term walk too far: read the candidates.
+    assert choose(Estimate(10_000, million), 4001).kind == TRIGRAM
+
+
+def test_a_walk_gets_a_bounded_budget() -> None:
+    broad = choose(Estimate(1_000_000, 1_000_000), 101)
+    assert broad.kind == SCAN
+    assert broad.budget == MIN_BUDGET  # three times ~0.34 ms is less than the least budget
+    medium = choose(Estimate(30_000, 1_000_000), 201)
+    trigram_seconds = 3.5 * 30_000 / 1e6
+    assert medium.budget is not None
+    assert MIN_BUDGET < medium.budget < trigram_seconds
+
+
+def test_the_planner_lists_a_few_candidates_and_estimates_many(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader: Reader = database.reader()
+    few = substring_plans.plan(reader.connection, _trigram_query("northwind"), 201)
+    candidates = reader.fetch(substring_plans._SAMPLE_SQL, (_trigram_query("northwind"), 10**9))
+    if few.kind == LISTED:
+        assert few.listed == "[" + ",".join(str(rowid) for (rowid,) in candidates) + "]"
+    # Past SAMPLE candidates the count is estimated from how far into the ids they reach: a term in every
+    # row reaches as far as the sample's size says, so it is broad and walked.
+    monkeypatch.setattr(substring_plans, "SAMPLE", 4)
+    broad = substring_plans.plan(reader.connection, _trigram_query(".com"), 201)
+    assert broad.kind in (SCAN, MEMBER)
+    assert broad.budget is not None
+
+
+def test_a_walk_stopped_mid_page_leaves_the_reader_clean(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Walks with no time at all: SQLite stops them inside the page's statements (deep pages: inside their
+    snapshot), and every page still comes from the trigram plan, the reader out of any transaction."""
+    monkeypatch.setattr(substring_plans, "plan", lambda *_: Plan(SCAN, budget=0.0))
+    monkeypatch.setattr(database_module, "DEADLINE_STEPS", 10)  # these pages are short
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
+    reader = database.reader()
+    within = reader.within
+    stopped = []
+
+    def counted(seconds: float, read: Callable[[], Any]) -> Any:
+        result = within(seconds, read)
+        stopped.append(result is None)
+        return result
+
+    monkeypatch.setattr(reader, "within", counted)
+    for page in range(1, 12):
+        query = parse_list_query([("search_text", "com"), ("page", str(page)), ("per_page", "4")])
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+            database, tenant.organization_id, query
+        )
+        assert not reader.connection.in_transaction
+    assert sum(stopped) >= 5, stopped
