@@ -187,7 +187,8 @@ def scans(query: ListQuery) -> bool:
 
 
 def _filter_parameters(organization_id: str, query: ListQuery, plan: Plan | None = None) -> list[Any]:
-    """Parameters of the WHERE clause, in its order: of `_shape(query)`, or with the search read by `plan`."""
+    """Parameters of the WHERE clause, in its order: of `_shape(query)`, or with its one substring read by
+    `plan` (see _planned_term)."""
     parameters: list[Any] = [int(organization_id)]
     if query.status is not None:
         parameters.append(query.status)
@@ -195,22 +196,39 @@ def _filter_parameters(organization_id: str, query: ListQuery, plan: Plan | None
         if field_filter.op == "startswith":
             parameters += [field_filter.value, field_filter.value + _TOP]
         elif field_filter.op == "contains":
-            parameters += _contains_parameters(field_filter.value)
+            parameters += _contains_parameters(field_filter.value, plan)
         else:
             parameters.append(field_filter.value)
     if query.search_text:
-        value = query.search_text
-        if plan is None:
-            parameters += _contains_parameters(value)
-        elif plan.kind == _SCAN:
-            parameters += [value, 0]
-        else:
-            parameters += [plan.listed or _trigram_query(value), value, 0]
+        parameters += _contains_parameters(query.search_text, plan)
     return parameters
 
 
-def _contains_parameters(value: str) -> list[Any]:
-    return [value, 0] if _short(value) else [_trigram_query(value), value, 0]
+def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
+    if plan is None:
+        return [value, 0] if _short(value) else [_trigram_query(value), value, 0]
+    if plan.kind == _SCAN:
+        return [value, 0]
+    return [plan.listed or _trigram_query(value), value, 0]
+
+
+def _planned_term(query: ListQuery) -> str | None:
+    """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, of 3 or more
+    characters, with no other filter but status (filters by value make listings short). None: no choice."""
+    terms = [f.value for f in query.filters if f.op == "contains"]
+    if query.search_text:
+        terms.append(query.search_text)
+    if len(terms) != 1 or len(query.filters) > len(terms) - bool(query.search_text) or _short(terms[0]):
+        return None
+    return terms[0]
+
+
+def _with_plan(shape: Shape, kind: str) -> Shape:
+    """`shape` with its one substring (see _planned_term) read by plan `kind`."""
+    status, filters, search, sort_column, sort_order = shape
+    if search:
+        return status, filters, kind, sort_column, sort_order
+    return status, tuple((field, kind) for field, _ in filters), search, sort_column, sort_order
 
 
 @lru_cache(maxsize=512)
@@ -225,7 +243,7 @@ def _sqlite_clauses(
         key = f"{field}_key"
         if op == "startswith":
             conditions.append(f"contacts.{key} >= ? AND contacts.{key} < ?")
-        elif op in ("contains", _SCAN):
+        elif op in _SUBSTRING_IN:
             conditions.append(_SUBSTRING_IN[op].format(key=key))
         else:
             conditions.append(f"contacts.{key} = ?")
@@ -257,12 +275,12 @@ Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 
 def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
-    shape, plan = _shape(query), None
-    if shape[2] == substring_plans.TRIGRAM and not query.filters:
-        # A search with no filter but status: read the cheapest way (filters make listings short).
+    shape = _shape(query)
+    term = _planned_term(query)
+    if term is not None:
         wanted = query.offset + query.per_page + 1
-        plan = substring_plans.plan(reader.connection, _trigram_query(query.search_text), wanted)
-        planned = (shape[0], shape[1], plan.kind, shape[3], shape[4])
+        plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted)
+        planned = _with_plan(shape, plan.kind)
         if plan.budget is None:
             return _read_page(reader, organization_id, query, planned, plan)
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
