@@ -24,6 +24,7 @@ from sqlalchemy import Connection
 
 from bench import data, servers, setup, wrk
 from bench.report import COLD_STARTS, Cell, check_targets, checks_table, markdown_table, results_table
+from bench.search_plans import search_plans_table
 from bench.workloads import (
     DESCRIPTIONS,
     JSON_SERVER,
@@ -130,6 +131,8 @@ def main(argv: list[str] | None = None) -> None:
                 f"page cache: read the {size_bytes / 2**30:.1f} GiB file of {size:,} customers in {seconds:.1f} s"
             )
             print_plans(loaded, size_workloads)
+            if size >= 100_000:
+                console.print(search_plans_table(loaded))
             outcome = run_size(
                 loaded, small, size_workloads, connections, wanted, args, progress=progress, notes=notes
             )

@@ -8,11 +8,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from bench.data import customer_body, search_term
+from bench.data import customer_body, dataset, search_term
 from bench.report import Cell, check_targets, markdown_table, ratio
 from bench.run import past_deleted
+from bench.search_plans import LISTINGS, search_plans_table
 from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
+from rich.console import Console
 
 from bench import servers
 from zcontacts.cli import SERVE_HTTP, event_loop_for
@@ -247,3 +249,14 @@ def test_the_starlette_limit_answers_as_the_raw_limit(
     framed_answers = asyncio.run(answers(create_app()))
     assert len(framed_answers) >= len(WORKLOADS)
     assert framed_answers == asyncio.run(answers(LimitApp(str(raw))))
+
+
+def test_search_plans_table_compares_every_plan_with_the_trigram_plan() -> None:
+    console = Console(record=True, width=200)
+    console.print(search_plans_table(dataset(300)))
+    lines = [line for line in console.export_text().splitlines() if "=" in line and "│" in line]
+    assert len(lines) == len(LISTINGS) + 1
+    for line in lines:
+        cells = [cell.strip() for cell in line.split("│")[1:-1]]
+        assert cells[1] in ("contains", "listed", "scan", "member"), line
+        assert cells[4] in ("yes", ""), line  # deep pages are not compared
