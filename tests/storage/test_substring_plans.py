@@ -124,7 +124,7 @@ def test_a_walk_past_its_budget_gives_way_to_the_trigram_plan(
 ) -> None:
     monkeypatch.setattr(substring_plans, "plan", _forced(MEMBER))
     reader = database.reader()
-    tried: list[float] = []
+    tried: list[float] = []  # the budgets given
 
     def overran(seconds: float, read: Callable[[], Any]) -> None:
         tried.append(seconds)
@@ -207,13 +207,16 @@ def test_the_cheapest_plan_is_chosen() -> None:
 
 
 def test_a_walk_gets_a_bounded_budget() -> None:
+    # A broad term: a quarter of what the trigram plan would cost, however quick the walk's estimate.
     broad = choose(Estimate(1_000_000, 1_000_000), 101)
     assert broad.kind == SCAN
-    assert broad.budget == MIN_BUDGET  # three times ~0.34 ms is less than the least budget
-    medium = choose(Estimate(30_000, 1_000_000), 201)
-    trigram_seconds = 3.5 * 30_000 / 1e6
-    assert medium.budget is not None
-    assert MIN_BUDGET < medium.budget < trigram_seconds
+    assert broad.budget == pytest.approx(3.5 * 1_000_000 / 4 / 1e6)
+    # Three times the walk's estimate when that is more, never more than the trigram plan's.
+    medium = choose(Estimate(30_000, 2_000_000), 201)
+    assert medium.kind == MEMBER
+    walk = 0.48 * 201 / (30_000 / 2_000_000) + 0.17 * 30_000
+    assert medium.budget == pytest.approx(min(3 * walk, 3.5 * 30_000) / 1e6)
+    assert choose(Estimate(100, 100), 1).budget == MIN_BUDGET
 
 
 def test_the_planner_lists_a_few_candidates_and_estimates_many(

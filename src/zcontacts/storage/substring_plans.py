@@ -84,8 +84,10 @@ class Estimate(NamedTuple):
 
 # A walk's estimate assumes the term's rows are spread evenly along the listing's order; a term that names where
 # the order is (`ivan`: the Ivans are together in name order, ~40 % of the way) makes it walk far longer. So a walk
-# gets three times its estimate (at least MIN_BUDGET, at most the trigram plan's), then the trigram plan reads the
-# page: an uneven term costs at most about twice what the trigram plan alone would have.
+# gets three times its estimate, then the trigram plan reads the page. Never less than a quarter of the trigram
+# plan's estimate: a walk slowed by a cold cache or a busy machine must not hand a broad term to a plan a hundred
+# times slower (the first `com` served after a start took 0.8 s with three times its estimate, 5 ms); an uneven
+# term costs at most about 1.25 times the trigram plan alone, or its estimate's three times on top of it.
 MIN_BUDGET = 0.002
 
 
@@ -105,4 +107,5 @@ def choose(found: Estimate, wanted: int) -> Plan:
     kind = min(costs, key=costs.__getitem__)
     if kind == TRIGRAM:
         return Plan(TRIGRAM)
-    return Plan(kind, budget=max(MIN_BUDGET, min(3 * costs[kind], trigram) / 1e6))
+    budget = min(max(3 * costs[kind], trigram / 4), trigram) / 1e6
+    return Plan(kind, budget=max(MIN_BUDGET, budget))
