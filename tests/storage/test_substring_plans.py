@@ -17,7 +17,13 @@ from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import database as database_module
 from zcontacts.storage import substring_plans
-from zcontacts.storage.contacts import _sqlite_clauses, _sqlite_page_rows, _trigram_query, sqlite_page
+from zcontacts.storage.contacts import (
+    ContactsRepo,
+    _sqlite_clauses,
+    _sqlite_page_rows,
+    _trigram_query,
+    sqlite_page,
+)
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.substring_plans import (
     LISTED,
@@ -253,10 +259,13 @@ def test_a_walk_stopped_mid_page_leaves_the_reader_clean(
         return result
 
     monkeypatch.setattr(reader, "within", counted)
+    repo = ContactsRepo(reader=reader)
     for page in range(1, 12):
         query = parse_list_query([("search_text", "com"), ("page", str(page)), ("per_page", "4")])
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
-            database, tenant.organization_id, query
-        )
+        expected = _expected(database, tenant.organization_id, query)
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
         assert not reader.connection.in_transaction
-    assert sum(stopped) >= 5, stopped
+        # As served: through the page memo, deep pages inside its snapshot.
+        assert repo.list_summaries(tenant.organization_id, query) == expected
+        assert not reader.connection.in_transaction
+    assert sum(stopped) >= 10, stopped

@@ -622,8 +622,12 @@ class Reader:
 
     def within(self, seconds: float, read: Callable[[], T]) -> T | None:
         """What `read` returns (it reads through this reader), or None when its statements ran past `seconds`:
-        SQLite stops them (a progress handler every DEADLINE_STEPS VM steps) and any read transaction is ended."""
+        SQLite stops them (a progress handler every DEADLINE_STEPS VM steps), ending any read transaction (one
+        `read` began is rolled back here; a caller's, SQLite rolls back itself)."""
         deadline = time.perf_counter() + seconds
+        outer = (
+            self.connection.in_transaction
+        )  # a caller's snapshot: SQLite ends it if a statement is stopped
         self.connection.set_progress_handler(lambda: time.perf_counter() > deadline, DEADLINE_STEPS)
         try:
             return read()
@@ -633,7 +637,7 @@ class Reader:
             return None
         finally:
             self.connection.set_progress_handler(None, 0)
-            if self.connection.in_transaction:  # a stopped read inside a snapshot
+            if self.connection.in_transaction and not outer:  # a snapshot `read` began and could not end
                 self.connection.execute("ROLLBACK")
 
     @contextmanager
