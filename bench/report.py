@@ -3,7 +3,7 @@ targets checked one by one. Pure functions over measured cells (unit-tested), pl
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rich.table import Table
@@ -75,9 +75,16 @@ def _where(key: Key) -> str:
 
 
 def check_targets(
-    cells: list[Cell], *, cold_start_s: float | None, peak_rss_mb: float | None, list_limit_ms: float = 20.0
+    cells: list[Cell],
+    *,
+    cold_start_s: float | None,
+    peak_rss_mb: float | None,
+    list_limit_ms: float = 20.0,
+    search_pages: Sequence[tuple[str, float]] = (),
 ) -> list[Check]:
-    """The issue's targets, evaluated on every cell they apply to (the worst cell decides)."""
+    """The issue's targets, evaluated on every cell they apply to (the worst cell decides). `search_pages`:
+    (listing, ms in process) of search pages over 1,000,000 customers that no cell measures (bench/search_plans.py),
+    which "any list page" counts too."""
     grouped = by_key(cells)
     checks: list[Check] = []
 
@@ -126,11 +133,17 @@ def check_targets(
     ]
     if big:
         worst = max(big, key=lambda c: c.p99_ms)
+        detail = (
+            f"worst p99 {worst.p99_ms:.1f} ms, p50 {worst.p50_ms:.1f} ms ({worst.workload}, 1 connection)"
+        )
+        slowest = max(search_pages, key=lambda page: page[1], default=None)
+        if slowest is not None:
+            detail += f"; search pages in process up to {slowest[1]:,.1f} ms ({slowest[0]})"
         checks.append(
             Check(
                 f"any list page over 1,000,000 customers < {list_limit_ms:.0f} ms server time",
-                worst.p99_ms < list_limit_ms,
-                f"worst p99 {worst.p99_ms:.1f} ms, p50 {worst.p50_ms:.1f} ms ({worst.workload}, 1 connection)",
+                worst.p99_ms < list_limit_ms and (slowest is None or slowest[1] < list_limit_ms),
+                detail,
             )
         )
     else:

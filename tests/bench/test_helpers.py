@@ -11,7 +11,7 @@ import pytest
 from bench.data import customer_body, dataset, search_term
 from bench.report import Cell, check_targets, markdown_table, ratio
 from bench.run import past_deleted
-from bench.search_plans import LISTINGS, search_plans_table
+from bench.search_plans import LISTINGS, search_pages, search_plans_table
 from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
 from rich.console import Console
@@ -131,6 +131,14 @@ def test_ratios_and_checks_take_the_worst_cell() -> None:
     assert (starlette.met, starlette.detail) == (False, "worst 0.50× (get c16 n=10,000)")
     assert checks["p99 < 20 ms at 64 connections"].met is False
     assert checks["any list page over 1,000,000 customers < 20 ms server time"].met is True
+    # Search pages no cell measures count too.
+    searched = [("search_text=com", 1.6), ("search_text=ivan", 104.0), ("search_text=labs", 3.6)]
+    with_searches = {
+        c.name: c for c in check_targets(cells, cold_start_s=0.8, peak_rss_mb=200, search_pages=searched)
+    }
+    page_check = with_searches["any list page over 1,000,000 customers < 20 ms server time"]
+    assert page_check.met is False
+    assert "up to 104.0 ms (search_text=ivan)" in page_check.detail
     assert checks["cold start < 1 s"].met is True
     assert checks["resident memory < 150 MB under load"].met is False
     assert "| 10,000 | get | 16 | 3,000 | 1.00 | 5.00 | 4,000 | 0.75× | 6,000 | 0.50× |" in markdown_table(
@@ -252,8 +260,11 @@ def test_the_starlette_limit_answers_as_the_raw_limit(
 
 
 def test_search_plans_table_compares_every_plan_with_the_trigram_plan() -> None:
+    loaded = dataset(300)
+    pages = search_pages(loaded)
+    assert all(page.same in (True, None) for page in pages)
     console = Console(record=True, width=200)
-    console.print(search_plans_table(dataset(300)))
+    console.print(search_plans_table(loaded.count, pages))
     lines = [line for line in console.export_text().splitlines() if "=" in line and "│" in line]
     assert len(lines) == len(LISTINGS) + 1
     for line in lines:
