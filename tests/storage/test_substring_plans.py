@@ -11,9 +11,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import CONTACTS, Tenant, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
+from zcontacts.errors import ZohoError
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import database as database_module
 from zcontacts.storage import substring_plans
@@ -269,3 +272,52 @@ def test_a_walk_stopped_mid_page_leaves_the_reader_clean(
         assert repo.list_summaries(tenant.organization_id, query) == expected
         assert not reader.connection.in_transaction
     assert sum(stopped) >= 10, stopped
+
+
+TRICKY = ["Straße", "STRASSE", "İstanbul", "Ωmega", "ﬁne", "Café", "cafe", "日本語テキスト", "O'Neil", "ΣΊΣΥΦΟΣ",
+          "Tea [x]*?", 'Say "Hi"', "émile", "Ǆemal"]  # fmt: skip
+
+
+def test_every_plan_agrees_with_a_scan_on_any_term(
+    client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random terms (pieces of the stored keys, or random text of case-folding and non-Latin characters):
+    every plan reads exactly the rows whose key holds the term, in name order."""
+    rng = random.Random(5)
+    for n in range(40):
+        make_contact(client, tenant, contact_name=f"{rng.choice(TRICKY)} {rng.choice(TRICKY)} {n}",
+                     company_name=rng.choice(TRICKY), email=f"x{n}@{rng.choice(['gmail', 'corp'])}.com")  # fmt: skip
+    keys = [row[0] for row in database.fetch("SELECT search_key FROM contacts", ())]
+    alphabet = "".join(sorted(set("".join(keys)) - {"\x1f"})) + "ssSΣσς"
+    reader = database.reader()
+
+    @settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def agree(data: st.DataObject) -> None:
+        if data.draw(st.booleans()):
+            key = data.draw(st.sampled_from(keys))
+            start = data.draw(st.integers(0, max(0, len(key) - 3)))
+            term = key[start : start + data.draw(st.integers(3, 9))]
+        else:
+            term = data.draw(st.text(alphabet=alphabet, min_size=3, max_size=6))
+        try:
+            query = parse_list_query(
+                [("search_text", term), ("per_page", "4"), ("page", data.draw(st.sampled_from("12")))]
+            )
+        except ZohoError:
+            return  # refused as a parameter (blank once trimmed): no plan is asked
+        if len(query.search_text) < 3:
+            return
+        truth = [
+            bytes(row[0])
+            for row in database.fetch(
+                "SELECT summary_doc FROM contacts WHERE organization_id = ? AND instr(search_key, ?) > 0 "
+                "ORDER BY contact_name_key LIMIT ? OFFSET ?",
+                [int(tenant.organization_id), query.search_text, query.per_page + 1, query.offset],
+            )
+        ]
+        for kind in (TRIGRAM, LISTED, SCAN, MEMBER):
+            monkeypatch.setattr(substring_plans, "plan", _forced(kind))
+            assert _sqlite_page_rows(reader, tenant.organization_id, query) == truth, (kind, term)
+
+    agree()
