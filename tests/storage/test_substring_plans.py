@@ -145,7 +145,11 @@ def test_a_walk_past_its_budget_gives_way_to_the_trigram_plan(
         assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
             database, tenant.organization_id, query
         )
-    assert tried == [30.0, 30.0]
+    # Once overrun, the listing is read the trigram way without another walk (its term's rows sit together).
+    assert tried == [30.0]
+    other = parse_list_query([("search_text", "acme"), ("sort_order", "D")])
+    _sqlite_page_rows(reader, tenant.organization_id, other)
+    assert tried == [30.0, 30.0]  # another order of the listing is another walk
 
 
 SLOW = "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100000000) SELECT count(*) FROM n"
@@ -262,6 +266,7 @@ def test_a_walk_stopped_mid_page_leaves_the_reader_clean(
         return result
 
     monkeypatch.setattr(reader, "within", counted)
+    monkeypatch.setattr(reader, "uneven", lambda listing: False)  # walk every time (not only the first)
     repo = ContactsRepo(reader=reader)
     for page in range(1, 12):
         query = parse_list_query([("search_text", "com"), ("page", str(page)), ("per_page", "4")])
@@ -321,3 +326,14 @@ def test_every_plan_agrees_with_a_scan_on_any_term(
             assert _sqlite_page_rows(reader, tenant.organization_id, query) == truth, (kind, term)
 
     agree()
+
+
+def test_uneven_listings_are_remembered_up_to_a_bound(database: Database) -> None:
+    reader = database.reader()
+    assert not reader.uneven("first")
+    reader.mark_uneven("first")
+    assert reader.uneven("first")
+    for n in range(database_module.UNEVEN_KEPT):
+        reader.mark_uneven(n)
+    assert not reader.uneven("first")  # the oldest went first
+    assert reader.uneven(database_module.UNEVEN_KEPT - 1)

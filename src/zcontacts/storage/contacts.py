@@ -277,7 +277,8 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
     shape = _shape(query)
     term = _planned_term(query)
-    if term is not None:
+    listing = (organization_id, shape, term)
+    if term is not None and not reader.uneven(listing):
         wanted = query.offset + query.per_page + 1
         plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted)
         planned = _with_plan(shape, plan.kind)
@@ -286,7 +287,9 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
         if rows is not None:
             return rows
-        # The term's rows were not spread along the listing as its estimate assumed: the trigram plan reads it.
+        # The term's rows were not spread along the listing as its estimate assumed: the trigram plan reads it,
+        # and this listing's next pages too.
+        reader.mark_uneven(listing)
     return _read_page(reader, organization_id, query, shape, None)
 
 

@@ -594,6 +594,8 @@ def _sqlite_busy(exc: OperationalError) -> bool:
 
 # How often a read under a deadline looks at the clock: every 1,000 SQLite VM steps (a few µs of work each time).
 DEADLINE_STEPS = 1000
+# Listings whose search walk overran, remembered per reader (Reader.uneven).
+UNEVEN_KEPT = 256
 
 
 class Reader:
@@ -614,11 +616,24 @@ class Reader:
         self._memo_used = 0
         self._memo_budget = memo_bytes
         self._hits = self._misses = 0
+        self._uneven: dict[Hashable, None] = {}
 
     def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Rows of one read-only statement (`?` parameters); the driver keeps it prepared between calls."""
         rows: list[Any] = self.connection.execute(sql, parameters).fetchall()
         return rows
+
+    def uneven(self, listing: Hashable) -> bool:
+        """Whether a walk of `listing` once ran past its deadline (storage/substring_plans.py): its term's rows
+        sit together somewhere along the order, so the next page is read the trigram way at once. A hint kept
+        across writes (a stale one costs time, never an answer), for the UNEVEN_KEPT listings seen last."""
+        return listing in self._uneven
+
+    def mark_uneven(self, listing: Hashable) -> None:
+        """Remember that a walk of `listing` ran past its deadline (see `uneven`)."""
+        self._uneven[listing] = None
+        if len(self._uneven) > UNEVEN_KEPT:
+            del self._uneven[next(iter(self._uneven))]
 
     def within(self, seconds: float, read: Callable[[], T]) -> T | None:
         """What `read` returns (it reads through this reader), or None when its statements ran past `seconds`:
