@@ -89,10 +89,10 @@ def people(client: Any, tenant: Tenant, database: Database) -> list[str]:
     return ids[6:]
 
 
-def _forced(kind: str) -> Callable[[sqlite3.Connection, str, int], Plan]:
+def _forced(kind: str) -> Callable[..., Plan]:
     """A planner that always picks `kind` (LISTED with the term's real candidates, walks with time to spare)."""
 
-    def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int) -> Plan:
+    def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, *_: str) -> Plan:
         if kind == LISTED:
             found = connection.execute(substring_plans._SAMPLE_SQL, (trigram_query, 10**9)).fetchall()
             return Plan(LISTED, listed="[" + ",".join(str(rowid) for (rowid,) in found) + "]")
@@ -337,3 +337,16 @@ def test_uneven_listings_are_remembered_up_to_a_bound(database: Database) -> Non
         reader.mark_uneven(n)
     assert not reader.uneven("first")  # the oldest went first
     assert reader.uneven(database_module.UNEVEN_KEPT - 1)
+
+
+def test_candidates_are_counted_by_the_key_the_listing_looks_in(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`.com` is in every email and in no name: as a name filter its candidates (all from the emails) are not
+    counted as rows the walk would find, so it is not walked."""
+    monkeypatch.setattr(substring_plans, "SAMPLE", 4)  # estimate past the sample even on a few rows
+    reader = database.reader()
+    query = _trigram_query(".com")
+    assert substring_plans.plan(reader.connection, query, 201, "email_key", ".com").kind in (SCAN, MEMBER)
+    assert substring_plans.plan(reader.connection, query, 201, "contact_name_key", ".com").kind == TRIGRAM
+    assert substring_plans._holding(reader.connection, [1, 2], "contact_name_key", "") == 1.0

@@ -223,6 +223,11 @@ def _planned_term(query: ListQuery) -> str | None:
     return terms[0]
 
 
+def _term_key(query: ListQuery) -> str:
+    """The column the one substring of a planned listing (see _planned_term) is looked for in."""
+    return "search_key" if query.search_text else f"{query.filters[0].field}_key"
+
+
 def _with_plan(shape: Shape, kind: str) -> Shape:
     """`shape` with its one substring (see _planned_term) read by plan `kind`."""
     status, filters, search, sort_column, sort_order = shape
@@ -280,7 +285,7 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
     listing = (organization_id, shape, term)
     if term is not None and not reader.uneven(listing):
         wanted = query.offset + query.per_page + 1
-        plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted)
+        plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted, _term_key(query), term)
         planned = _with_plan(shape, plan.kind)
         if plan.budget is None:
             return _read_page(reader, organization_id, query, planned, plan)

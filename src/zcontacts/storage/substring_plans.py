@@ -13,7 +13,8 @@ Each costs, in µs, measured over 1,000,000 customers (docs/PERFORMANCE.md):
   trigram:  3.5 per candidate (its row read, its key confirmed, then sorted)
   scan:     3.4 per row walked (every row read for its key)
   member:   0.48 per row walked + 0.17 per candidate (the set)
-where rows walked ≈ (offset + page + 1) ÷ the term's share of the rows. The share comes from the candidates in id
+where rows walked ≈ (offset + page + 1) ÷ the term's share of the rows, and candidates are counted only as far as
+PROBES of them hold the term in the listing's own key. The share comes from the candidates in id
 order, read up to SAMPLE of them (0.1-0.3 ms for a broad term). Fewer than SAMPLE: their number is known, and if
 the trigram plan wins they are handed to the page query (LISTED), so the index is not searched twice. SAMPLE or
 more: the SAMPLE-th candidate's id says how far into the id range SAMPLE candidates reach, and ids grow with
@@ -47,6 +48,9 @@ MEMBER_PER_CANDIDATE = 0.17
 # The candidates as the trigram plan takes them, in id order, up to SAMPLE of them.
 _SAMPLE_SQL = "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ? ORDER BY rowid LIMIT ?"
 _ID_RANGE = "SELECT (SELECT min(contact_id) FROM contacts), (SELECT max(contact_id) FROM contacts)"
+# How many of some candidates hold the term in the listing's key (each a row read by id: ~3 µs).
+PROBES = 64
+_HOLDING = "SELECT count(*) FROM contacts WHERE contact_id IN (SELECT value FROM json_each(?)) AND instr({key}, ?) > 0"
 
 
 class Plan(NamedTuple):
@@ -58,8 +62,11 @@ class Plan(NamedTuple):
     budget: float | None = None
 
 
-def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int) -> Plan:
-    """The cheapest plan for a page whose last row is the `wanted`-th of the listing (offset + page + 1)."""
+def plan(
+    connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str = "search_key", term: str = ""
+) -> Plan:
+    """The cheapest plan for a page whose last row is the `wanted`-th of the listing (offset + page + 1), for a
+    listing that keeps the rows whose `key` column holds `term` (`trigram_query` is the term's)."""
     rows = indexed_rows(connection)
     sample = [rowid for (rowid,) in connection.execute(_SAMPLE_SQL, (trigram_query, SAMPLE))]
     if len(sample) < SAMPLE:
@@ -73,7 +80,19 @@ def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int) -> Pla
         return choose(Estimate(float(rows), rows), wanted)
     # Ids grow with creation: SAMPLE candidates spread over the customers reach this share of the id range.
     reached = max(1, sample[-1] - int(low) + 1) / (int(high) - int(low) + 1)
-    return choose(Estimate(min(float(rows), SAMPLE / min(1.0, reached)), rows), wanted)
+    candidates = min(float(rows), SAMPLE / min(1.0, reached))
+    return choose(Estimate(candidates * _holding(connection, sample, key, term), rows), wanted)
+
+
+def _holding(connection: sqlite3.Connection, sample: list[int], key: str, term: str) -> float:
+    """The share of candidates whose `key` holds the term, from PROBES of them. The index keeps no columns
+    (detail=none), so a term common in other keys (`contact_name_contains=com`: every .com address) offers
+    candidates that a walk of the listing would test in vain, one by one, to the end."""
+    if not term:
+        return 1.0
+    probes = json.dumps(sample[:: max(1, len(sample) // PROBES)][:PROBES], separators=(",", ":"))
+    (held,) = connection.execute(_HOLDING.format(key=key), (probes, term)).fetchone()
+    return (int(held) + 0.5) / (min(PROBES, len(sample)) + 1)  # never 0: a sample can miss a few true rows
 
 
 class Estimate(NamedTuple):
