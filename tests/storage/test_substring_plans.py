@@ -236,14 +236,14 @@ def test_the_planner_lists_a_few_candidates_and_estimates_many(
     people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader: Reader = database.reader()
-    few = substring_plans.plan(reader.connection, _trigram_query("northwind"), 201)
+    few = substring_plans.plan(reader.connection, _trigram_query("northwind"), 201, "search_key", "northwind")
     candidates = reader.fetch(substring_plans._SAMPLE_SQL, (_trigram_query("northwind"), 10**9))
     if few.kind == LISTED:
         assert few.listed == "[" + ",".join(str(rowid) for (rowid,) in candidates) + "]"
     # Past SAMPLE candidates the count is estimated from how far into the ids they reach: a term in every
     # row reaches as far as the sample's size says, so it is broad and walked.
     monkeypatch.setattr(substring_plans, "SAMPLE", 4)
-    broad = substring_plans.plan(reader.connection, _trigram_query(".com"), 201)
+    broad = substring_plans.plan(reader.connection, _trigram_query(".com"), 201, "search_key", ".com")
     assert broad.kind in (SCAN, MEMBER)
     assert broad.budget is not None
 
@@ -349,4 +349,3 @@ def test_candidates_are_counted_by_the_key_the_listing_looks_in(
     query = _trigram_query(".com")
     assert substring_plans.plan(reader.connection, query, 201, "email_key", ".com").kind in (SCAN, MEMBER)
     assert substring_plans.plan(reader.connection, query, 201, "contact_name_key", ".com").kind == TRIGRAM
-    assert substring_plans._holding(reader.connection, [1, 2], "contact_name_key", "") == 1.0

@@ -154,9 +154,18 @@ async def read_page(database: Database, organization_id: str, query: ListQuery) 
 
 def sqlite_page(organization_id: str, query: ListQuery) -> tuple[str, list[Any]]:
     """The SQLite text and parameters of `list_statement(organization_id, query)`."""
-    where, order = _sqlite_clauses(*_shape(query))
-    sql = f"SELECT contacts.summary_doc \nFROM contacts \nWHERE {where} ORDER BY {order}\n LIMIT ? OFFSET ?"
-    return sql, [*_filter_parameters(organization_id, query), query.per_page + 1, query.offset]
+    return _page_sql(_shape(query)), [
+        *_filter_parameters(organization_id, query),
+        query.per_page + 1,
+        query.offset,
+    ]
+
+
+@lru_cache(maxsize=512)
+def _page_sql(shape: Shape) -> str:
+    """A page of a listing shape: its WHERE and ORDER BY, then LIMIT and OFFSET (as list_statement compiles)."""
+    where, order = _sqlite_clauses(*shape)
+    return f"SELECT contacts.summary_doc \nFROM contacts \nWHERE {where} ORDER BY {order}\n LIMIT ? OFFSET ?"
 
 
 def _shape(query: ListQuery) -> Shape:
@@ -215,10 +224,12 @@ def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
 def _planned_term(query: ListQuery) -> str | None:
     """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, of 3 or more
     characters, with no other filter but status (filters by value make listings short). None: no choice."""
-    terms = [f.value for f in query.filters if f.op == "contains"]
+    if any(f.op != "contains" for f in query.filters):
+        return None
+    terms = [f.value for f in query.filters]
     if query.search_text:
         terms.append(query.search_text)
-    if len(terms) != 1 or len(query.filters) > len(terms) - bool(query.search_text) or _short(terms[0]):
+    if len(terms) != 1 or _short(terms[0]):
         return None
     return terms[0]
 
@@ -282,20 +293,31 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
     shape = _shape(query)
     term = _planned_term(query)
-    listing = (organization_id, shape, term)
-    if term is not None and not reader.uneven(listing):
-        wanted = query.offset + query.per_page + 1
-        plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted, _term_key(query), term)
-        planned = _with_plan(shape, plan.kind)
-        if plan.budget is None:
-            return _read_page(reader, organization_id, query, planned, plan)
-        rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
+    if term is not None:
+        rows = _planned_page(reader, organization_id, query, shape, term)
         if rows is not None:
             return rows
-        # The term's rows were not spread along the listing as its estimate assumed: the trigram plan reads it,
-        # and this listing's next pages too.
-        reader.mark_uneven(listing)
     return _read_page(reader, organization_id, query, shape, None)
+
+
+def _planned_page(
+    reader: Reader, organization_id: str, query: ListQuery, shape: Shape, term: str
+) -> list[bytes] | None:
+    """The page read the way storage/substring_plans.py picks for `term`; None when a walk overran its deadline
+    (the term's rows were not spread along the listing as its estimate assumed) or once did for this listing:
+    the trigram plan reads it then."""
+    listing = (organization_id, shape, term)
+    if reader.uneven(listing):
+        return None
+    wanted = query.offset + query.per_page + 1
+    plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted, _term_key(query), term)
+    planned = _with_plan(shape, plan.kind)
+    if plan.budget is None:
+        return _read_page(reader, organization_id, query, planned, plan)
+    rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
+    if rows is None:
+        reader.mark_uneven(listing)
+    return rows
 
 
 def _read_page(
@@ -305,10 +327,8 @@ def _read_page(
     parameters = _filter_parameters(organization_id, query, plan)
     if query.offset >= PAGE_MARK_EVERY:
         return _deep_page(reader, organization_id, query, shape, parameters)
-    where, order = _sqlite_clauses(*shape)
-    sql = f"SELECT contacts.summary_doc \nFROM contacts \nWHERE {where} ORDER BY {order}\n LIMIT ? OFFSET ?"
     # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
-    return [row[0] for row in reader.fetch(sql, [*parameters, query.per_page + 1, query.offset])]
+    return [row[0] for row in reader.fetch(_page_sql(shape), [*parameters, query.per_page + 1, query.offset])]
 
 
 def _deep_page(

@@ -640,9 +640,8 @@ class Reader:
         SQLite stops them (a progress handler every DEADLINE_STEPS VM steps), ending any read transaction (one
         `read` began is rolled back here; a caller's, SQLite rolls back itself)."""
         deadline = time.perf_counter() + seconds
-        outer = (
-            self.connection.in_transaction
-        )  # a caller's snapshot: SQLite ends it if a statement is stopped
+        # A caller's snapshot: SQLite ends it itself if a statement is stopped.
+        outer = self.connection.in_transaction
         self.connection.set_progress_handler(lambda: time.perf_counter() > deadline, DEADLINE_STEPS)
         try:
             return read()

@@ -116,7 +116,7 @@ def _last_pending(connection: sqlite3.Connection) -> int | None:
     try:
         (last,) = connection.execute(_LAST_PENDING).fetchone()
     except sqlite3.OperationalError as exc:
-        if "no such table" in str(exc):
+        if missing_table(exc):
             return None
         raise
     return None if last is None else int(last)

@@ -62,9 +62,7 @@ class Plan(NamedTuple):
     budget: float | None = None
 
 
-def plan(
-    connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str = "search_key", term: str = ""
-) -> Plan:
+def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str) -> Plan:
     """The cheapest plan for a page whose last row is the `wanted`-th of the listing (offset + page + 1), for a
     listing that keeps the rows whose `key` column holds `term` (`trigram_query` is the term's)."""
     rows = indexed_rows(connection)
@@ -88,8 +86,6 @@ def _holding(connection: sqlite3.Connection, sample: list[int], key: str, term: 
     """The share of candidates whose `key` holds the term, from PROBES of them. The index keeps no columns
     (detail=none), so a term common in other keys (`contact_name_contains=com`: every .com address) offers
     candidates that a walk of the listing would test in vain, one by one, to the end."""
-    if not term:
-        return 1.0
     probes = json.dumps(sample[:: max(1, len(sample) // PROBES)][:PROBES], separators=(",", ":"))
     (held,) = connection.execute(_HOLDING.format(key=key), (probes, term)).fetchone()
     return (int(held) + 0.5) / (min(PROBES, len(sample)) + 1)  # never 0: a sample can miss a few true rows
