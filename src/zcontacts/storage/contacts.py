@@ -218,18 +218,19 @@ def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
         return [value, 0] if _short(value) else [_trigram_query(value), value, 0]
     if plan.kind == _SCAN:
         return [value, 0]
-    return [plan.listed or _trigram_query(value), value, 0]
+    return [plan.listed or plan.match or _trigram_query(value), value, 0]
 
 
 def _planned_term(query: ListQuery) -> str | None:
-    """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, of 3 or more
-    characters, with no other filter but status (filters by value make listings short). None: no choice."""
+    """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, with no other
+    filter but status (filters by value make listings short), of 3 or more characters, or a search of 2 (a
+    pair: see substring_plans.pair_query). None: no choice."""
     if any(f.op != "contains" for f in query.filters):
         return None
     terms = [f.value for f in query.filters]
     if query.search_text:
         terms.append(query.search_text)
-    if len(terms) != 1 or _short(terms[0]):
+    if len(terms) != 1 or len(terms[0]) < (2 if query.search_text else 3):
         return None
     return terms[0]
 
@@ -303,21 +304,30 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
 def _planned_page(
     reader: Reader, organization_id: str, query: ListQuery, shape: Shape, term: str
 ) -> list[bytes] | None:
-    """The page read the way storage/substring_plans.py picks for `term`; None when a walk overran its deadline
-    (the term's rows were not spread along the listing as its estimate assumed) or once did for this listing:
-    the trigram plan reads it then."""
-    listing = (organization_id, shape, term)
-    if reader.uneven(listing):
+    """The page read the way storage/substring_plans.py picks for `term`, or by the trigram plan when a walk
+    overran its deadline (the term's rows were not spread along the listing as its estimate assumed) or once did
+    for this listing. None: a pair the vocabulary cannot cover (see pair_query); the listing's SQL walks it."""
+    match = term_match(reader.connection, term)
+    if match is None:
         return None
-    wanted = query.offset + query.per_page + 1
-    plan = substring_plans.plan(reader.connection, _trigram_query(term), wanted, _term_key(query), term)
-    planned = _with_plan(shape, plan.kind)
-    if plan.budget is None:
-        return _read_page(reader, organization_id, query, planned, plan)
-    rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
-    if rows is None:
+    listing = (organization_id, shape, term)
+    if not reader.uneven(listing):
+        wanted = query.offset + query.per_page + 1
+        plan = substring_plans.plan(reader.connection, match, wanted, _term_key(query), term)
+        planned = _with_plan(shape, plan.kind)
+        if plan.budget is None:
+            return _read_page(reader, organization_id, query, planned, plan)
+        rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
+        if rows is not None:
+            return rows
         reader.mark_uneven(listing)
-    return rows
+    trigram = Plan(substring_plans.TRIGRAM, match=match)
+    return _read_page(reader, organization_id, query, _with_plan(shape, trigram.kind), trigram)
+
+
+def term_match(connection: sqlite3.Connection, term: str) -> str | None:
+    """The FTS5 query for a planned term's candidates: its own trigrams, or a pair's (None: see pair_query)."""
+    return substring_plans.pair_query(connection, term) if _short(term) else _trigram_query(term)
 
 
 def _read_page(

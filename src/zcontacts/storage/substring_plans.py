@@ -55,16 +55,24 @@ _HOLDING = "SELECT count(*) FROM contacts WHERE contact_id IN (SELECT value FROM
 
 class Plan(NamedTuple):
     """How to read the page. LISTED: `listed` holds the candidates (a JSON array of ids) the page query reads.
-    SCAN and MEMBER: `budget` is how long the walk may take before the page is read the trigram way instead."""
+    SCAN and MEMBER: `budget` is how long the walk may take before the page is read the trigram way instead.
+    `match`: the FTS5 query that finds the candidates (the term's own trigrams unless given)."""
 
     kind: str
     listed: str | None = None
     budget: float | None = None
+    match: str | None = None
 
 
 def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str) -> Plan:
     """The cheapest plan for a page whose last row is the `wanted`-th of the listing (offset + page + 1), for a
     listing that keeps the rows whose `key` column holds `term` (`trigram_query` is the term's)."""
+    return _plan(connection, trigram_query, wanted, key, term)._replace(match=trigram_query)
+
+
+def _plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str) -> Plan:
+    if not trigram_query:
+        return Plan(LISTED, listed="[]")  # a pair no trigram holds: only rows still queued may
     rows = indexed_rows(connection)
     sample = [rowid for (rowid,) in connection.execute(_SAMPLE_SQL, (trigram_query, SAMPLE))]
     if len(sample) < SAMPLE:
@@ -80,6 +88,57 @@ def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: s
     reached = max(1, sample[-1] - int(low) + 1) / (int(high) - int(low) + 1)
     candidates = min(float(rows), SAMPLE / min(1.0, reached))
     return choose(Estimate(candidates * _holding(connection, sample, key, term), rows), wanted)
+
+
+# A pair (a term of 2 characters) has no trigram of its own, but every key of 3 or more characters that holds it
+# holds a trigram that starts with it or one that ends with it, and FTS5's vocabulary lists the index's trigrams
+# in order: those that start with the pair are one range of it, those that end with it one look-up for each
+# character that starts a trigram (found by skipping along the vocabulary from one such character to the next).
+# Their union finds the pair's candidates as the term's own trigrams find a longer term's. A key shorter than 3
+# characters has no trigram at all, so only the search (its key joins four with separators: never shorter) is
+# planned this way.
+_VOCABULARY = "CREATE VIRTUAL TABLE IF NOT EXISTS temp.contacts_fts_vocabulary USING fts5vocab(main, contacts_fts, 'row')"
+_FROM = "SELECT term FROM temp.contacts_fts_vocabulary WHERE term >= ? LIMIT 1"
+_STARTING = "SELECT term FROM temp.contacts_fts_vocabulary WHERE term >= ? AND term < ?"
+_IS_TRIGRAM = "SELECT 1 FROM temp.contacts_fts_vocabulary WHERE term = ?"
+# Past this many characters starting trigrams (text in many scripts), a pair is read by a walk, as before.
+MAX_FIRST_CHARACTERS = 1024
+
+
+def pair_query(connection: sqlite3.Connection, pair: str) -> str | None:
+    """An FTS5 query for every row whose keys of 3 or more characters may hold the 2-character `pair`: "" when
+    no trigram holds it, None when the vocabulary has too many first characters to look them up."""
+    connection.execute(_VOCABULARY)
+    after = _next_text(pair)
+    if after is None:
+        return None
+    trigrams = {term for (term,) in connection.execute(_STARTING, (pair, after))}
+    start: str | None = ""
+    for _ in range(MAX_FIRST_CHARACTERS):
+        row = connection.execute(_FROM, (start,)).fetchone()
+        if row is None:
+            break
+        first = row[0][0]
+        ending = first + pair
+        if row[0] == ending or connection.execute(_IS_TRIGRAM, (ending,)).fetchone() is not None:
+            trigrams.add(ending)
+        start = _next_text(first)
+        if start is None:
+            break
+    else:
+        return None
+    return " OR ".join('"' + trigram.replace('"', '""') + '"' for trigram in sorted(trigrams))
+
+
+def _next_text(text: str) -> str | None:
+    """The least text past every text that starts with `text` (None past U+10FFFF); surrogates are skipped,
+    as UTF-8, which the vocabulary is ordered by, cannot hold them."""
+    code = ord(text[-1]) + 1
+    if 0xD800 <= code <= 0xDFFF:
+        code = 0xE000
+    if code > 0x10FFFF:
+        return None
+    return text[:-1] + chr(code)
 
 
 def _holding(connection: sqlite3.Connection, sample: list[int], key: str, term: str) -> float:
