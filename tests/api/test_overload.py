@@ -54,12 +54,26 @@ def test_a_request_waiting_past_the_pool_timeout_is_503(database_url: str, tenan
         watchdog = threading.Timer(10.0, holder.commit)
         watchdog.start()
         try:
-            for path in (url, CONTACTS, "/readyz"):
+            for path in (url, CONTACTS):
                 started = time.monotonic()
                 response = client.get(path, headers=tenant.headers)
                 assert time.monotonic() - started < 1.8, path  # one wait, not one per path tried
                 assert_error(response, 503, 1000, "the server is busy")
                 assert response.headers["retry-after"] == "1"
+            # Busy is not unready: the probe asks on a connection of its own, without waiting for the pool.
+            started = time.monotonic()
+            ready = client.get("/readyz")
+            assert time.monotonic() - started < 0.9
+            assert ready.status_code == 200
+            assert ready.json() == {"code": 0, "message": "ready"}
+            # ... and that connection says so when the database refuses new ones.
+            name = make_url(database_url).database
+            with psycopg.connect(libpq_url(POSTGRES_URL), autocommit=True) as admin:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+                try:
+                    assert_error(client.get("/readyz"), 503, 1000, "not reachable")
+                finally:
+                    admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         finally:
             watchdog.cancel()
             holder.commit()

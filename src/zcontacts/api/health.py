@@ -4,7 +4,8 @@
 answers and its schema is at this code's head, or ahead of it. Ahead is a rolling upgrade under way (`db
 upgrade` ran for a newer release; migrations are additive, docs/SCALING.md), and the replicas of the previous
 release keep serving until they are replaced. A replica that is not ready gets a 503, so a load balancer sends
-its traffic elsewhere until the database is back or `zcontacts db upgrade` has run."""
+its traffic elsewhere until the database is back or `zcontacts db upgrade` has run. A replica whose pooled
+connections are all busy is ready: the probe asks on a connection of its own (Database.probe), at once."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ async def readyz(request: Request[Any, Any, Any]) -> Response[bytes]:
     head: str | None = request.app.state.schema_head
     known: frozenset[str] = request.app.state.schema_known
     try:
-        revision = await database.read(migrate.revision_of)
+        revision = await database.probe(migrate.revision_of)
     except DatabaseUnavailable:  # logged where it was met
         raise NotReady() from None
     except (SQLAlchemyError, OSError) as exc:

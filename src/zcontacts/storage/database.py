@@ -45,6 +45,7 @@ from zcontacts.storage.engine import (
     first_line,
     is_sqlite,
     make_engine,
+    probe_engine,
 )
 from zcontacts.storage.page_marks import MOVES_KEY, MarkLedger, Marks, Move
 from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor, apply_pending, apply_step
@@ -139,6 +140,8 @@ class Database:
         # Only for a file: an in-memory database's pool hands a thread the same connection every time.
         self._group_commit = group_commit and self._file is not None
         self._batch: _Batch | None = None
+        # PostgreSQL: health probes' own connections, when every pooled one is busy (see probe).
+        self._probe_engine: Engine | None = None
         # The connection batches run on, kept between them (see _writer_connection).
         self._writer: Connection | None = None
         # Deep-page marks kept across this process's batches (storage/page_marks.py).
@@ -222,6 +225,34 @@ class Database:
         if self.inline:
             return self.run(work, write=False)
         return await self._in_thread(work, write=False)
+
+    async def probe(self, work: Work[T]) -> T:
+        """Run read-only `work` for a health probe, at once. PostgreSQL with no pooled connection free: on a
+        connection of its own, opened and closed for it, not after a wait for the pool. A replica busy serving
+        is still ready; a probe failing for load alone would take every busy replica out of service at once."""
+        if self.inline:
+            return await self.read(work)
+        try:
+            self._slots.acquire_nowait()
+        except anyio.WouldBlock:
+            return await anyio.to_thread.run_sync(partial(self._run_alone, work))
+        try:
+            return await anyio.to_thread.run_sync(partial(self.run, work, write=False), limiter=self._threads)
+        finally:
+            self._slots.release()
+
+    def _run_alone(self, work: Work[T]) -> T:
+        with self._lock:
+            if self._probe_engine is None:
+                self._probe_engine = probe_engine(self.engine)
+            engine = self._probe_engine
+        try:
+            connection = engine.connect()
+        except OperationalError as exc:
+            log.warning("database unreachable: answering 503: %s", first_line(exc.orig))
+            raise DatabaseUnavailable() from None
+        with connection, connection.begin():
+            return work(connection)
 
     async def write(self, work: Work[T]) -> T:
         """Run `work` in a write transaction: all of it commits, or none of it. Returns once it has committed."""
@@ -473,6 +504,8 @@ class Database:
                 log.warning(
                     "could not apply the trigram queue at shutdown; the next server will", exc_info=True
                 )
+        if self._probe_engine is not None:
+            self._probe_engine.dispose()
         if self._writer is not None:
             self._writer.invalidate()  # closed, not pooled with its temp_store
             self._writer.close()

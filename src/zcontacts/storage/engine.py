@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.pool import NullPool
 
 from zcontacts.storage import wal_buffer as wal_buffer_module
 
@@ -56,6 +57,16 @@ def make_engine(
         pool_recycle=1800,
         # An unreachable server fails a request (and /readyz) within seconds instead of hanging it.
         connect_args={"connect_timeout": 5, "application_name": "zcontacts", **_query_args(parsed)},
+    )
+
+
+def probe_engine(engine: Engine) -> Engine:
+    """An engine on `engine`'s PostgreSQL database that pools nothing: each use opens a connection of its own and
+    closes it (health probes, when every pooled connection is busy)."""
+    return create_engine(
+        engine.url,
+        poolclass=NullPool,
+        connect_args={"connect_timeout": 5, "application_name": "zcontacts", **_query_args(engine.url)},
     )
 
 
