@@ -38,6 +38,7 @@ from zcontacts.storage import ids, migrate
 from zcontacts.storage.bulk import BulkStore
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
+from zcontacts.storage.search_index import segments
 
 # Bump when the generated data changes, so cached files made by older code are not reused.
 GENERATOR_VERSION = 1
@@ -216,6 +217,7 @@ def _load(path: Path, count: int, progress: Progress | None) -> Dataset:
             owned.advance(task, min(BATCH, count - start))
     database.dispose()
     _checkpoint(path)
+    _compact(path, search_index=True)
     elapsed = time.monotonic() - started
     owned.console.print(f"loaded {count:,} customers in {elapsed:.1f} s ({count / elapsed:,.0f}/s)")
     return describe(path, count, org.organization_id, token, first_id, last_id)
@@ -312,7 +314,9 @@ def _compact(path: Path, *, search_index: bool) -> None:
     file grew eightfold over a few runs); the 1,000,000 set, mostly live rows, is left alone (a VACUUM would
     take minutes)."""
     with contextlib.closing(sqlite3.connect(path)) as connection:
-        if search_index:
+        # A freshly loaded set's index is in many segments (21 over 1,000,000); a server merges it once writes
+        # are quiet (storage/search_index.py), so the benchmark starts from what it would serve (4.5 s).
+        if search_index or segments(connection) > 1:
             connection.execute("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')")
             connection.execute("UPDATE contacts_fts_upkeep SET cancelled_entries = 0")  # none left (0008)
             connection.commit()

@@ -390,7 +390,7 @@ def test_a_pair_finds_every_row_that_holds_it(
     assert ids[0] in found  # at a key's start
     assert ids[2] in found  # at its end
     assert substring_plans.pair_query(connection, "§¶") == ""
-    monkeypatch.setattr(substring_plans, "MAX_FIRST_CHARACTERS", 2)
+    monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 2)
     assert substring_plans.pair_query(connection, "qz") is None
 
 
