@@ -394,6 +394,41 @@ def test_a_pair_finds_every_row_that_holds_it(
     assert substring_plans.pair_query(connection, "qz") is None
 
 
+def test_a_pair_finds_keys_equal_to_it(
+    client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A key of exactly the pair has no trigram of its own: it is found through the search key (beside a
+    separator). Every plan reads the same pages as the listing's own walk, for each key, and for first and last
+    names (not in the search key) no plan is asked."""
+    make_contact(client, tenant, contact_name="Qz", company_name="Qz", email="", phone="77")
+    make_contact(client, tenant, contact_name="Other Qz", company_name="Qzx", email="qz@x.io", phone="177")
+    make_contact(client, tenant, contact_name="Third", company_name="", email="", phone="")
+    database.run(
+        lambda c: c.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')"), write=True
+    )
+    reader = database.reader()
+    asked: list[str] = []
+    for kind in (TRIGRAM, LISTED, SCAN, MEMBER):
+        forced = _forced(kind)
+
+        def plan(
+            connection: sqlite3.Connection, match: str, wanted: int, key: str, term: str, forced: Any = forced
+        ) -> Plan:
+            asked.append(key)
+            return forced(connection, match, wanted)  # type: ignore[no-any-return]
+
+        monkeypatch.setattr(substring_plans, "plan", plan)
+        for where, term, found in [("contact_name_contains", "qz", 2), ("company_name_contains", "qz", 2),
+                                   ("email_contains", "qz", 1), ("phone_contains", "77", 2),
+                                   ("search_text", "77", 2), ("first_name_contains", "qz", 0)]:  # fmt: skip
+            query = parse_list_query([(where, term)])
+            rows = _sqlite_page_rows(reader, tenant.organization_id, query)
+            assert rows == _expected(database, tenant.organization_id, query), (kind, where)
+            assert len(rows) == found, (kind, where)
+    assert "first_name_key" not in asked
+    assert len(asked) == 4 * 5
+
+
 def test_a_pair_is_planned_with_its_candidates(people: list[str], tenant: Tenant, database: Database) -> None:
     """A search of 2 characters is planned like a longer one, its candidates found by the pair's query (at this
     size the cost model picks a plan that reads them, not the listing's walk of every row)."""

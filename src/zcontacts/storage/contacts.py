@@ -223,16 +223,23 @@ def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
 
 def _planned_term(query: ListQuery) -> str | None:
     """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, with no other
-    filter but status (filters by value make listings short), of 3 or more characters, or a search of 2 (a
-    pair: see substring_plans.pair_query). None: no choice."""
+    filter but status (filters by value make listings short), of 3 or more characters, or of 2 (a pair: see
+    substring_plans.pair_query) in a key the search key holds. None: no choice."""
     if any(f.op != "contains" for f in query.filters):
         return None
     terms = [f.value for f in query.filters]
     if query.search_text:
         terms.append(query.search_text)
-    if len(terms) != 1 or len(terms[0]) < (2 if query.search_text else 3):
+    if len(terms) != 1 or len(terms[0]) < 2:
+        return None
+    if len(terms[0]) == 2 and not (query.search_text or query.filters[0].field in _PAIRED_FIELDS):
         return None
     return terms[0]
+
+
+# A key of exactly 2 characters has no trigram, so a pair equal to it is found through the search key, which
+# holds it beside a separator (a trigram of the pair and \x1f). First and last names are not in the search key.
+_PAIRED_FIELDS = frozenset({"contact_name", "company_name", "email", "phone"})
 
 
 def _term_key(query: ListQuery) -> str:

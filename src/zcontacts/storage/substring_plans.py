@@ -95,8 +95,9 @@ def _plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: 
 # in order: those that start with the pair follow one another, and those that end with it take a look-up for
 # each character that starts a trigram (found by skipping along the vocabulary from one such character to the
 # next). Their union finds the pair's candidates as a longer term's own trigrams find its. A key shorter than 3
-# characters has no trigram at all, so only the search (its key joins four with separators: never shorter) is
-# planned this way. The vocabulary is read as instances: a look-up stops at the term's first row (~0.1 ms),
+# characters has no trigram at all, but the search key joins four keys with separators: a key equal to the pair
+# sits there beside a separator, a trigram of the pair's set. So the search and the filters on those four keys
+# are planned this way (storage/contacts.py, _planned_term). The vocabulary is read as instances: a look-up stops at the term's first row (~0.1 ms),
 # where the row-type vocabulary counts all its rows first (a trigram in every address: ~20 ms).
 _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.contacts_fts_instances "
