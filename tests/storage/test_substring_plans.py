@@ -118,6 +118,7 @@ def test_every_plan_reads_the_same_pages(
 ) -> None:
     monkeypatch.setattr(substring_plans, "plan", _forced(kind))
     monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # deep pages from the third row on
+    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)  # pairs planned, not walked first
     reader = database.reader()
     compared = 0
     for term in TERMS:
@@ -298,6 +299,7 @@ def test_every_plan_agrees_with_a_scan_on_any_term(
         make_contact(client, tenant, contact_name=f"{rng.choice(TRICKY)} {rng.choice(TRICKY)} {n}",
                      company_name=rng.choice(TRICKY), email=f"x{n}@{rng.choice(['gmail', 'corp'])}.com")  # fmt: skip
     keys = [row[0] for row in database.fetch("SELECT search_key FROM contacts", ())]
+    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)  # pairs planned, not walked first
     alphabet = "".join(sorted(set("".join(keys)) - {"\x1f"})) + "ssSΣσς"
     reader = database.reader()
 
@@ -407,6 +409,7 @@ def test_a_pair_finds_keys_equal_to_it(
         lambda c: c.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')"), write=True
     )
     reader = database.reader()
+    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)  # pairs planned, not walked first
     asked: list[str] = []
     for kind in (TRIGRAM, LISTED, SCAN, MEMBER):
         forced = _forced(kind)
@@ -429,9 +432,12 @@ def test_a_pair_finds_keys_equal_to_it(
     assert len(asked) == 4 * 5
 
 
-def test_a_pair_is_planned_with_its_candidates(people: list[str], tenant: Tenant, database: Database) -> None:
-    """A search of 2 characters is planned like a longer one, its candidates found by the pair's query (at this
-    size the cost model picks a plan that reads them, not the listing's walk of every row)."""
+def test_a_pair_walks_first_then_is_planned_with_its_candidates(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search of 2 characters walks the listing for PAIR_WALK first (a common pair's page is found so); past
+    it, it is planned like a longer one, its candidates found by the pair's query, and the listing's next pages
+    are planned at once."""
     reader = database.reader()
     chosen: list[Plan] = []
     real = substring_plans.plan
@@ -440,12 +446,19 @@ def test_a_pair_is_planned_with_its_candidates(people: list[str], tenant: Tenant
         chosen.append(real(*args))
         return chosen[-1]
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(substring_plans, "plan", spy)
-        query = parse_list_query([("search_text", "日本")])
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
-            database, tenant.organization_id, query
-        )
+    monkeypatch.setattr(substring_plans, "plan", spy)
+    query = parse_list_query([("search_text", "日本"), ("per_page", "3")])
+    expected = _expected(database, tenant.organization_id, query)
+    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
+    assert chosen == []  # the walk found the page in time
+    # A walk that cannot finish in time (stopped at its first check): the pair's plan reads the page.
+    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 1e-9)
+    monkeypatch.setattr(database_module, "DEADLINE_STEPS", 1)
+    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
+    # At this size the cost model picks a plan that reads the candidates, not the listing's walk of every row.
     assert [(plan.kind, plan.match) for plan in chosen] == [
         (MEMBER, substring_plans.pair_query(reader.connection, "日本"))
     ]
+    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 10.0)  # it would finish now, but is not tried again
+    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
+    assert len(chosen) == 2
