@@ -137,9 +137,10 @@ async def read_page(database: Database, organization_id: str, query: ListQuery) 
         return []
     if database.inline:
         if scans(query):
-            # No index serves a substring under 3 characters: its page may read every row of the organization
-            # (0.1-5 s over a million). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite
-            # works) so the event loop goes on serving everyone else meanwhile.
+            # A substring under 3 characters has no trigram of its own: its page may read every row of the
+            # organization (0.1-5 s over a million; a pair, only when its trigrams cannot be listed or its
+            # candidates are many). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite works)
+            # so the event loop goes on serving everyone else meanwhile.
             return await asyncio.get_running_loop().run_in_executor(
                 _SCAN_THREADS,
                 lambda: ContactsRepo(reader=database.reader(lean=True)).list_summaries(
