@@ -1,13 +1,13 @@
 """Search pages of every breadth over a loaded dataset: the plan zcontacts chooses (storage/substring_plans.py),
 its time in process, and the time of the listing's own SQL it replaces (the only plan before session 27: the
-trigram plan, or for a pair of characters a walk of the listing).
+trigram plan, or for a term of 1 or 2 characters a walk of the listing).
 
     python -m bench.search_plans [--size 1000000]
 
 The benchmark's own search workload uses rare terms (a few customers each); these add the terms a person types:
 an email domain's part in 40 % of the rows, a company kind in 8 %, a last name in 3 %, a first name whose rows sit
-together in name order, a name filter for a term every .com address holds, deep pages, and pairs of characters
-(planned since session 28). Reads the dataset's
+together in name order, a name filter for a term every .com address holds, deep pages, and terms of 1 or 2
+characters (planned since session 28). Reads the dataset's
 file read-only, with no page memo."""
 
 from __future__ import annotations
@@ -42,11 +42,16 @@ LISTINGS = [
     "email_contains=gmail",
     "company_name_contains=labs&sort_column=created_time&sort_order=D",
     "contact_name_contains=com",  # in every .com address, in no name: the index offers the wrong rows
-    # Pairs (2 characters: no trigram of their own), rare and common; before session 28 each walked the listing.
+    # Terms of 1-2 characters (no trigram of their own), rare and common; before session 28 each walked the
+    # listing.
     "search_text=zq",
     "search_text=qz",
     "search_text=an",
     "search_text=xw",
+    "search_text=q",
+    "search_text=a",
+    "contact_name_contains=q",
+    "search_text=#",  # in no row
 ]
 
 

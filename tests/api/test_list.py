@@ -232,7 +232,7 @@ def test_short_and_non_ascii_substrings_are_found(
     from zcontacts.storage import contacts as contacts_storage
 
     if not walk_first:
-        monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)
+        monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)
     make_contact(client, tenant, contact_name="Ébéa Ltd", email="x@y.z")
     make_contact(client, tenant, contact_name="İstanbul Küntürk", company_name="Aüntüb")
     make_contact(client, tenant, contact_name="Plain")

@@ -54,7 +54,7 @@ WORDS = [
     "acmeacme",
 ]
 TERMS = ["acme", "com", "gmail.com", "café", "strasse", "[x]*", "日本語", "zylo acorn", "north", "absent",
-         "ac", "om", "ß", "日本", "'n", "qq"]  # fmt: skip
+         "ac", "om", "ß", "日本", "'n", "qq", "c", "日", "z", "'"]  # fmt: skip
 # The substring a plan is chosen for: the search, or a single `_contains` filter.
 SEARCHED = ["search_text", "contact_name_contains", "email_contains", "company_name_contains"]
 LISTINGS = [
@@ -118,7 +118,7 @@ def test_every_plan_reads_the_same_pages(
 ) -> None:
     monkeypatch.setattr(substring_plans, "plan", _forced(kind))
     monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # deep pages from the third row on
-    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)  # pairs planned, not walked first
+    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)  # pairs planned, not walked first
     reader = database.reader()
     compared = 0
     for term in TERMS:
@@ -299,7 +299,7 @@ def test_every_plan_agrees_with_a_scan_on_any_term(
         make_contact(client, tenant, contact_name=f"{rng.choice(TRICKY)} {rng.choice(TRICKY)} {n}",
                      company_name=rng.choice(TRICKY), email=f"x{n}@{rng.choice(['gmail', 'corp'])}.com")  # fmt: skip
     keys = [row[0] for row in database.fetch("SELECT search_key FROM contacts", ())]
-    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)  # pairs planned, not walked first
+    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)  # pairs planned, not walked first
     alphabet = "".join(sorted(set("".join(keys)) - {"\x1f"})) + "ssSΣσς"
     reader = database.reader()
 
@@ -309,17 +309,15 @@ def test_every_plan_agrees_with_a_scan_on_any_term(
         if data.draw(st.booleans()):
             key = data.draw(st.sampled_from(keys))
             start = data.draw(st.integers(0, max(0, len(key) - 3)))
-            term = key[start : start + data.draw(st.integers(2, 9))]
+            term = key[start : start + data.draw(st.integers(1, 9))]
         else:
-            term = data.draw(st.text(alphabet=alphabet, min_size=2, max_size=6))
+            term = data.draw(st.text(alphabet=alphabet, min_size=1, max_size=6))
         try:
             query = parse_list_query(
                 [("search_text", term), ("per_page", "4"), ("page", data.draw(st.sampled_from("12")))]
             )
         except ZohoError:
             return  # refused as a parameter (blank once trimmed): no plan is asked
-        if len(query.search_text) < 2:
-            return
         truth = [
             bytes(row[0])
             for row in database.fetch(
@@ -359,7 +357,7 @@ def test_candidates_are_counted_by_the_key_the_listing_looks_in(
 
 
 def _pair_rows(connection: sqlite3.Connection, pair: str) -> set[int]:
-    query = substring_plans.pair_query(connection, pair)
+    query = substring_plans.short_query(connection, pair)
     assert query is not None
     return (
         {rowid for (rowid,) in connection.execute(substring_plans._SAMPLE_SQL, (query, 10**9))}
@@ -368,12 +366,12 @@ def _pair_rows(connection: sqlite3.Connection, pair: str) -> set[int]:
     )
 
 
-def test_a_pair_finds_every_row_that_holds_it(
+def test_a_short_term_finds_every_row_that_holds_it(
     client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A pair's query (trigrams that start or end with it, from the vocabulary) finds it at the start, the middle
-    and the end of a key, in any script, with quotes; no trigram: the empty query; too many first characters
-    to look up: None (the listing walks, as it did)."""
+    """A term of 1 or 2 characters: its query (the trigrams that start with it, from the vocabulary of an index
+    whose search key ends with two separators) finds it at the start, the middle and the end of a key, in any
+    script, with quotes; no trigram: the empty query; more than MAX_LOOKUPS trigrams: None (the listing walks)."""
     names = ["Qz Start", "Middle aqzb", "End of it qz", 'Say "Hi"', "日本語", "Ωmega ΣΊΣΥΦΟΣ"]
     ids = [
         int(make_contact(client, tenant, contact_name=name, phone="5550199")["contact_id"]) for name in names
@@ -385,31 +383,32 @@ def test_a_pair_finds_every_row_that_holds_it(
     # The queue is applied: what is found here is the index's.
     assert not connection.execute("SELECT count(*) FROM contacts_fts_pending").fetchone()[0]
     keys = dict(connection.execute("SELECT contact_id, search_key FROM contacts").fetchall())
-    for pair in ["qz", '"h', "本語", "σύ", "99", "ω", "ga", "e ", "zz"]:
+    for pair in ["qz", '"h', "本語", "σύ", "99", "ω", "ga", "e ", "zz", "q", "ω", "9", '"', "z", "本"]:
         holding = {contact_id for contact_id, key in keys.items() if pair in key}
         assert holding <= _pair_rows(connection, pair), pair
     found = _pair_rows(connection, "qz")
     assert ids[0] in found  # at a key's start
     assert ids[2] in found  # at its end
-    assert substring_plans.pair_query(connection, "§¶") == ""
+    assert substring_plans.short_query(connection, "§¶") == ""
     monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 2)
-    assert substring_plans.pair_query(connection, "qz") is None
+    assert substring_plans.short_query(connection, "qz") is None
 
 
-def test_a_pair_finds_keys_equal_to_it(
+def test_a_short_term_finds_keys_equal_to_it(
     client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A key of exactly the pair has no trigram of its own: it is found through the search key (beside a
-    separator). Every plan reads the same pages as the listing's own walk, for each key, and for first and last
-    names (not in the search key) no plan is asked."""
+    """A key of 1 or 2 characters has no trigram of its own: it is found through the search key, where two more
+    characters follow it. Every plan reads the same pages as the listing's own walk, for each key, and for
+    first and last names (not in the search key) no plan is asked."""
     make_contact(client, tenant, contact_name="Qz", company_name="Qz", email="", phone="77")
     make_contact(client, tenant, contact_name="Other Qz", company_name="Qzx", email="qz@x.io", phone="177")
     make_contact(client, tenant, contact_name="Third", company_name="", email="", phone="")
+    make_contact(client, tenant, contact_name="Q", company_name="W", email="", phone="7")
     database.run(
         lambda c: c.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')"), write=True
     )
     reader = database.reader()
-    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 0.0)  # pairs planned, not walked first
+    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)  # pairs planned, not walked first
     asked: list[str] = []
     for kind in (TRIGRAM, LISTED, SCAN, MEMBER):
         forced = _forced(kind)
@@ -423,21 +422,23 @@ def test_a_pair_finds_keys_equal_to_it(
         monkeypatch.setattr(substring_plans, "plan", plan)
         for where, term, found in [("contact_name_contains", "qz", 2), ("company_name_contains", "qz", 2),
                                    ("email_contains", "qz", 1), ("phone_contains", "77", 2),
-                                   ("search_text", "77", 2), ("first_name_contains", "qz", 0)]:  # fmt: skip
+                                   ("search_text", "77", 2), ("first_name_contains", "qz", 0),
+                                   ("contact_name_contains", "q", 3), ("company_name_contains", "w", 1),
+                                   ("phone_contains", "7", 3), ("search_text", "w", 1)]:  # fmt: skip
             query = parse_list_query([(where, term)])
             rows = _sqlite_page_rows(reader, tenant.organization_id, query)
             assert rows == _expected(database, tenant.organization_id, query), (kind, where)
             assert len(rows) == found, (kind, where)
     assert "first_name_key" not in asked
-    assert len(asked) == 4 * 5
+    assert len(asked) == 4 * 9
 
 
-def test_a_pair_walks_first_then_is_planned_with_its_candidates(
+def test_a_short_term_walks_first_then_is_planned_with_its_candidates(
     people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A search of 2 characters walks the listing for PAIR_WALK first (a common pair's page is found so); past
-    it, it is planned like a longer one, its candidates found by the pair's query, and the listing's next pages
-    are planned at once."""
+    """A search of 1 or 2 characters walks the listing for SHORT_WALK first (a common term's page is found so);
+    past it, it is planned like a longer one, its candidates found by the short term's query. A rare term's
+    next pages skip the walk; a common one's (planned as a walk) try it again."""
     reader = database.reader()
     chosen: list[Plan] = []
     real = substring_plans.plan
@@ -447,18 +448,22 @@ def test_a_pair_walks_first_then_is_planned_with_its_candidates(
         return chosen[-1]
 
     monkeypatch.setattr(substring_plans, "plan", spy)
-    query = parse_list_query([("search_text", "日本"), ("per_page", "3")])
-    expected = _expected(database, tenant.organization_id, query)
-    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
+    common = parse_list_query([("search_text", "日本"), ("per_page", "3")])
+    rare = parse_list_query([("search_text", "ty"), ("per_page", "3")])  # in no row
+    expected = {query: _expected(database, tenant.organization_id, query) for query in (common, rare)}
+    assert _sqlite_page_rows(reader, tenant.organization_id, common) == expected[common]
     assert chosen == []  # the walk found the page in time
-    # A walk that cannot finish in time (stopped at its first check): the pair's plan reads the page.
-    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 1e-9)
+    # A walk that cannot finish in time (stopped at its first check): the plan reads the page.
+    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 1e-9)
     monkeypatch.setattr(database_module, "DEADLINE_STEPS", 1)
-    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
-    # At this size the cost model picks a plan that reads the candidates, not the listing's walk of every row.
-    assert [(plan.kind, plan.match) for plan in chosen] == [
-        (MEMBER, substring_plans.pair_query(reader.connection, "日本"))
-    ]
-    monkeypatch.setattr(contacts_storage, "PAIR_WALK", 10.0)  # it would finish now, but is not tried again
-    assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
-    assert len(chosen) == 2
+    for query in (common, rare, common, rare):
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected[query]
+    # At this size the cost model walks the common term's candidates (member) and lists the rare one's.
+    assert [plan.kind for plan in chosen] == [MEMBER, LISTED, MEMBER, LISTED]
+    assert chosen[0].match == substring_plans.short_query(reader.connection, "日本")
+    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 10.0)  # the walks would finish now
+    for query in (common, rare):
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected[query]
+    assert [plan.kind for plan in chosen[4:]] == [
+        LISTED
+    ]  # the common term walked again, the rare one did not

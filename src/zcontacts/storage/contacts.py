@@ -138,8 +138,8 @@ async def read_page(database: Database, organization_id: str, query: ListQuery) 
     if database.inline:
         if scans(query):
             # A substring under 3 characters has no trigram of its own: its page may read every row of the
-            # organization (0.1-5 s over a million; a pair, only when its trigrams cannot be listed or its
-            # candidates are many). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite works)
+            # organization (0.1-5 s over a million: a first or last name filter, or a term with too many
+            # trigrams or candidates). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite works)
             # so the event loop goes on serving everyone else meanwhile.
             return await asyncio.get_running_loop().run_in_executor(
                 _SCAN_THREADS,
@@ -224,23 +224,23 @@ def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
 
 def _planned_term(query: ListQuery) -> str | None:
     """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, with no other
-    filter but status (filters by value make listings short), of 3 or more characters, or of 2 (a pair: see
-    substring_plans.pair_query) in a key the search key holds. None: no choice."""
+    filter but status (filters by value make listings short), of 3 or more characters, or shorter (see
+    substring_plans.short_query) in a key the search key holds. None: no choice."""
     if any(f.op != "contains" for f in query.filters):
         return None
     terms = [f.value for f in query.filters]
     if query.search_text:
         terms.append(query.search_text)
-    if len(terms) != 1 or len(terms[0]) < 2:
+    if len(terms) != 1 or not terms[0]:
         return None
-    if len(terms[0]) == 2 and not (query.search_text or query.filters[0].field in _PAIRED_FIELDS):
+    if _short(terms[0]) and not (query.search_text or query.filters[0].field in _SEARCHED_FIELDS):
         return None
     return terms[0]
 
 
-# A key of exactly 2 characters has no trigram, so a pair equal to it is found through the search key, which
-# holds it beside a separator (a trigram of the pair and \x1f). First and last names are not in the search key.
-_PAIRED_FIELDS = frozenset({"contact_name", "company_name", "email", "phone"})
+# A short term's candidates come from the search key's trigrams, which hold these keys (each followed there by
+# at least two characters), not the first and last names.
+_SEARCHED_FIELDS = frozenset({"contact_name", "company_name", "email", "phone"})
 
 
 def _term_key(query: ListQuery) -> str:
@@ -314,15 +314,16 @@ def _planned_page(
 ) -> list[bytes] | None:
     """The page read the way storage/substring_plans.py picks for `term`, or by the trigram plan when a walk
     overran its deadline (the term's rows were not spread along the listing as its estimate assumed) or once did
-    for this listing. None: a pair the vocabulary cannot cover (see pair_query); the listing's SQL walks it."""
+    for this listing. None: a short term with too many trigrams (see short_query); the listing's SQL walks it."""
     listing = (organization_id, shape, term)
-    if _short(term) and PAIR_WALK > 0 and not reader.uneven(("pair walk", listing)):
-        # A common pair's page is a short walk of the listing (its own SQL, as before pairs were planned), and
-        # finding a pair's trigrams costs more (~5 ms); a rare pair's walk is what takes seconds.
-        rows = reader.within(PAIR_WALK, lambda: _read_page(reader, organization_id, query, shape, None))
+    walked = False
+    if _short(term) and SHORT_WALK > 0 and not reader.uneven(("short walk", listing)):
+        # A common short term's page is a short walk of the listing (its own SQL, as before such terms were
+        # planned), and finding its trigrams costs more; a rare one's walk is what takes seconds.
+        rows = reader.within(SHORT_WALK, lambda: _read_page(reader, organization_id, query, shape, None))
         if rows is not None:
             return rows
-        reader.mark_uneven(("pair walk", listing))
+        walked = True
     match = term_match(reader.connection, term)
     if match is None:
         return None
@@ -331,6 +332,8 @@ def _planned_page(
         plan = substring_plans.plan(reader.connection, match, wanted, _term_key(query), term)
         planned = _with_plan(shape, plan.kind)
         if plan.budget is None:
+            if walked:  # a rare term (its candidates are read): its next pages skip the first walk
+                reader.mark_uneven(("short walk", listing))
             return _read_page(reader, organization_id, query, planned, plan)
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
         if rows is not None:
@@ -340,13 +343,13 @@ def _planned_page(
     return _read_page(reader, organization_id, query, _with_plan(shape, trigram.kind), trigram)
 
 
-# Seconds a pair's page walks the listing before its trigrams are looked up (see _planned_page); 0: never.
-PAIR_WALK = 0.008
+# Seconds a short term's page walks the listing before its trigrams are looked up (_planned_page); 0: never.
+SHORT_WALK = 0.008
 
 
 def term_match(connection: sqlite3.Connection, term: str) -> str | None:
-    """The FTS5 query for a planned term's candidates: its own trigrams, or a pair's (None: see pair_query)."""
-    return substring_plans.pair_query(connection, term) if _short(term) else _trigram_query(term)
+    """The FTS5 query for a planned term's candidates: its own trigrams, or a short one's (see short_query)."""
+    return substring_plans.short_query(connection, term) if _short(term) else _trigram_query(term)
 
 
 def _read_page(

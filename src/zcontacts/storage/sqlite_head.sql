@@ -175,15 +175,16 @@ CREATE TABLE idempotency_keys (
 	CONSTRAINT pk_idempotency_keys PRIMARY KEY (organization_id, idempotency_key)
 );
 CREATE INDEX ix_idempotency_keys_organization_id_created_at_ms ON idempotency_keys (organization_id, created_at_ms);
-CREATE VIRTUAL TABLE contacts_fts USING fts5(contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key, content='contacts', content_rowid='contact_id', tokenize='trigram', detail=none);
 CREATE INDEX ix_contacts_name_pages ON contacts (organization_id, contact_name_key, contact_id, summary_doc);
 CREATE INDEX ix_contacts_company_pages ON contacts (organization_id, company_name_key, contact_name_key, contact_id, summary_doc);
 CREATE TABLE contacts_fts_pending (seq INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, command TEXT, contact_name_key TEXT NOT NULL, company_name_key TEXT NOT NULL, email_key TEXT NOT NULL, phone_key TEXT NOT NULL, first_name_key TEXT NOT NULL, last_name_key TEXT NOT NULL, search_key TEXT NOT NULL);
-CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key, new.company_name_key, new.email_key, new.phone_key, new.first_name_key, new.last_name_key, new.search_key); END;
-CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key, old.company_name_key, old.email_key, old.phone_key, old.first_name_key, old.last_name_key, old.search_key); END;
-CREATE TRIGGER contacts_fts_update AFTER UPDATE OF contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key, old.company_name_key, old.email_key, old.phone_key, old.first_name_key, old.last_name_key, old.search_key); INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key, new.company_name_key, new.email_key, new.phone_key, new.first_name_key, new.last_name_key, new.search_key); END;
 CREATE TABLE contacts_fts_upkeep (id INTEGER PRIMARY KEY CHECK (id = 1), cancelled_entries INTEGER NOT NULL);
-INSERT INTO "alembic_version" ("version_num") VALUES ('0009');
+CREATE VIEW contacts_fts_source AS SELECT contact_id, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key || char(31, 31) AS search_key FROM contacts;
+CREATE VIRTUAL TABLE contacts_fts USING fts5(contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key, content='contacts_fts_source', content_rowid='contact_id', tokenize='trigram', detail=none);
+CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key, new.company_name_key, new.email_key, new.phone_key, new.first_name_key, new.last_name_key, new.search_key || char(31, 31)); END;
+CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key, old.company_name_key, old.email_key, old.phone_key, old.first_name_key, old.last_name_key, old.search_key || char(31, 31)); END;
+CREATE TRIGGER contacts_fts_update AFTER UPDATE OF contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key, old.company_name_key, old.email_key, old.phone_key, old.first_name_key, old.last_name_key, old.search_key || char(31, 31)); INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key, new.company_name_key, new.email_key, new.phone_key, new.first_name_key, new.last_name_key, new.search_key || char(31, 31)); END;
+INSERT INTO "alembic_version" ("version_num") VALUES ('0010');
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('ids', 46000000000000001);
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('organization_ids', 10234695);
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', NULL, '1000000');
@@ -203,9 +204,9 @@ INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contac
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_updated_at_ms_contact_id', '1000000 1000000 2 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'sqlite_autoindex_contacts_1', '1000000 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'sqlite_autoindex_contacts_2', '1000000 1000000 1');
+INSERT INTO "contacts_fts_upkeep" ("id", "cancelled_entries") VALUES (1, 0);
 INSERT OR REPLACE INTO "contacts_fts_data" ("id", "block") VALUES (1, X'0000000000000000');
 INSERT OR REPLACE INTO "contacts_fts_data" ("id", "block") VALUES (10, X'00000001000000');
 INSERT OR REPLACE INTO "contacts_fts_config" ("k", "v") VALUES ('automerge', 0);
 INSERT OR REPLACE INTO "contacts_fts_config" ("k", "v") VALUES ('version', 4);
-INSERT INTO "contacts_fts_upkeep" ("id", "cancelled_entries") VALUES (1, 0);
 ANALYZE sqlite_schema;

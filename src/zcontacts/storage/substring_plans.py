@@ -72,7 +72,7 @@ def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: s
 
 def _plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str) -> Plan:
     if not trigram_query:
-        return Plan(LISTED, listed="[]")  # a pair no trigram holds: only rows still queued may
+        return Plan(LISTED, listed="[]")  # a short term no trigram holds: only rows still queued may
     rows = indexed_rows(connection)
     sample = [rowid for (rowid,) in connection.execute(_SAMPLE_SQL, (trigram_query, SAMPLE))]
     if len(sample) < SAMPLE:
@@ -90,68 +90,36 @@ def _plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: 
     return choose(Estimate(candidates * _holding(connection, sample, key, term), rows), wanted)
 
 
-# A pair (a term of 2 characters) has no trigram of its own, but every key of 3 or more characters that holds it
-# holds a trigram that starts with it or one that ends with it, and FTS5's vocabulary lists the index's trigrams
-# in order: those that start with the pair follow one another, and those that end with it take a look-up for
-# each character that starts a trigram (found by skipping along the vocabulary from one such character to the
-# next). Their union finds the pair's candidates as a longer term's own trigrams find its. A key shorter than 3
-# characters has no trigram at all, but the search key joins four keys with separators: a key equal to the pair
-# sits there beside a separator, a trigram of the pair's set. So the search and the filters on those four keys
-# are planned this way (storage/contacts.py, _planned_term). The vocabulary is read as instances: a look-up
-# stops at the term's first row (~15 µs on a merged index), where the row-type vocabulary counts all its rows
-# first (~20 ms for a trigram in every row).
+# A term of 1 or 2 characters has no trigram of its own. But the index takes the search key with two separators
+# at its end (migration 0010), so every real character of it starts a trigram, and the rows whose search key
+# holds the term are among the rows holding a trigram that starts with it. FTS5's vocabulary lists the trigrams
+# in order, so those are one run of it, found a look-up each (a seek of the `instance` vocabulary stops at the
+# term's first row, ~15 µs on a merged index; the `row` type counts all its rows first, ~20 ms for a trigram in
+# every row). The search key joins the name, company, email and phone keys with separators, so a filter on one
+# of those is served so too (storage/contacts.py, _planned_term); first and last names are not in it.
 _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.contacts_fts_instances "
     "USING fts5vocab(main, contacts_fts, 'instance')"
 )
 _FIRST_FROM = "SELECT term FROM temp.contacts_fts_instances WHERE term >= ? LIMIT 1"
-# Past this many look-ups (text in many scripts), a pair is read by a walk of the listing, as before.
+# Past this many trigrams (a common character), a short term is read by a walk of the listing, as before.
 MAX_LOOKUPS = 512
 
 
-class _TooMany(Exception):
-    pass
-
-
-def pair_query(connection: sqlite3.Connection, pair: str) -> str | None:
-    """An FTS5 query for every row whose keys of 3 or more characters may hold the 2-character `pair`: "" when
-    no trigram holds it, None when finding its trigrams would take more than MAX_LOOKUPS look-ups."""
+def short_query(connection: sqlite3.Connection, term: str) -> str | None:
+    """An FTS5 query for every row whose search key may hold `term` (1 or 2 characters): its trigrams that start
+    with it, or "" when none does; None when there are more than MAX_LOOKUPS of them."""
     connection.execute(_VOCABULARY)
-    lookups = 0
-
-    def first_from(text: str | None) -> str | None:
-        """The first trigram at or after `text` (None: past the last, or `text` is)."""
-        nonlocal lookups
-        if text is None:
+    after = _next_text(term)
+    trigrams: list[str] = []
+    found = connection.execute(_FIRST_FROM, (term,)).fetchone()
+    while found is not None and (after is None or found[0] < after):
+        if len(trigrams) == MAX_LOOKUPS:
             return None
-        lookups += 1
-        if lookups > MAX_LOOKUPS:
-            raise _TooMany
-        row = connection.execute(_FIRST_FROM, (text,)).fetchone()
-        return None if row is None else str(row[0])
-
-    after = _next_text(pair)
-    trigrams: set[str] = set()
-    try:
-        term = first_from(pair)
-        while term is not None and after is not None and term < after:
-            trigrams.add(term)
-            term = first_from(_next_text(term))
-        first = first_from("")
-        while first is not None:
-            ending = first[0] + pair
-            found = first if first >= ending else first_from(ending)
-            if found == ending:
-                trigrams.add(ending)
-            if found is None:
-                break  # no trigram at or past this one
-            if found[0] != first[0]:
-                first = found  # no more trigrams start with that character: this is the next one's first
-            else:
-                first = first_from(_next_text(first[0]))
-    except _TooMany:
-        return None
-    return " OR ".join('"' + trigram.replace('"', '""') + '"' for trigram in sorted(trigrams))
+        trigrams.append(str(found[0]))
+        following = _next_text(trigrams[-1])
+        found = None if following is None else connection.execute(_FIRST_FROM, (following,)).fetchone()
+    return " OR ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
 
 
 def _next_text(text: str) -> str | None:
