@@ -216,23 +216,23 @@ def test_list_reflects_updates(client: Any, tenant: Tenant) -> None:
     assert _names(client, tenant, email="b@x.io") == ["After"]
 
 
-@pytest.mark.parametrize("walk_first", [True, False])
+@pytest.mark.parametrize("planned", [True, False])
 @pytest.mark.parametrize("term", ["éa", "i̇", "é", "ün", "üntü"])
 def test_short_and_non_ascii_substrings_are_found(
     client: Any,
     tenant: Tenant,
     database: Database,
     term: str,
-    walk_first: bool,
+    planned: bool,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    # SQLite 3.40's trigram index answers GLOB '*éa*' with nothing: short terms must not rely on it. A pair's
-    # page is walked first on SQLite (found so at this size); without that walk, its trigrams are looked up in
-    # the index's vocabulary on the scan thread's reader.
-    from zcontacts.storage import contacts as contacts_storage
+    # SQLite 3.40's trigram index answers GLOB '*éa*' with nothing: short terms must not rely on it. On SQLite a
+    # term of 1 or 2 characters is planned from the trigrams that start with it (the index's vocabulary, read on
+    # the scan thread's reader), or walked when it starts more than MAX_LOOKUPS of them.
+    from zcontacts.storage import substring_plans
 
-    if not walk_first:
-        monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)
+    if not planned:
+        monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 0)
     make_contact(client, tenant, contact_name="Ébéa Ltd", email="x@y.z")
     make_contact(client, tenant, contact_name="İstanbul Küntürk", company_name="Aüntüb")
     make_contact(client, tenant, contact_name="Plain")

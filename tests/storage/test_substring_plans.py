@@ -118,7 +118,6 @@ def test_every_plan_reads_the_same_pages(
 ) -> None:
     monkeypatch.setattr(substring_plans, "plan", _forced(kind))
     monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # deep pages from the third row on
-    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)  # pairs planned, not walked first
     reader = database.reader()
     compared = 0
     for term in TERMS:
@@ -299,7 +298,6 @@ def test_every_plan_agrees_with_a_scan_on_any_term(
         make_contact(client, tenant, contact_name=f"{rng.choice(TRICKY)} {rng.choice(TRICKY)} {n}",
                      company_name=rng.choice(TRICKY), email=f"x{n}@{rng.choice(['gmail', 'corp'])}.com")  # fmt: skip
     keys = [row[0] for row in database.fetch("SELECT search_key FROM contacts", ())]
-    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)  # pairs planned, not walked first
     alphabet = "".join(sorted(set("".join(keys)) - {"\x1f"})) + "ssSΣσς"
     reader = database.reader()
 
@@ -408,7 +406,6 @@ def test_a_short_term_finds_keys_equal_to_it(
         lambda c: c.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')"), write=True
     )
     reader = database.reader()
-    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 0.0)  # pairs planned, not walked first
     asked: list[str] = []
     for kind in (TRIGRAM, LISTED, SCAN, MEMBER):
         forced = _forced(kind)
@@ -433,12 +430,11 @@ def test_a_short_term_finds_keys_equal_to_it(
     assert len(asked) == 4 * 9
 
 
-def test_a_short_term_walks_first_then_is_planned_with_its_candidates(
+def test_a_short_term_is_planned_unless_it_starts_many_trigrams(
     people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A search of 1 or 2 characters walks the listing for SHORT_WALK first (a common term's page is found so);
-    past it, it is planned like a longer one, its candidates found by the short term's query. A rare term's
-    next pages skip the walk; a common one's (planned as a walk) try it again."""
+    """A search of 1 or 2 characters is planned like a longer one, its candidates found by the short term's
+    query; one that starts more than MAX_LOOKUPS trigrams is so common that the listing's own walk reads it."""
     reader = database.reader()
     chosen: list[Plan] = []
     real = substring_plans.plan
@@ -448,22 +444,16 @@ def test_a_short_term_walks_first_then_is_planned_with_its_candidates(
         return chosen[-1]
 
     monkeypatch.setattr(substring_plans, "plan", spy)
-    common = parse_list_query([("search_text", "日本"), ("per_page", "3")])
-    rare = parse_list_query([("search_text", "ty"), ("per_page", "3")])  # in no row
-    expected = {query: _expected(database, tenant.organization_id, query) for query in (common, rare)}
-    assert _sqlite_page_rows(reader, tenant.organization_id, common) == expected[common]
-    assert chosen == []  # the walk found the page in time
-    # A walk that cannot finish in time (stopped at its first check): the plan reads the page.
-    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 1e-9)
-    monkeypatch.setattr(database_module, "DEADLINE_STEPS", 1)
-    for query in (common, rare, common, rare):
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected[query]
-    # At this size the cost model walks the common term's candidates (member) and lists the rare one's.
-    assert [plan.kind for plan in chosen] == [MEMBER, LISTED, MEMBER, LISTED]
+    monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 2)  # this small index has few trigrams
+    queries = [parse_list_query([("search_text", term), ("per_page", "3")]) for term in ("日本", "ty", "a")]
+    for query in queries:
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+            database, tenant.organization_id, query
+        )
+    # At this size the cost model walks 日本's candidates (member) and lists ty's (in no row); `a` starts more
+    # than 2 trigrams, so it is walked with no plan.
+    assert [plan.kind for plan in chosen] == [MEMBER, LISTED]
     assert chosen[0].match == substring_plans.short_query(reader.connection, "日本")
-    monkeypatch.setattr(contacts_storage, "SHORT_WALK", 10.0)  # the walks would finish now
-    for query in (common, rare):
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected[query]
-    assert [plan.kind for plan in chosen[4:]] == [
-        LISTED
-    ]  # the common term walked again, the rare one did not
+    assert substring_plans.short_query(reader.connection, "a") is None
+    monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 1000)
+    assert substring_plans.short_query(reader.connection, "a").count(" OR ") >= 2

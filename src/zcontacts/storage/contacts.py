@@ -314,26 +314,17 @@ def _planned_page(
 ) -> list[bytes] | None:
     """The page read the way storage/substring_plans.py picks for `term`, or by the trigram plan when a walk
     overran its deadline (the term's rows were not spread along the listing as its estimate assumed) or once did
-    for this listing. None: a short term with too many trigrams (see short_query); the listing's SQL walks it."""
-    listing = (organization_id, shape, term)
-    walked = False
-    if _short(term) and SHORT_WALK > 0 and not reader.uneven(("short walk", listing)):
-        # A common short term's page is a short walk of the listing (its own SQL, as before such terms were
-        # planned), and finding its trigrams costs more; a rare one's walk is what takes seconds.
-        rows = reader.within(SHORT_WALK, lambda: _read_page(reader, organization_id, query, shape, None))
-        if rows is not None:
-            return rows
-        walked = True
+    for this listing. None: a short term with many trigrams (see short_query), so common that the listing's own
+    SQL, a walk of the listing, finds its page soonest."""
     match = term_match(reader.connection, term)
     if match is None:
         return None
+    listing = (organization_id, shape, term)
     if not reader.uneven(listing):
         wanted = query.offset + query.per_page + 1
         plan = substring_plans.plan(reader.connection, match, wanted, _term_key(query), term)
         planned = _with_plan(shape, plan.kind)
         if plan.budget is None:
-            if walked:  # a rare term (its candidates are read): its next pages skip the first walk
-                reader.mark_uneven(("short walk", listing))
             return _read_page(reader, organization_id, query, planned, plan)
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
         if rows is not None:
@@ -341,10 +332,6 @@ def _planned_page(
         reader.mark_uneven(listing)
     trigram = Plan(substring_plans.TRIGRAM, match=match)
     return _read_page(reader, organization_id, query, _with_plan(shape, trigram.kind), trigram)
-
-
-# Seconds a short term's page walks the listing before its trigrams are looked up (_planned_page); 0: never.
-SHORT_WALK = 0.008
 
 
 def term_match(connection: sqlite3.Connection, term: str) -> str | None:
