@@ -24,6 +24,7 @@ from bench import data
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.storage import substring_plans
 from zcontacts.storage.contacts import (
+    _covered,
     _planned_term,
     _sqlite_page_rows,
     _term_key,
@@ -93,7 +94,9 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             kind = (
                 ("scan" if query.search_text and len(query.search_text) < 3 else "contains")
                 if term is None or match is None
-                else substring_plans.plan(connection, match, wanted, _term_key(query), term).kind
+                else substring_plans.plan(
+                    connection, match, wanted, _term_key(query), term, covered=_covered(query)
+                ).kind
             )
             served_ms, rows = _best_ms(lambda q=query: _sqlite_page_rows(reader, loaded.organization_id, q))
             old_ms, same = None, None

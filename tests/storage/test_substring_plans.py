@@ -93,7 +93,7 @@ def people(client: Any, tenant: Tenant, database: Database) -> list[str]:
 def _forced(kind: str) -> Callable[..., Plan]:
     """A planner that always picks `kind` (LISTED with the term's real candidates, walks with time to spare)."""
 
-    def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, *_: str) -> Plan:
+    def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, *_: str, **__: bool) -> Plan:
         if not trigram_query and kind != SCAN:
             return Plan(LISTED, listed="[]", match="")  # a pair no trigram holds: only the queue's rows
         if kind == LISTED:
@@ -222,6 +222,9 @@ def test_the_cheapest_plan_is_chosen() -> None:
     assert choose(Estimate(5, 0), 201) == Plan(TRIGRAM)
     # Deep pages of a fairly rare term walk too far: read the candidates.
     assert choose(Estimate(10_000, million), 4001).kind == TRIGRAM
+    # A name filter in name order tests index entries, not rows: its scan is cheap where a row-reading one is not.
+    assert choose(Estimate(13_500, million), 201).kind == MEMBER
+    assert choose(Estimate(13_500, million), 201, covered=True).kind == SCAN
 
 
 def test_a_walk_gets_a_bounded_budget() -> None:
@@ -241,14 +244,18 @@ def test_the_planner_lists_a_few_candidates_and_estimates_many(
     people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader: Reader = database.reader()
-    few = substring_plans.plan(reader.connection, _trigram_query("northwind"), 201, "search_key", "northwind")
+    few = substring_plans.plan(
+        reader.connection, _trigram_query("northwind"), 201, "search_key", "northwind", covered=False
+    )
     candidates = reader.fetch(substring_plans._SAMPLE_SQL, (_trigram_query("northwind"), 10**9))
     if few.kind == LISTED:
         assert few.listed == "[" + ",".join(str(rowid) for (rowid,) in candidates) + "]"
     # Past SAMPLE candidates the count is estimated from how far into the ids they reach: a term in every
     # row reaches as far as the sample's size says, so it is broad and walked.
     monkeypatch.setattr(substring_plans, "SAMPLE", 4)
-    broad = substring_plans.plan(reader.connection, _trigram_query(".com"), 201, "search_key", ".com")
+    broad = substring_plans.plan(
+        reader.connection, _trigram_query(".com"), 201, "search_key", ".com", covered=False
+    )
     assert broad.kind in (SCAN, MEMBER)
     assert broad.budget is not None
 
@@ -258,7 +265,7 @@ def test_a_walk_stopped_mid_page_leaves_the_reader_clean(
 ) -> None:
     """Walks with no time at all: SQLite stops them inside the page's statements (deep pages: inside their
     snapshot), and every page still comes from the trigram plan, the reader out of any transaction."""
-    monkeypatch.setattr(substring_plans, "plan", lambda *_: Plan(SCAN, budget=0.0))
+    monkeypatch.setattr(substring_plans, "plan", lambda *_, **__: Plan(SCAN, budget=0.0))
     monkeypatch.setattr(database_module, "DEADLINE_STEPS", 10)  # these pages are short
     monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
     reader = database.reader()
@@ -350,8 +357,14 @@ def test_candidates_are_counted_by_the_key_the_listing_looks_in(
     monkeypatch.setattr(substring_plans, "SAMPLE", 4)  # estimate past the sample even on a few rows
     reader = database.reader()
     query = _trigram_query(".com")
-    assert substring_plans.plan(reader.connection, query, 201, "email_key", ".com").kind in (SCAN, MEMBER)
-    assert substring_plans.plan(reader.connection, query, 201, "contact_name_key", ".com").kind == TRIGRAM
+    assert substring_plans.plan(reader.connection, query, 201, "email_key", ".com", covered=False).kind in (
+        SCAN,
+        MEMBER,
+    )
+    assert (
+        substring_plans.plan(reader.connection, query, 201, "contact_name_key", ".com", covered=False).kind
+        == TRIGRAM
+    )
 
 
 def _pair_rows(connection: sqlite3.Connection, pair: str) -> set[int]:
@@ -411,7 +424,13 @@ def test_a_short_term_finds_keys_equal_to_it(
         forced = _forced(kind)
 
         def plan(
-            connection: sqlite3.Connection, match: str, wanted: int, key: str, term: str, forced: Any = forced
+            connection: sqlite3.Connection,
+            match: str,
+            wanted: int,
+            key: str,
+            term: str,
+            forced: Any = forced,
+            **_: bool,
         ) -> Plan:
             asked.append(key)
             return forced(connection, match, wanted)  # type: ignore[no-any-return]
@@ -439,8 +458,8 @@ def test_a_short_term_is_planned_unless_it_starts_many_trigrams(
     chosen: list[Plan] = []
     real = substring_plans.plan
 
-    def spy(*args: Any) -> Plan:
-        chosen.append(real(*args))
+    def spy(*args: Any, **kwargs: Any) -> Plan:
+        chosen.append(real(*args, **kwargs))
         return chosen[-1]
 
     monkeypatch.setattr(substring_plans, "plan", spy)

@@ -322,7 +322,9 @@ def _planned_page(
     listing = (organization_id, shape, term)
     if not reader.uneven(listing):
         wanted = query.offset + query.per_page + 1
-        plan = substring_plans.plan(reader.connection, match, wanted, _term_key(query), term)
+        plan = substring_plans.plan(
+            reader.connection, match, wanted, _term_key(query), term, covered=_covered(query)
+        )
         planned = _with_plan(shape, plan.kind)
         if plan.budget is None:
             return _read_page(reader, organization_id, query, planned, plan)
@@ -332,6 +334,14 @@ def _planned_page(
         reader.mark_uneven(listing)
     trigram = Plan(substring_plans.TRIGRAM, match=match)
     return _read_page(reader, organization_id, query, _with_plan(shape, trigram.kind), trigram)
+
+
+def _covered(query: ListQuery) -> bool:
+    """Whether the index a planned listing walks holds its term's key: a filter on the sort column (name,
+    company, email), without status or in the orders whose status indexes carry the key (name, company)."""
+    if query.search_text or query.filters[0].field != query.sort_column:
+        return False
+    return query.status is None or query.sort_column in ("contact_name", "company_name")
 
 
 def term_match(connection: sqlite3.Connection, term: str) -> str | None:

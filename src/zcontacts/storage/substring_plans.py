@@ -11,7 +11,7 @@ their index entry (the id) without reading the row.
 
 Each costs, in µs, measured over 1,000,000 customers (docs/PERFORMANCE.md):
   trigram:  3.5 per candidate (its row read, its key confirmed, then sorted)
-  scan:     3.4 per row walked (every row read for its key)
+  scan:     3.4 per row walked (every row read for its key); 0.4 when the listing's index holds the key
   member:   0.48 per row walked + 0.17 per candidate (the set)
 where rows walked ≈ (offset + page + 1) ÷ the term's share of the rows, and candidates are counted only as far as
 PROBES of them hold the term in the listing's own key. The share comes from the candidates in id
@@ -42,6 +42,8 @@ MEMBER = "member"
 SAMPLE = 4000
 TRIGRAM_PER_CANDIDATE = 3.5
 SCAN_PER_ROW = 3.4
+# A scan whose listing's index holds the key (a name filter in name order): 0.33-0.41 µs a row entry.
+SCAN_COVERED_PER_ROW = 0.4
 MEMBER_PER_ROW = 0.48
 MEMBER_PER_CANDIDATE = 0.17
 
@@ -64,30 +66,37 @@ class Plan(NamedTuple):
     match: str | None = None
 
 
-def plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str) -> Plan:
+def plan(
+    connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str, *, covered: bool
+) -> Plan:
     """The cheapest plan for a page whose last row is the `wanted`-th of the listing (offset + page + 1), for a
-    listing that keeps the rows whose `key` column holds `term` (`trigram_query` is the term's)."""
-    return _plan(connection, trigram_query, wanted, key, term)._replace(match=trigram_query)
+    listing that keeps the rows whose `key` column holds `term` (`trigram_query` is the term's). `covered`: the
+    listing's index holds `key`, so a scan tests each row on its index entry instead of reading the row."""
+    return _plan(connection, trigram_query, wanted, key, term, covered)._replace(match=trigram_query)
 
 
-def _plan(connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str) -> Plan:
+def _plan(
+    connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str, covered: bool
+) -> Plan:
     if not trigram_query:
         return Plan(LISTED, listed="[]")  # a short term no trigram holds: only rows still queued may
     rows = indexed_rows(connection)
     sample = [rowid for (rowid,) in connection.execute(_SAMPLE_SQL, (trigram_query, SAMPLE))]
     if len(sample) < SAMPLE:
-        chosen = choose(Estimate(float(len(sample)), rows), wanted)
+        chosen = choose(Estimate(float(len(sample)), rows), wanted, covered=covered)
         if chosen.kind == TRIGRAM:
             # Every candidate is known: the page query need not look them up again.
             return Plan(LISTED, listed=json.dumps(sample, separators=(",", ":")))
         return chosen
     low, high = connection.execute(_ID_RANGE).fetchone()
     if low is None or high is None or high <= low:
-        return choose(Estimate(float(rows), rows), wanted)
+        return choose(Estimate(float(rows), rows), wanted, covered=covered)
     # Ids grow with creation: SAMPLE candidates spread over the customers reach this share of the id range.
     reached = max(1, sample[-1] - int(low) + 1) / (int(high) - int(low) + 1)
     candidates = min(float(rows), SAMPLE / min(1.0, reached))
-    return choose(Estimate(candidates * _holding(connection, sample, key, term), rows), wanted)
+    return choose(
+        Estimate(candidates * _holding(connection, sample, key, term), rows), wanted, covered=covered
+    )
 
 
 # A term of 1 or 2 characters has no trigram of its own. But the index takes the search key with two separators
@@ -159,8 +168,9 @@ class Estimate(NamedTuple):
 MIN_BUDGET = 0.002
 
 
-def choose(found: Estimate, wanted: int) -> Plan:
-    """The cheapest of the trigram, scan and member plans for a page whose last row is the `wanted`-th."""
+def choose(found: Estimate, wanted: int, *, covered: bool = False) -> Plan:
+    """The cheapest of the trigram, scan and member plans for a page whose last row is the `wanted`-th (a scan
+    of a `covered` listing tests index entries, not rows)."""
     candidates = max(found.candidates, 0.0)
     if candidates < 1 or found.rows < 1:
         return Plan(TRIGRAM)  # nothing to walk for: the index answers at once
@@ -169,7 +179,7 @@ def choose(found: Estimate, wanted: int) -> Plan:
     trigram = TRIGRAM_PER_CANDIDATE * candidates
     costs = {
         TRIGRAM: trigram,
-        SCAN: SCAN_PER_ROW * walked,
+        SCAN: (SCAN_COVERED_PER_ROW if covered else SCAN_PER_ROW) * walked,
         MEMBER: MEMBER_PER_ROW * walked + MEMBER_PER_CANDIDATE * candidates,
     }
     kind = min(costs, key=costs.__getitem__)
