@@ -476,3 +476,38 @@ def test_a_short_term_is_planned_unless_it_starts_many_trigrams(
     assert substring_plans.short_query(reader.connection, "a") is None
     monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 1000)
     assert substring_plans.short_query(reader.connection, "a").count(" OR ") >= 2
+
+
+def test_the_text_past_a_prefix() -> None:
+    """The vocabulary's run of a term ends at the least text past it: past U+10FFFF the character before moves
+    on, and surrogates (which UTF-8 cannot hold) are skipped."""
+    assert substring_plans._next_text("ab") == "ac"
+    assert substring_plans._next_text("a\U0010ffff") == "b"
+    assert substring_plans._next_text("\U0010ffff") is None
+    assert substring_plans._next_text("\ud7ff") == "\ue000"
+
+
+def test_short_terms_left_to_the_walk_or_with_no_trigram(
+    people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A short term with too many trigrams is remembered (its trigrams are not looked up again); one no trigram
+    holds reads only the queue's rows, also when its listing is read the trigram way at once (uneven)."""
+    reader = database.reader()
+    looked: list[str] = []
+    real = substring_plans.short_query
+
+    def counted(connection: sqlite3.Connection, term: str) -> str | None:
+        looked.append(term)
+        return real(connection, term)
+
+    monkeypatch.setattr(substring_plans, "short_query", counted)
+    monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 2)
+    common = parse_list_query([("search_text", "a"), ("per_page", "3")])
+    for _ in range(3):
+        assert _sqlite_page_rows(reader, tenant.organization_id, common) == _expected(
+            database, tenant.organization_id, common
+        )
+    assert looked == ["a"]
+    absent = parse_list_query([("search_text", "ty")])
+    reader.mark_uneven((tenant.organization_id, contacts_storage._shape(absent), "ty"))
+    assert _sqlite_page_rows(reader, tenant.organization_id, absent) == []

@@ -181,7 +181,8 @@ def _shape(query: ListQuery) -> Shape:
 
 
 # FTS5's trigram index serves substrings of 3 characters or more; shorter ones would scan it anyway, and
-# SQLite 3.40 answers some of them wrongly (GLOB '*éa*' finds nothing). They scan the organization's rows.
+# SQLite 3.40 answers some of them wrongly (GLOB '*éa*' finds nothing). In a listing's own SQL they scan the
+# organization's rows; on the hot reader most are planned from the index's vocabulary (_planned_page).
 _SCAN = substring_plans.SCAN
 
 
@@ -315,9 +316,13 @@ def _planned_page(
     """The page read the way storage/substring_plans.py picks for `term`, or by the trigram plan when a walk
     overran its deadline (the term's rows were not spread along the listing as its estimate assumed) or once did
     for this listing. None: a short term with many trigrams (see short_query), so common that the listing's own
-    SQL, a walk of the listing, finds its page soonest."""
+    SQL, a walk of the listing, finds its page soonest (remembered per reader, as a hint)."""
+    if reader.uneven(("common", term)):
+        return None
     match = term_match(reader.connection, term)
     if match is None:
+        # A hint kept across writes, as for walks that overran: looking its trigrams up again costs ~3 ms.
+        reader.mark_uneven(("common", term))
         return None
     listing = (organization_id, shape, term)
     if not reader.uneven(listing):
@@ -332,7 +337,7 @@ def _planned_page(
         if rows is not None:
             return rows
         reader.mark_uneven(listing)
-    trigram = Plan(substring_plans.TRIGRAM, match=match)
+    trigram = substring_plans.trigram_plan(match)
     return _read_page(reader, organization_id, query, _with_plan(shape, trigram.kind), trigram)
 
 

@@ -198,10 +198,11 @@ class Database:
                         apply_pending(_driver(connection))
                     return result
 
-    def _connect(self) -> Connection:
-        """A pooled connection; a PostgreSQL server that refuses one is a 503 with Retry-After, not a 500."""
+    def _connect(self, engine: Engine | None = None) -> Connection:
+        """A pooled connection (or one of `engine`'s); a PostgreSQL server that refuses one is a 503 with
+        Retry-After, not a 500."""
         try:
-            return self.engine.connect()
+            return (engine or self.engine).connect()
         except OperationalError as exc:
             if self.inline:
                 raise
@@ -246,12 +247,7 @@ class Database:
             if self._probe_engine is None:
                 self._probe_engine = probe_engine(self.engine)
             engine = self._probe_engine
-        try:
-            connection = engine.connect()
-        except OperationalError as exc:
-            log.warning("database unreachable: answering 503: %s", first_line(exc.orig))
-            raise DatabaseUnavailable() from None
-        with connection, connection.begin():
+        with self._connect(engine) as connection, connection.begin():
             return work(connection)
 
     async def write(self, work: Work[T]) -> T:

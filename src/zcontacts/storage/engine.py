@@ -55,24 +55,23 @@ def make_engine(
         # A connection the server closed (restart, failover, idle timeout) is replaced before use, not failed on.
         pool_pre_ping=True,
         pool_recycle=1800,
-        # An unreachable server fails a request (and /readyz) within seconds instead of hanging it.
-        connect_args={"connect_timeout": 5, "application_name": "zcontacts", **_query_args(parsed)},
+        connect_args=_connect_args(parsed),
     )
 
 
 def probe_engine(engine: Engine) -> Engine:
     """An engine on `engine`'s PostgreSQL database that pools nothing: each use opens a connection of its own and
     closes it (health probes, when every pooled connection is busy)."""
-    return create_engine(
-        engine.url,
-        poolclass=NullPool,
-        connect_args={"connect_timeout": 5, "application_name": "zcontacts", **_query_args(engine.url)},
-    )
+    return create_engine(engine.url, poolclass=NullPool, connect_args=_connect_args(engine.url))
 
 
-def _query_args(url: URL) -> dict[str, Any]:
-    """Connection arguments the URL sets itself (?connect_timeout=…) win over zcontacts' defaults."""
-    return {key: value for key, value in url.query.items() if key in ("connect_timeout", "application_name")}
+def _connect_args(url: URL) -> dict[str, Any]:
+    """PostgreSQL's connection arguments: an unreachable server fails a request (and /readyz) within seconds
+    instead of hanging it. Those the URL sets itself (?connect_timeout=…) win over these defaults."""
+    chosen = {
+        key: value for key, value in url.query.items() if key in ("connect_timeout", "application_name")
+    }
+    return {"connect_timeout": 5, "application_name": "zcontacts", **chosen}
 
 
 def _sqlite_engine(url: URL) -> Engine:

@@ -79,7 +79,7 @@ def _plan(
     connection: sqlite3.Connection, trigram_query: str, wanted: int, key: str, term: str, covered: bool
 ) -> Plan:
     if not trigram_query:
-        return Plan(LISTED, listed="[]")  # a short term no trigram holds: only rows still queued may
+        return trigram_plan(trigram_query)
     rows = indexed_rows(connection)
     sample = [rowid for (rowid,) in connection.execute(_SAMPLE_SQL, (trigram_query, SAMPLE))]
     if len(sample) < SAMPLE:
@@ -97,6 +97,12 @@ def _plan(
     return choose(
         Estimate(candidates * _holding(connection, sample, key, term), rows), wanted, covered=covered
     )
+
+
+def trigram_plan(match: str) -> Plan:
+    """The trigram plan for the candidates `match` finds; "" (a short term no trigram holds) finds none, so only
+    rows still queued for the index may hold the term (an empty FTS5 query would be a syntax error)."""
+    return Plan(TRIGRAM, match=match) if match else Plan(LISTED, listed="[]", match=match)
 
 
 # A term of 1 or 2 characters has no trigram of its own. But the index takes the search key with two separators
@@ -133,14 +139,16 @@ def short_query(connection: sqlite3.Connection, term: str) -> str | None:
 
 
 def _next_text(text: str) -> str | None:
-    """The least text past every text that starts with `text` (None past U+10FFFF); surrogates are skipped,
+    """The least text past every text that starts with `text` (None: there is none); surrogates are skipped,
     as UTF-8, which the vocabulary is ordered by, cannot hold them."""
-    code = ord(text[-1]) + 1
-    if 0xD800 <= code <= 0xDFFF:
-        code = 0xE000
-    if code > 0x10FFFF:
-        return None
-    return text[:-1] + chr(code)
+    while text:
+        code = ord(text[-1]) + 1
+        if 0xD800 <= code <= 0xDFFF:
+            code = 0xE000
+        if code <= 0x10FFFF:
+            return text[:-1] + chr(code)
+        text = text[:-1]  # its last character is the greatest: the one before it moves on
+    return None
 
 
 def _holding(connection: sqlite3.Connection, sample: list[int], key: str, term: str) -> float:
