@@ -408,13 +408,21 @@ def test_a_short_term_finds_every_row_that_holds_it(
 def test_a_short_term_finds_keys_equal_to_it(
     client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A key of 1 or 2 characters has no trigram of its own: it is found through the search key, where two more
-    characters follow it. Every plan reads the same pages as the listing's own walk, for each key, and for
-    first and last names (not in the search key) no plan is asked."""
-    make_contact(client, tenant, contact_name="Qz", company_name="Qz", email="", phone="77")
-    make_contact(client, tenant, contact_name="Other Qz", company_name="Qzx", email="qz@x.io", phone="177")
-    make_contact(client, tenant, contact_name="Third", company_name="", email="", phone="")
-    make_contact(client, tenant, contact_name="Q", company_name="W", email="", phone="7")
+    """A key of 1 or 2 characters has no trigram of its own: it is found through the search key, or the first
+    or last name's column (migration 0011), where two more characters follow it. Every plan reads the same pages
+    as the listing's own walk, for each key."""
+    make_contact(client, tenant, contact_name="Qz", company_name="Qz", email="", phone="77", first_name="Qz")
+    make_contact(
+        client,
+        tenant,
+        contact_name="Other Qz",
+        company_name="Qzx",
+        email="qz@x.io",
+        phone="177",
+        last_name="Aqz",
+    )
+    make_contact(client, tenant, contact_name="Third", company_name="", email="", phone="", last_name="Q")
+    make_contact(client, tenant, contact_name="Q", company_name="W", email="", phone="7", first_name="W")
     database.run(
         lambda c: c.exec_driver_sql("INSERT INTO contacts_fts(contacts_fts) VALUES ('optimize')"), write=True
     )
@@ -438,15 +446,17 @@ def test_a_short_term_finds_keys_equal_to_it(
         monkeypatch.setattr(substring_plans, "plan", plan)
         for where, term, found in [("contact_name_contains", "qz", 2), ("company_name_contains", "qz", 2),
                                    ("email_contains", "qz", 1), ("phone_contains", "77", 2),
-                                   ("search_text", "77", 2), ("first_name_contains", "qz", 0),
+                                   ("search_text", "77", 2), ("first_name_contains", "qz", 1),
                                    ("contact_name_contains", "q", 3), ("company_name_contains", "w", 1),
-                                   ("phone_contains", "7", 3), ("search_text", "w", 1)]:  # fmt: skip
+                                   ("phone_contains", "7", 3), ("search_text", "w", 1),
+                                   ("last_name_contains", "qz", 1), ("last_name_contains", "q", 2),
+                                   ("first_name_contains", "w", 1), ("first_name_contains", "z", 1)]:  # fmt: skip
             query = parse_list_query([(where, term)])
             rows = _sqlite_page_rows(reader, tenant.organization_id, query)
             assert rows == _expected(database, tenant.organization_id, query), (kind, where)
             assert len(rows) == found, (kind, where)
-    assert "first_name_key" not in asked
-    assert len(asked) == 4 * 9
+    assert {"first_name_key", "last_name_key"} <= set(asked)
+    assert len(asked) == 4 * 14
 
 
 def test_a_short_term_is_planned_unless_it_starts_many_trigrams(

@@ -138,8 +138,8 @@ async def read_page(database: Database, organization_id: str, query: ListQuery) 
     if database.inline:
         if scans(query):
             # A substring under 3 characters has no trigram of its own: its page may read every row of the
-            # organization (0.1-5 s over a million: a first or last name filter, or a term with too many
-            # trigrams or candidates). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite works)
+            # organization (0.1-5 s over a million: beside another filter, or a term with too many trigrams
+            # or candidates). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite works)
             # so the event loop goes on serving everyone else meanwhile.
             return await asyncio.get_running_loop().run_in_executor(
                 _SCAN_THREADS,
@@ -226,7 +226,7 @@ def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
 def _planned_term(query: ListQuery) -> str | None:
     """The substring a listing's plan is chosen for (storage/substring_plans.py): its only one, with no other
     filter but status (filters by value make listings short), of 3 or more characters, or shorter (see
-    substring_plans.short_query) in a key the search key holds. None: no choice."""
+    substring_plans.short_query). None: no choice."""
     if any(f.op != "contains" for f in query.filters):
         return None
     terms = [f.value for f in query.filters]
@@ -234,14 +234,7 @@ def _planned_term(query: ListQuery) -> str | None:
         terms.append(query.search_text)
     if len(terms) != 1 or not terms[0]:
         return None
-    if _short(terms[0]) and not (query.search_text or query.filters[0].field in _SEARCHED_FIELDS):
-        return None
     return terms[0]
-
-
-# A short term's candidates come from the search key's trigrams, which hold these keys (each followed there by
-# at least two characters), not the first and last names.
-_SEARCHED_FIELDS = frozenset({"contact_name", "company_name", "email", "phone"})
 
 
 def _term_key(query: ListQuery) -> str:

@@ -111,7 +111,8 @@ def trigram_plan(match: str) -> Plan:
 # in order, so those are one run of it, found a look-up each (a seek of the `instance` vocabulary stops at the
 # term's first row, ~15 µs on a merged index; the `row` type counts all its rows first, ~20 ms for a trigram in
 # every row). The search key joins the name, company, email and phone keys with separators, so a filter on one
-# of those is served so too (storage/contacts.py, _planned_term); first and last names are not in it.
+# of those is served so too (storage/contacts.py, _planned_term); the first and last names, not in it, are
+# indexed with the same two separators at their end (migration 0011).
 _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.contacts_fts_instances "
     "USING fts5vocab(main, contacts_fts, 'instance')"
