@@ -35,8 +35,8 @@ _LIST = (
     "SELECT contacts.summary_doc FROM contacts WHERE contacts.organization_id = ?{where} "
     "ORDER BY contacts.contact_name_key ASC, contacts.contact_id ASC LIMIT ? OFFSET ?"
 )
-# As zcontacts: rows holding trigrams that cover the term (at 0, 3, 6, … and the last), and rows queued for the
-# trigram index, confirmed on the key.
+# As zcontacts: rows holding trigrams that cover the term (at 0, 3, 6, … and the last) in the search key's
+# column, and rows queued for the trigram index, confirmed on the key.
 _SEARCH = (
     " AND contacts.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?"
     " UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL)"
@@ -290,7 +290,7 @@ class LimitApp:
             where += _SEARCH
             term = params["search_text"].strip().casefold()  # the benchmark's: 3+ characters, no quotes
             starts = sorted({*range(0, len(term) - 2, 3), len(term) - 3})
-            args += [" AND ".join(f'"{term[i : i + 3]}"' for i in starts), term]
+            args += ["{search_key} : (" + " AND ".join(f'"{term[i : i + 3]}"' for i in starts) + ")", term]
         args += [per_page + 1, (page - 1) * per_page]
         rows = [row[0] for row in self.db.execute(_LIST.format(where=where), args)]
         more = len(rows) > per_page

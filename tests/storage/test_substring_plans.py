@@ -245,16 +245,21 @@ def test_the_planner_lists_a_few_candidates_and_estimates_many(
 ) -> None:
     reader: Reader = database.reader()
     few = substring_plans.plan(
-        reader.connection, _trigram_query("northwind"), 201, "search_key", "northwind", covered=False
+        reader.connection,
+        _trigram_query("northwind", "search_key"),
+        201,
+        "search_key",
+        "northwind",
+        covered=False,
     )
-    candidates = reader.fetch(substring_plans._SAMPLE_SQL, (_trigram_query("northwind"), 10**9))
+    candidates = reader.fetch(substring_plans._SAMPLE_SQL, (_trigram_query("northwind", "search_key"), 10**9))
     if few.kind == LISTED:
         assert few.listed == "[" + ",".join(str(rowid) for (rowid,) in candidates) + "]"
     # Past SAMPLE candidates the count is estimated from how far into the ids they reach: a term in every
     # row reaches as far as the sample's size says, so it is broad and walked.
     monkeypatch.setattr(substring_plans, "SAMPLE", 4)
     broad = substring_plans.plan(
-        reader.connection, _trigram_query(".com"), 201, "search_key", ".com", covered=False
+        reader.connection, _trigram_query(".com", "search_key"), 201, "search_key", ".com", covered=False
     )
     assert broad.kind in (SCAN, MEMBER)
     assert broad.budget is not None
@@ -356,7 +361,7 @@ def test_candidates_are_counted_by_the_key_the_listing_looks_in(
     counted as rows the walk would find, so it is not walked."""
     monkeypatch.setattr(substring_plans, "SAMPLE", 4)  # estimate past the sample even on a few rows
     reader = database.reader()
-    query = _trigram_query(".com")
+    query = _trigram_query(".com", "search_key")
     assert substring_plans.plan(reader.connection, query, 201, "email_key", ".com", covered=False).kind in (
         SCAN,
         MEMBER,
@@ -365,6 +370,31 @@ def test_candidates_are_counted_by_the_key_the_listing_looks_in(
         substring_plans.plan(reader.connection, query, 201, "contact_name_key", ".com", covered=False).kind
         == TRIGRAM
     )
+
+
+def test_a_key_filter_takes_its_own_column_candidates(people: list[str], database: Database) -> None:
+    """`.com` is in every email and in no name: the index (detail=column, migration 0011) offers a name filter
+    none of the emails' rows, and a search every row whose search key holds it, queued rows aside."""
+    reader = database.reader()
+    database.run(
+        lambda c: c.exec_driver_sql("DELETE FROM contacts_fts_pending"), write=True
+    )  # the index's own
+
+    def candidates(key: str) -> set[int]:
+        return {
+            row[0] for row in reader.fetch(substring_plans._SAMPLE_SQL, (_trigram_query(".com", key), 10**9))
+        }
+
+    keys = dict(reader.fetch("SELECT contact_id, email_key FROM contacts", ()))
+    assert candidates("contact_name_key") == set()
+    assert candidates("email_key") >= {contact_id for contact_id, key in keys.items() if ".com" in key}
+    assert candidates("search_key") >= candidates("email_key")
+    assert len(candidates("email_key")) >= len(people)
+    plan = substring_plans.plan(
+        reader.connection, _trigram_query(".com", "contact_name_key"), 201, "contact_name_key", ".com",
+        covered=True,
+    )  # fmt: skip
+    assert plan == Plan(LISTED, listed="[]", match=_trigram_query(".com", "contact_name_key"))
 
 
 def _pair_rows(connection: sqlite3.Connection, pair: str) -> set[int]:
@@ -482,7 +512,10 @@ def test_a_short_term_is_planned_unless_it_starts_many_trigrams(
     # At this size the cost model walks 日本's candidates (member) and lists ty's (in no row); `a` starts more
     # than 2 trigrams, so it is walked with no plan.
     assert [plan.kind for plan in chosen] == [MEMBER, LISTED]
-    assert chosen[0].match == substring_plans.short_query(reader.connection, "日本")
+    assert (
+        chosen[0].match
+        == "{search_key} : (" + str(substring_plans.short_query(reader.connection, "日本")) + ")"
+    )
     assert substring_plans.short_query(reader.connection, "a") is None
     monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 1000)
     assert substring_plans.short_query(reader.connection, "a").count(" OR ") >= 2

@@ -207,20 +207,21 @@ def _filter_parameters(organization_id: str, query: ListQuery, plan: Plan | None
         if field_filter.op == "startswith":
             parameters += [field_filter.value, field_filter.value + _TOP]
         elif field_filter.op == "contains":
-            parameters += _contains_parameters(field_filter.value, plan)
+            parameters += _contains_parameters(field_filter.value, f"{field_filter.field}_key", plan)
         else:
             parameters.append(field_filter.value)
     if query.search_text:
-        parameters += _contains_parameters(query.search_text, plan)
+        parameters += _contains_parameters(query.search_text, "search_key", plan)
     return parameters
 
 
-def _contains_parameters(value: str, plan: Plan | None = None) -> list[Any]:
+def _contains_parameters(value: str, key: str, plan: Plan | None = None) -> list[Any]:
+    """Parameters of a substring test of `value` in the `key` column (see _SUBSTRING_IN), read by `plan`."""
     if plan is None:
-        return [value, 0] if _short(value) else [_trigram_query(value), value, 0]
+        return [value, 0] if _short(value) else [_trigram_query(value, key), value, 0]
     if plan.kind == _SCAN:
         return [value, 0]
-    return [plan.listed or plan.match or _trigram_query(value), value, 0]
+    return [plan.listed or plan.match or _trigram_query(value, key), value, 0]
 
 
 def _planned_term(query: ListQuery) -> str | None:
@@ -312,7 +313,7 @@ def _planned_page(
     SQL, a walk of the listing, finds its page soonest (remembered per reader, as a hint)."""
     if reader.uneven(("common", term)):
         return None
-    match = term_match(reader.connection, term)
+    match = term_match(reader.connection, term, _term_key(query))
     if match is None:
         # A hint kept across writes, as for walks that overran: looking its trigrams up again costs ~3 ms.
         reader.mark_uneven(("common", term))
@@ -342,9 +343,13 @@ def _covered(query: ListQuery) -> bool:
     return query.status is None or query.sort_column in ("contact_name", "company_name")
 
 
-def term_match(connection: sqlite3.Connection, term: str) -> str | None:
-    """The FTS5 query for a planned term's candidates: its own trigrams, or a short one's (see short_query)."""
-    return substring_plans.short_query(connection, term) if _short(term) else _trigram_query(term)
+def term_match(connection: sqlite3.Connection, term: str, key: str) -> str | None:
+    """The FTS5 query for a planned term's candidates in the `key` column: its own trigrams, or a short one's
+    (see short_query)."""
+    if not _short(term):
+        return _trigram_query(term, key)
+    found = substring_plans.short_query(connection, term)
+    return found and _in_column(key, found)
 
 
 def _read_page(
@@ -477,7 +482,7 @@ def seek_page_sql(shape: Shape) -> str:
 
 
 # A substring of 3 or more characters: the trigram index finds the rows holding trigrams that cover it, and the
-# row's own key confirms it (the index keeps no columns, detail=none). A GLOB on the FTS5 table would look up
+# row's own key confirms it (the index knows a trigram's column, not where in it: detail=column). A GLOB on the FTS5 table would look up
 # every trigram of the value; covering it takes about a third of them (2 of a 6-character value's 4), each a
 # walk of its rows' list: over 1,000,000 customers a search's SQL 298 -> 198 µs, same rows. Rows whose keys
 # are still queued for the index are candidates too, and the confirmation on the row also rules out what the
@@ -494,13 +499,20 @@ _SUBSTRING_IN = {
 }
 
 
-def _trigram_query(value: str) -> str:
-    """An FTS5 query for the trigrams of `value` at 0, 3, 6, … and its last one: every row whose key holds
-    `value` holds them all. Each is a quoted string, so no character of the value is FTS5 syntax."""
+def _trigram_query(value: str, key: str) -> str:
+    """An FTS5 query for the trigrams of `value` at 0, 3, 6, … and its last one in the `key` column: every row
+    whose key holds `value` holds them all there. Each is a quoted string, so no character of the value is FTS5
+    syntax."""
     starts = list(range(0, len(value) - 2, 3))
     if starts[-1] != len(value) - 3:
         starts.append(len(value) - 3)
-    return " AND ".join('"' + value[i : i + 3].replace('"', '""') + '"' for i in starts)
+    return _in_column(key, " AND ".join('"' + value[i : i + 3].replace('"', '""') + '"' for i in starts))
+
+
+def _in_column(key: str, match: str) -> str:
+    """`match` in the `key` column of the trigram index alone (it records each trigram's columns: migration
+    0011); a trigram of another key (`com` of every .com address, for a name filter) finds nothing."""
+    return f"{{{key}}} : ({match})"
 
 
 # ---- the writes ------------------------------------------------------------------------------------------
@@ -710,7 +722,10 @@ class ContactsRepo:
             if _short(value):
                 return found
             return and_(
-                contacts.c.contact_id.in_(_FTS_MATCH.bindparams(p_trigrams=_trigram_query(value))), found
+                contacts.c.contact_id.in_(
+                    _FTS_MATCH.bindparams(p_trigrams=_trigram_query(value, column.name))
+                ),
+                found,
             )
         escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         result: ColumnElement[bool] = column.like(f"%{escaped}%", escape="\\")

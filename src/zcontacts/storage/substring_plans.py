@@ -153,9 +153,9 @@ def _next_text(text: str) -> str | None:
 
 
 def _holding(connection: sqlite3.Connection, sample: list[int], key: str, term: str) -> float:
-    """The share of candidates whose `key` holds the term, from PROBES of them. The index keeps no columns
-    (detail=none), so a term common in other keys (`contact_name_contains=com`: every .com address) offers
-    candidates that a walk of the listing would test in vain, one by one, to the end."""
+    """The share of candidates whose `key` holds the term, from PROBES of them: a row holding the term's
+    trigrams in that key (migration 0011) may hold them apart, or hold an entry the index still keeps for a
+    row since changed."""
     probes = json.dumps(sample[:: max(1, len(sample) // PROBES)][:PROBES], separators=(",", ":"))
     (held,) = connection.execute(_HOLDING.format(key=key), (probes, term)).fetchone()
     return (int(held) + 0.5) / (min(PROBES, len(sample)) + 1)  # never 0: a sample can miss a few true rows
