@@ -149,6 +149,8 @@ def test_a_company_listing_reads_its_page_in_name_order(database: Database) -> N
         [("sort_column", "contact_name")],
         [("page", "50")],
         [("contact_name_startswith", "a")],
+        [("search_text", "ab")],
+        [("search_text", "ab"), ("sort_order", "D")],
     ],
     ids=lambda p: "&".join(f"{k}={v}" for k, v in p) or "default",
 )
@@ -156,7 +158,8 @@ def test_name_ordered_pages_read_only_the_covering_index(
     database: Database, params: list[tuple[str, str]]
 ) -> None:
     """Every customer by name (the default listing) is read from the index carrying the list row (migration
-    0006): neighbouring index pages, not one scattered row per customer."""
+    0006): neighbouring index pages, not one scattered row per customer. A search walking that order tests
+    each entry's search key there too (migration 0012)."""
     plan = _plan(database, params)
     assert plan.startswith("SEARCH contacts USING COVERING INDEX ix_contacts_name_pages"), plan
     assert "TEMP B-TREE" not in plan, plan

@@ -336,9 +336,12 @@ def _planned_page(
 
 
 def _covered(query: ListQuery) -> bool:
-    """Whether the index a planned listing walks holds its term's key: a filter on the sort column (name,
+    """Whether the index a planned listing walks holds its term's key: a search in name order without status
+    (the name page index carries the search key, migration 0012), or a filter on the sort column (name,
     company, email), without status or in the orders whose status indexes carry the key (name, company)."""
-    if query.search_text or query.filters[0].field != query.sort_column:
+    if query.search_text:
+        return query.status is None and query.sort_column == "contact_name"
+    if query.filters[0].field != query.sort_column:
         return False
     return query.status is None or query.sort_column in ("contact_name", "company_name")
 

@@ -175,7 +175,6 @@ CREATE TABLE idempotency_keys (
 	CONSTRAINT pk_idempotency_keys PRIMARY KEY (organization_id, idempotency_key)
 );
 CREATE INDEX ix_idempotency_keys_organization_id_created_at_ms ON idempotency_keys (organization_id, created_at_ms);
-CREATE INDEX ix_contacts_name_pages ON contacts (organization_id, contact_name_key, contact_id, summary_doc);
 CREATE INDEX ix_contacts_company_pages ON contacts (organization_id, company_name_key, contact_name_key, contact_id, summary_doc);
 CREATE TABLE contacts_fts_pending (seq INTEGER PRIMARY KEY, contact_id INTEGER NOT NULL, command TEXT, contact_name_key TEXT NOT NULL, company_name_key TEXT NOT NULL, email_key TEXT NOT NULL, phone_key TEXT NOT NULL, first_name_key TEXT NOT NULL, last_name_key TEXT NOT NULL, search_key TEXT NOT NULL);
 CREATE TABLE contacts_fts_upkeep (id INTEGER PRIMARY KEY CHECK (id = 1), cancelled_entries INTEGER NOT NULL);
@@ -184,12 +183,13 @@ CREATE VIRTUAL TABLE contacts_fts USING fts5(contact_name_key, company_name_key,
 CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key || char(31, 31), new.company_name_key || char(31, 31), new.email_key || char(31, 31), new.phone_key || char(31, 31), new.first_name_key || char(31, 31), new.last_name_key || char(31, 31), new.search_key || char(31, 31)); END;
 CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key || char(31, 31), old.company_name_key || char(31, 31), old.email_key || char(31, 31), old.phone_key || char(31, 31), old.first_name_key || char(31, 31), old.last_name_key || char(31, 31), old.search_key || char(31, 31)); END;
 CREATE TRIGGER contacts_fts_update AFTER UPDATE OF contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key || char(31, 31), old.company_name_key || char(31, 31), old.email_key || char(31, 31), old.phone_key || char(31, 31), old.first_name_key || char(31, 31), old.last_name_key || char(31, 31), old.search_key || char(31, 31)); INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key || char(31, 31), new.company_name_key || char(31, 31), new.email_key || char(31, 31), new.phone_key || char(31, 31), new.first_name_key || char(31, 31), new.last_name_key || char(31, 31), new.search_key || char(31, 31)); END;
-INSERT INTO "alembic_version" ("version_num") VALUES ('0011');
+CREATE INDEX ix_contacts_name_pages ON contacts (organization_id, contact_name_key, contact_id, search_key, summary_doc);
+INSERT INTO "alembic_version" ("version_num") VALUES ('0012');
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('ids', 46000000000000001);
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('organization_ids', 10234695);
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', NULL, '1000000');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_company_pages', '1000000 1000000 100 1 1 1');
-INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_name_pages', '1000000 1000000 1 1 1');
+INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_name_pages', '1000000 1000000 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_company_name_key_contact_id', '1000000 1000000 100 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_created_at_ms_contact_id', '1000000 1000000 2 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_email_key_contact_id', '1000000 1000000 2 1');

@@ -122,9 +122,15 @@ contacts = Table(
     # A company's customers in name order, the default sort (migration 0005); on SQLite in the covering
     # form below (migration 0006).
     Index(None, "organization_id", "company_name_key", "contact_name_key").ddl_if(dialect="postgresql"),
-    # SQLite: list pages in name order, all customers or a company's, read from the index alone (0006).
+    # SQLite: list pages in name order, all customers or a company's, read from the index alone (0006); a
+    # search walking the name order tests each entry's search key (0012).
     Index(
-        "ix_contacts_name_pages", "organization_id", "contact_name_key", "contact_id", "summary_doc"
+        "ix_contacts_name_pages",
+        "organization_id",
+        "contact_name_key",
+        "contact_id",
+        "search_key",
+        "summary_doc",
     ).ddl_if(dialect="sqlite"),
     Index(
         "ix_contacts_company_pages",
