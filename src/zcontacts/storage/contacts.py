@@ -484,10 +484,11 @@ def seek_page_sql(shape: Shape) -> str:
     return f"SELECT contacts.summary_doc FROM contacts WHERE {where} AND {seek} ORDER BY {order} LIMIT ? OFFSET ?"
 
 
-# A substring of 3 or more characters: the trigram index finds the rows holding trigrams that cover it, and the
-# row's own key confirms it (the index knows a trigram's column, not where in it: detail=column). A GLOB on the FTS5 table would look up
-# every trigram of the value; covering it takes about a third of them (2 of a 6-character value's 4), each a
-# walk of its rows' list: over 1,000,000 customers a search's SQL 298 -> 198 µs, same rows. Rows whose keys
+# A substring of 3 or more characters: the trigram index finds the rows holding trigrams that cover it in its
+# key's column, and the row's own key confirms it (the index knows a trigram's column, not where in it:
+# detail=column). A GLOB on the FTS5 table would look up every trigram of the value; covering it takes about a
+# third of them (2 of a 6-character value's 4), each a walk of its rows' list: over 1,000,000 customers a
+# search's SQL 298 -> 198 µs, same rows. Rows whose keys
 # are still queued for the index are candidates too, and the confirmation on the row also rules out what the
 # index still holds for rows since changed or deleted (storage/search_index.py keeps the queue short).
 _SCAN_IN = "instr(contacts.{key}, ?) > ?"
