@@ -28,6 +28,7 @@ from zcontacts.storage.contacts import (
     _planned_term,
     _sqlite_page_rows,
     _term_key,
+    scans,
     sqlite_page,
     term_match,
 )
@@ -79,7 +80,7 @@ class SearchPage(NamedTuple):
     listing: str
     kind: str
     ms: float
-    trigram_ms: float | None
+    sql_ms: float | None
     same: bool | None
 
 
@@ -97,7 +98,7 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             wanted = query.offset + query.per_page + 1
             match = None if term is None else term_match(connection, term, _term_key(query))
             kind = (
-                ("scan" if query.search_text and len(query.search_text) < 3 else "contains")
+                ("scan" if scans(query) else "contains")  # the listing's own SQL: no plan chosen
                 if term is None or match is None
                 else substring_plans.plan(
                     connection, match, wanted, _term_key(query), term, covered=_covered(query)
@@ -121,7 +122,7 @@ def search_plans_table(count: int, pages: list[SearchPage]) -> Table:
     for column in ("listing", "plan", "ms", "listing's SQL ms", "same rows"):
         table.add_column(column, justify="left" if column in ("listing", "plan") else "right")
     for page in pages:
-        old = "" if page.trigram_ms is None else f"{page.trigram_ms:,.1f}"
+        old = "" if page.sql_ms is None else f"{page.sql_ms:,.1f}"
         same = "" if page.same is None else "yes" if page.same else "NO"
         table.add_row(page.listing, page.kind, f"{page.ms:,.1f}", old, same)
     return table

@@ -488,9 +488,9 @@ def seek_page_sql(shape: Shape) -> str:
 # key's column, and the row's own key confirms it (the index knows a trigram's column, not where in it:
 # detail=column). A GLOB on the FTS5 table would look up every trigram of the value; covering it takes about a
 # third of them (2 of a 6-character value's 4), each a walk of its rows' list: over 1,000,000 customers a
-# search's SQL 298 -> 198 µs, same rows. Rows whose keys
-# are still queued for the index are candidates too, and the confirmation on the row also rules out what the
-# index still holds for rows since changed or deleted (storage/search_index.py keeps the queue short).
+# search's SQL 298 -> 198 µs, same rows. Rows whose keys are still queued for the index are candidates too, and
+# the confirmation on the row also rules out what the index still holds for rows since changed or deleted
+# (storage/search_index.py keeps the queue short).
 _SCAN_IN = "instr(contacts.{key}, ?) > ?"
 _FTS_IN = "contacts.contact_id IN (" + _CANDIDATES.format(trigrams="?") + ") AND " + _SCAN_IN
 # The same test, with the unary + keeping SQLite from reading rows by it: the listing's index is walked in order

@@ -42,7 +42,8 @@ MEMBER = "member"
 SAMPLE = 4000
 TRIGRAM_PER_CANDIDATE = 3.5
 SCAN_PER_ROW = 3.4
-# A scan whose listing's index holds the key (a name filter in name order): 0.33-0.41 µs a row entry.
+# A scan whose listing's index holds the key (a name filter in name order; a search in name order since
+# migration 0012): 0.33-0.41 µs a row entry.
 SCAN_COVERED_PER_ROW = 0.4
 MEMBER_PER_ROW = 0.48
 MEMBER_PER_CANDIDATE = 0.17
@@ -105,14 +106,13 @@ def trigram_plan(match: str) -> Plan:
     return Plan(TRIGRAM, match=match) if match else Plan(LISTED, listed="[]", match=match)
 
 
-# A term of 1 or 2 characters has no trigram of its own. But the index takes the search key with two separators
-# at its end (migration 0010), so every real character of it starts a trigram, and the rows whose search key
-# holds the term are among the rows holding a trigram that starts with it. FTS5's vocabulary lists the trigrams
-# in order, so those are one run of it, found a look-up each (a seek of the `instance` vocabulary stops at the
-# term's first row, ~15 µs on a merged index; the `row` type counts all its rows first, ~20 ms for a trigram in
-# every row). The search key joins the name, company, email and phone keys with separators, so a filter on one
-# of those is served so too (storage/contacts.py, _planned_term); the first and last names, not in it, are
-# indexed with the same two separators at their end (migration 0011).
+# A term of 1 or 2 characters has no trigram of its own. But the index takes every key with two separators at
+# its end (migrations 0010 and 0011), so every real character of a key starts a trigram, and the rows whose key
+# holds the term are among the rows holding, in that key's column, a trigram that starts with it. FTS5's
+# vocabulary lists the trigrams in order, so those are one run of it, found a look-up each (a seek of the
+# `instance` vocabulary stops at the term's first row, ~15 µs on a merged index; the `row` type counts all its
+# rows first, ~20 ms for a trigram in every row). The run is of every column's trigrams; the caller asks for
+# them in its key's column alone (storage/contacts.py, term_match).
 _VOCABULARY = (
     "CREATE VIRTUAL TABLE IF NOT EXISTS temp.contacts_fts_instances "
     "USING fts5vocab(main, contacts_fts, 'instance')"
@@ -124,8 +124,8 @@ MAX_LOOKUPS = 128
 
 
 def short_query(connection: sqlite3.Connection, term: str) -> str | None:
-    """An FTS5 query for every row whose search key may hold `term` (1 or 2 characters): its trigrams that start
-    with it, or "" when none does; None when there are more than MAX_LOOKUPS of them."""
+    """An FTS5 query for every row whose keys may hold `term` (1 or 2 characters): the trigrams that start with
+    it, or "" when none does; None when there are more than MAX_LOOKUPS of them."""
     connection.execute(_VOCABULARY)
     after = _next_text(term)
     trigrams: list[str] = []
