@@ -141,12 +141,11 @@ async def read_page(database: Database, organization_id: str, query: ListQuery) 
             # organization (0.1-5 s over a million: beside another filter, or a term with too many trigrams
             # or candidates). Read it on a scan thread (sqlite3 lets go of the GIL while SQLite works)
             # so the event loop goes on serving everyone else meanwhile.
-            return await asyncio.get_running_loop().run_in_executor(
-                _SCAN_THREADS,
-                lambda: ContactsRepo(reader=database.reader(lean=True)).list_summaries(
-                    organization_id, query
-                ),
-            )
+            def scan() -> list[bytes]:
+                with database.scan_reader() as reader:
+                    return ContactsRepo(reader=reader).list_summaries(organization_id, query)
+
+            return await asyncio.get_running_loop().run_in_executor(_SCAN_THREADS, scan)
         return ContactsRepo(reader=database.reader()).list_summaries(organization_id, query)
     return await database.read(
         lambda connection: ContactsRepo(connection).list_summaries(organization_id, query)

@@ -125,6 +125,10 @@ class Database:
         self._lock = threading.Lock()
         self._readers: list[PoolProxiedConnection] = []
         self._reader_objects: list[Reader] = []
+        # Readers running a scan on a scan thread (scan_reader), which dispose stops before closing them.
+        self._scanning: set[Reader] = set()
+        self._scans_ended = threading.Condition(self._lock)
+        self._closing = False
         database = engine.url.database or ""
         # Background checkpoints need a file (an in-memory database has no WAL).
         self._file = (
@@ -463,6 +467,42 @@ class Database:
             self._local.reader = reader
         return reader
 
+    @contextmanager
+    def scan_reader(self) -> Iterator[Reader]:
+        """This scan thread's lean reader (see reader) for one scan that dispose may stop. A scan can outlive
+        its request (a server's graceful shutdown cancels a request after its timeout, not the thread under
+        it); dispose interrupts it and waits, rather than close the connection under a running statement.
+        A scan stopped so, or begun while dispose runs, is ServiceBusy (503, retry)."""
+        with self._lock:
+            if self._closing:
+                raise ServiceBusy()
+        reader = self.reader(lean=True)
+        with self._lock:
+            self._scanning.add(reader)
+        try:
+            yield reader
+        except sqlite3.OperationalError as exc:
+            if self._closing and str(exc) == "interrupted":
+                raise ServiceBusy() from None
+            raise
+        finally:
+            with self._scans_ended:
+                self._scanning.discard(reader)
+                self._scans_ended.notify_all()
+
+    def _stop_scans(self, seconds: float = BUSY_SECONDS) -> None:
+        """Interrupt every scan under way and wait (up to `seconds`) until each has let go of its reader. The
+        interrupt is repeated: a walk that overran is followed by another statement (contacts._planned_page)."""
+        deadline = time.monotonic() + seconds
+        with self._scans_ended:
+            self._closing = True
+            while self._scanning and time.monotonic() < deadline:
+                for reader in self._scanning:
+                    reader.connection.interrupt()
+                self._scans_ended.wait(0.05)
+            if self._scanning:
+                log.warning("%d scans still running at shutdown; closing their readers", len(self._scanning))
+
     def reader_count(self) -> int:
         """How many per-thread SQLite readers are open (for /metrics)."""
         return len(self._readers)
@@ -488,6 +528,7 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (and the readers), stopping background upkeep; what this process left
         in the trigram queue goes into the index first, so a stopped server leaves it complete."""
+        self._stop_scans()
         if self.compactor is not None:
             self.compactor.close()
         if self._unapplied and self._file is not None:
@@ -516,6 +557,8 @@ class Database:
             proxied.invalidate()  # closes the driver connection instead of pooling it again
         self._local = threading.local()
         self.engine.dispose()
+        with self._lock:
+            self._closing = False  # a Database may be used again after dispose, as its engine may
 
 
 class _Batch:
