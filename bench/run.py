@@ -302,6 +302,7 @@ def run_size(
                 inputs[target.name] = replace(base, update_ids=made)
         rates: dict[tuple[str, int], float] = {}
         upkeep_waits: list[float] = []
+        quiet_waits: list[float] = []
 
         def upkeep() -> None:
             started = time.monotonic()
@@ -355,6 +356,14 @@ def run_size(
                     _settle(target)
                     if workload in WRITE_WORKLOADS and _writes_the_file(target):
                         upkeep()
+                    # Answering again is not done: a server whose requests outlived wrk's connections (the
+                    # limits' OFFSET walks of list_deep, seconds each, 64 queued) goes on working through them.
+                    began = time.monotonic()
+                    if not await_quiet(target):
+                        notes.append(
+                            f"{target.name} still busy {QUIET_LIMIT_S:.0f} s after {workload} c{count}"
+                        )
+                    quiet_waits.append(time.monotonic() - began)
         progress.remove_task(task)
         for target in targets:
             if target.name != "zcontacts":
@@ -363,6 +372,8 @@ def run_size(
         console.print(f"  zcontacts: peak RSS {zc.peak_rss_mb:.0f} MiB", style="dim")
         console.print(f"  waited {sum(upkeep_waits):.1f} s in all for zcontacts' search index upkeep "
                       f"(longest {max(upkeep_waits):.1f} s)", style="dim")  # fmt: skip
+        console.print(f"  waited {sum(quiet_waits):.1f} s in all for the targets to go quiet after their cells "
+                      f"(longest {max(quiet_waits, default=0.0):.1f} s)", style="dim")  # fmt: skip
         return cells, [zc.cold_start_s], [zc.peak_rss_mb] if zc.peak_rss_mb else []
     finally:
         for target in targets:
@@ -397,6 +408,29 @@ def _settle(target: servers.Target, limit_s: float = 120.0) -> None:
             return
         except httpx.HTTPError:
             time.sleep(0.5)
+
+
+# A target is quiet once it uses under QUIET_CPU_SHARE of one core over QUIET_WINDOW_S.
+QUIET_WINDOW_S = 0.25
+QUIET_CPU_SHARE = 0.1
+QUIET_LIMIT_S = 300.0
+
+
+def await_quiet(target: servers.Target, limit_s: float = QUIET_LIMIT_S) -> bool:
+    """Wait (bounded) until the target's processes stop using the CPU, so no work left from one cell falls
+    into the next (another target's, whose figures it would lower). False if it did not go quiet in time."""
+    if target.process is None:
+        return True
+    pid = target.process.pid
+    deadline = time.monotonic() + limit_s
+    used = servers.cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(QUIET_WINDOW_S)
+        now = servers.cpu_seconds(pid)
+        if now - used < QUIET_CPU_SHARE * QUIET_WINDOW_S:
+            return True
+        used = now
+    return False
 
 
 def await_index_upkeep(zc: servers.Target, limit_s: float = 180.0) -> bool:

@@ -43,6 +43,17 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process and its children have used so far (0 when it is gone)."""
+    ticks = 0
+    for each in (pid, *_children(pid)):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            # The fields after the command name (which may hold spaces): utime and stime are the 12th and 13th.
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     with contextlib.suppress(OSError):

@@ -3,6 +3,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -10,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from bench.data import customer_body, dataset, search_term
 from bench.report import Cell, check_targets, markdown_table, ratio
-from bench.run import past_deleted
+from bench.run import await_quiet, past_deleted
 from bench.search_plans import LISTINGS, search_pages, search_plans_table
 from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
@@ -271,3 +274,26 @@ def test_search_plans_table_compares_every_plan_with_the_trigram_plan() -> None:
         cells = [cell.strip() for cell in line.split("│")[1:-1]]
         assert cells[1] in ("contains", "listed", "scan", "member"), line
         assert cells[4] in ("yes", ""), line  # deep pages are not compared
+
+
+def test_await_quiet_waits_for_leftover_work_and_gives_up_on_endless_work() -> None:
+    # A child that keeps working ~0.8 s after it is started, as a server working through requests whose
+    # clients have gone, then idles; and one that never stops.
+    busy_then_idle = (
+        "import time\nend = time.monotonic() + 0.8\nwhile time.monotonic() < end: pass\ntime.sleep(60)"
+    )
+    endless = "while True: pass"
+    for code, limit_s, quiet in ((busy_then_idle, 10.0, True), (endless, 1.0, False)):
+        process = subprocess.Popen([sys.executable, "-c", code])
+        try:
+            target = servers.Target(name="t", dialect="zoho", command=[], ready_path="/", process=process)
+            began = time.monotonic()
+            assert await_quiet(target, limit_s=limit_s) is quiet
+            waited = time.monotonic() - began
+            assert waited >= (0.5 if quiet else limit_s)
+            if quiet:  # it went on to the next cell soon after the work ended
+                assert waited < 5
+                assert servers.cpu_seconds(process.pid) >= 0.5
+        finally:
+            process.kill()
+            process.wait()
