@@ -304,6 +304,18 @@ def run_size(
         upkeep_waits: list[float] = []
         quiet_waits: list[float] = []
 
+        def quiet(target: servers.Target, after: str) -> None:
+            # Answering again is not enough: a server whose requests outlived wrk's connections (the limits'
+            # OFFSET walks of list_deep, seconds each, 64 queued) goes on working through them.
+            began = time.monotonic()
+            if not await_quiet(target):
+                notes.append(f"{target.name} still busy {QUIET_LIMIT_S:.0f} s after {after}")
+            quiet_waits.append(time.monotonic() - began)
+            if quiet_waits[-1] > 2:
+                console.print(
+                    f"  {target.name} went quiet {quiet_waits[-1]:.1f} s after {after}", style="dim"
+                )
+
         def upkeep() -> None:
             started = time.monotonic()
             time.sleep(0.6)  # the index watcher looks every half second: let it see the last write first
@@ -318,6 +330,7 @@ def run_size(
                 if args.warmup > 0 and workload != "delete":
                     _measure(target, workload, inputs[target.name], 16, args.warmup)
                 _settle(target)
+                quiet(target, f"{workload}'s warm-up")
                 probe = _probe(target, plan(target.dialect, workload, inputs[target.name]))
                 if probe:
                     notes.append(f"{target.name} {workload}: {probe}")
@@ -356,14 +369,7 @@ def run_size(
                     _settle(target)
                     if workload in WRITE_WORKLOADS and _writes_the_file(target):
                         upkeep()
-                    # Answering again is not done: a server whose requests outlived wrk's connections (the
-                    # limits' OFFSET walks of list_deep, seconds each, 64 queued) goes on working through them.
-                    began = time.monotonic()
-                    if not await_quiet(target):
-                        notes.append(
-                            f"{target.name} still busy {QUIET_LIMIT_S:.0f} s after {workload} c{count}"
-                        )
-                    quiet_waits.append(time.monotonic() - began)
+                    quiet(target, f"{workload} c{count}")
         progress.remove_task(task)
         for target in targets:
             if target.name != "zcontacts":
