@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from zcontacts.errors import ServiceBusy
-from zcontacts.storage.database import Database
+from zcontacts.storage.database import Database, Reader
 
 pytestmark = pytest.mark.backends("sqlite")  # scan threads and their readers are SQLite's
 
@@ -62,4 +62,24 @@ def test_a_database_scans_again_after_dispose(tmp_path: Path) -> None:
     thread.start()
     thread.join(5)
     assert seen == [[(2,)]]
+    database.dispose()
+
+
+def test_a_scan_whose_reader_a_dispose_closed_meanwhile_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    database = Database.from_url(f"sqlite:///{tmp_path / 'scan.db'}")
+    take_reader = database.reader
+
+    def reader_then_dispose(*, lean: bool = False) -> Reader:
+        reader = take_reader(lean=lean)
+        database.dispose()  # from another thread, between the scan taking its reader and using it
+        return reader
+
+    monkeypatch.setattr(database, "reader", reader_then_dispose)
+    with pytest.raises(ServiceBusy), database.scan_reader():
+        pytest.fail("a reader that dispose closed was handed out")
+    monkeypatch.undo()
+    with database.scan_reader() as reader:  # the next scan takes a new reader
+        assert reader.fetch("SELECT 3", []) == [(3,)]
     database.dispose()

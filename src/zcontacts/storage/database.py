@@ -129,6 +129,7 @@ class Database:
         self._scanning: set[Reader] = set()
         self._scans_ended = threading.Condition(self._lock)
         self._closing = False
+        self._disposals = 0  # dispose calls ended so far
         database = engine.url.database or ""
         # Background checkpoints need a file (an in-memory database has no WAL).
         self._file = (
@@ -476,8 +477,12 @@ class Database:
         with self._lock:
             if self._closing:
                 raise ServiceBusy()
+            disposals = self._disposals
         reader = self.reader(lean=True)
         with self._lock:
+            # A dispose that began meanwhile closes (or has closed) this reader: do not use it.
+            if self._closing or disposals != self._disposals:
+                raise ServiceBusy()
             self._scanning.add(reader)
         try:
             yield reader
@@ -559,6 +564,7 @@ class Database:
         self.engine.dispose()
         with self._lock:
             self._closing = False  # a Database may be used again after dispose, as its engine may
+            self._disposals += 1
 
 
 class _Batch:
