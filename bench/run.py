@@ -305,8 +305,8 @@ def run_size(
         quiet_waits: list[float] = []
 
         def quiet(target: servers.Target, after: str) -> None:
-            # Answering again is not enough: a server whose requests outlived wrk's connections (the limits'
-            # OFFSET walks of list_deep, seconds each, 64 queued) goes on working through them.
+            # Answering again is not enough: a server can go on working once wrk has closed its connections
+            # (requests it had already read, work of its own), and that would fall into the next cell.
             began = time.monotonic()
             if not await_quiet(target):
                 notes.append(f"{target.name} still busy {QUIET_LIMIT_S:.0f} s after {after}")
