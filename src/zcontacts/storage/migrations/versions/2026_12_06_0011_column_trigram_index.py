@@ -4,7 +4,7 @@ Revision ID: 0011
 Revises: 0010
 Create Date: 2026-12-06 20:30:00.000000
 
-Two changes to contacts_fts, made by one rebuild (about a minute over 1,000,000 customers):
+Two changes to contacts_fts, made by one rebuild (about 2 minutes over 1,000,000 customers):
 
 - `detail=column` instead of `none`: the index records which of its columns (keys) hold each trigram, so a
   filter on one key asks for that column alone (`{contact_name_key} : (...)`). Without it a name filter for
