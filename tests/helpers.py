@@ -62,6 +62,26 @@ def make_contact(client: Any, tenant: Tenant, **fields: Any) -> dict[str, Any]:
     return contact
 
 
+def churned(
+    client: Any,
+    tenant: Tenant,
+    database: Database,
+    bodies: list[dict[str, Any]],
+    renames: list[dict[str, Any]],
+    marking: str,
+) -> list[str]:
+    """Customers made from `bodies`, then `marking` (SQL over the contacts table: statuses, times) run, the first
+    six deleted and the next ones updated with `renames`' bodies: the stale index entries, and the queue not yet
+    in the index, that searches must see through. Returns the ids of those left."""
+    ids = [make_contact(client, tenant, **body)["contact_id"] for body in bodies]
+    database.run(lambda connection: connection.exec_driver_sql(marking), write=True)
+    for contact_id in ids[:6]:
+        assert client.delete(f"{CONTACTS}/{contact_id}", headers=tenant.headers).status_code == 200
+    for contact_id, body in zip(ids[6:], renames, strict=False):
+        assert client.put(f"{CONTACTS}/{contact_id}", json=body, headers=tenant.headers).status_code == 200
+    return ids[6:]
+
+
 def assert_error(response: Any, status: int, code: int, *words: str) -> dict[str, Any]:
     """The response is a Zoho error envelope with this status and code, whose message holds `words`."""
     assert response.status_code == status, response.text

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import CONTACTS, Tenant, make_contact
+from tests.helpers import Tenant, churned, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
 from zcontacts.errors import ZohoError
 from zcontacts.storage import contacts as contacts_storage
@@ -69,25 +69,22 @@ def people(client: Any, tenant: Tenant, database: Database) -> list[str]:
     """60 customers of repeated words (so terms are broad, rare or absent), with ties on the other sorts, some
     inactive, some renamed or deleted after the index took them (stale entries) and some still queued."""
     rng = random.Random(11)
-    ids = [
-        make_contact(
-            client,
-            tenant,
-            contact_name=f"{rng.choice(WORDS)} {rng.choice(WORDS)} {n:02d}",
-            company_name=f"{rng.choice(WORDS)} Ltd",
-            email=f"p{n}@{rng.choice(['gmail', 'corp', 'mail'])}.com",
-        )["contact_id"]
+    bodies = [
+        {
+            "contact_name": f"{rng.choice(WORDS)} {rng.choice(WORDS)} {n:02d}",
+            "company_name": f"{rng.choice(WORDS)} Ltd",
+            "email": f"p{n}@{rng.choice(['gmail', 'corp', 'mail'])}.com",
+        }
         for n in range(60)
     ]
-    database.run(lambda c: c.exec_driver_sql(
+    renames = [
+        {"contact_name": f"Renamed {n} {rng.choice(WORDS)}", "email": f"r{n}@gmail.com"} for n in range(6)
+    ]
+    marking = (
         "UPDATE contacts SET created_at_ms = 1000 + contact_id % 4, updated_at_ms = 5000 - contact_id % 3, "
-        "status = CASE WHEN contact_id % 5 = 0 THEN 'inactive' ELSE 'active' END"), write=True)  # fmt: skip
-    for contact_id in ids[:6]:
-        assert client.delete(f"{CONTACTS}/{contact_id}", headers=tenant.headers).status_code == 200
-    for n, contact_id in enumerate(ids[6:12]):
-        body = {"contact_name": f"Renamed {n} {rng.choice(WORDS)}", "email": f"r{n}@gmail.com"}
-        assert client.put(f"{CONTACTS}/{contact_id}", json=body, headers=tenant.headers).status_code == 200
-    return ids[6:]
+        "status = CASE WHEN contact_id % 5 = 0 THEN 'inactive' ELSE 'active' END"
+    )
+    return churned(client, tenant, database, bodies, renames, marking)
 
 
 def _forced(kind: str) -> Callable[..., Plan]:
@@ -217,9 +214,9 @@ def test_the_cheapest_plan_is_chosen() -> None:
     assert choose(Estimate(30_000, million), 201).kind == MEMBER
     assert choose(Estimate(83_000, million), 1001).kind == MEMBER
     # Rare: read the candidates.
-    assert choose(Estimate(1_500, million), 201) == Plan(TRIGRAM)
-    assert choose(Estimate(0, million), 201) == Plan(TRIGRAM)
-    assert choose(Estimate(5, 0), 201) == Plan(TRIGRAM)
+    assert choose(Estimate(1_500, million), 201) == Plan(TRIGRAM, cost=3.5 * 1_500)
+    assert choose(Estimate(0, million), 201) == Plan(TRIGRAM, cost=0.0)
+    assert choose(Estimate(5, 0), 201) == Plan(TRIGRAM, cost=0.0)
     # Deep pages of a fairly rare term walk too far: read the candidates.
     assert choose(Estimate(10_000, million), 4001).kind == TRIGRAM
     # A name filter in name order tests index entries, not rows: its scan is cheap where a row-reading one is not.
@@ -394,7 +391,9 @@ def test_a_key_filter_takes_its_own_column_candidates(people: list[str], databas
         reader.connection, _trigram_query(".com", "contact_name_key"), 201, "contact_name_key", ".com",
         covered=True,
     )  # fmt: skip
-    assert plan == Plan(LISTED, listed="[]", match=_trigram_query(".com", "contact_name_key"))
+    assert plan == Plan(
+        LISTED, listed="[]", match=_trigram_query(".com", "contact_name_key"), candidates=0.0, cost=0.0
+    )
 
 
 def _pair_rows(connection: sqlite3.Connection, pair: str) -> set[int]:

@@ -35,7 +35,7 @@ from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
-from zcontacts.storage import ids, substring_plans
+from zcontacts.storage import ids, run_plan, substring_plans
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
 from zcontacts.storage.prepared import Prepared, Runner
@@ -66,12 +66,7 @@ _FILTER_COLUMNS = {
 }
 # Above every code point a key can hold: [v, v + _TOP) is exactly the keys starting with v (byte order).
 _TOP = "\U0010ffff"
-# Rows whose indexed keys hold every trigram of an FTS5 query (see _trigram_query), and the rows queued for
-# indexing (migration 0007): a superset of the rows that match, which the row's own key then confirms.
-_CANDIDATES = (
-    "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {trigrams} "
-    "UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL"
-)
+_CANDIDATES = substring_plans.CANDIDATES
 # The same, for candidates already found (storage/substring_plans.py): a JSON array of ids.
 _LISTED = (
     "SELECT value FROM json_each(?) "
@@ -323,6 +318,9 @@ def _planned_page(
         plan = substring_plans.plan(
             reader.connection, match, wanted, _term_key(query), term, covered=_covered(query)
         )
+        rows = run_plan.read(reader, organization_id, query, term, _term_key(query), plan)
+        if rows is not None:
+            return rows
         planned = _with_plan(shape, plan.kind)
         if plan.budget is None:
             return _read_page(reader, organization_id, query, planned, plan)

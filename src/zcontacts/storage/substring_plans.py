@@ -48,6 +48,12 @@ SCAN_COVERED_PER_ROW = 0.4
 MEMBER_PER_ROW = 0.48
 MEMBER_PER_CANDIDATE = 0.17
 
+# Rows whose indexed keys hold every trigram of an FTS5 query (storage/contacts.py, _trigram_query), and the rows
+# queued for indexing (migration 0007): a superset of the rows that match, which the row's own key then confirms.
+CANDIDATES = (
+    "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH {trigrams} "
+    "UNION ALL SELECT contact_id FROM contacts_fts_pending WHERE command IS NULL"
+)
 # The candidates as the trigram plan takes them, in id order, up to SAMPLE of them.
 _SAMPLE_SQL = "SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ? ORDER BY rowid LIMIT ?"
 _ID_RANGE = "SELECT (SELECT min(contact_id) FROM contacts), (SELECT max(contact_id) FROM contacts)"
@@ -65,6 +71,10 @@ class Plan(NamedTuple):
     listed: str | None = None
     budget: float | None = None
     match: str | None = None
+    # What the choice saw (storage/run_plan.py weighs the prefix run against it): the term's candidates as the
+    # trigram index counts them (estimated past SAMPLE), and the chosen plan's estimated cost in µs.
+    candidates: float | None = None
+    cost: float | None = None
 
 
 def plan(
@@ -87,17 +97,18 @@ def _plan(
         chosen = choose(Estimate(float(len(sample)), rows), wanted, covered=covered)
         if chosen.kind == TRIGRAM:
             # Every candidate is known: the page query need not look them up again.
-            return Plan(LISTED, listed=json.dumps(sample, separators=(",", ":")))
-        return chosen
+            chosen = chosen._replace(kind=LISTED, listed=json.dumps(sample, separators=(",", ":")))
+        return chosen._replace(candidates=float(len(sample)))
     low, high = connection.execute(_ID_RANGE).fetchone()
     if low is None or high is None or high <= low:
-        return choose(Estimate(float(rows), rows), wanted, covered=covered)
+        return choose(Estimate(float(rows), rows), wanted, covered=covered)._replace(candidates=float(rows))
     # Ids grow with creation: SAMPLE candidates spread over the customers reach this share of the id range.
     reached = max(1, sample[-1] - int(low) + 1) / (int(high) - int(low) + 1)
     candidates = min(float(rows), SAMPLE / min(1.0, reached))
-    return choose(
+    chosen = choose(
         Estimate(candidates * _holding(connection, sample, key, term), rows), wanted, covered=covered
     )
+    return chosen._replace(candidates=candidates)
 
 
 def trigram_plan(match: str) -> Plan:
@@ -182,7 +193,7 @@ def choose(found: Estimate, wanted: int, *, covered: bool = False) -> Plan:
     of a `covered` listing tests index entries, not rows)."""
     candidates = max(found.candidates, 0.0)
     if candidates < 1 or found.rows < 1:
-        return Plan(TRIGRAM)  # nothing to walk for: the index answers at once
+        return Plan(TRIGRAM, cost=0.0)  # nothing to walk for: the index answers at once
     share = min(1.0, candidates / found.rows)
     walked = min(float(found.rows), wanted / share)
     trigram = TRIGRAM_PER_CANDIDATE * candidates
@@ -193,6 +204,6 @@ def choose(found: Estimate, wanted: int, *, covered: bool = False) -> Plan:
     }
     kind = min(costs, key=costs.__getitem__)
     if kind == TRIGRAM:
-        return Plan(TRIGRAM)
+        return Plan(TRIGRAM, cost=trigram)
     budget = min(max(3 * costs[kind], trigram / 4), trigram) / 1e6
-    return Plan(kind, budget=max(MIN_BUDGET, budget))
+    return Plan(kind, budget=max(MIN_BUDGET, budget), cost=costs[kind])
