@@ -301,9 +301,9 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
 def _planned_page(
     reader: Reader, organization_id: str, query: ListQuery, shape: Shape, term: str
 ) -> list[bytes] | None:
-    """The page read the way storage/substring_plans.py picks for `term`, or by the trigram plan when a walk
-    overran its deadline (the term's rows were not spread along the listing as its estimate assumed) or once did
-    for this listing. None: a short term with many trigrams (see short_query), so common that the listing's own
+    """The page read the way storage/substring_plans.py picks for `term` (or as the run of keys it begins,
+    storage/run_plan.py, when that is cheaper), or by the trigram plan when a walk overran its deadline (the
+    term's rows were not spread along the listing as its estimate assumed) or once did for this listing. None: a short term with many trigrams (see short_query), so common that the listing's own
     SQL, a walk of the listing, finds its page soonest (remembered per reader, as a hint)."""
     if reader.uneven(("common", term)):
         return None

@@ -1,4 +1,4 @@
-"""The run plan: a search page whose term is how many rows' sort keys begin.
+"""The run plan: a search page whose term begins many of the listing's sort keys.
 
 People type the start of a name: `ivan` is in 24,947 of 1,000,000 customers' keys, each an "Ivan …", so in name
 order they sit together, 40 % of the way in. A walk of the listing (storage/substring_plans.py) tests 400,000
@@ -59,9 +59,11 @@ def read(
     """The page's list rows (and the look-ahead row) by the run plan, or None when another plan serves it better:
     the term starts few of the listing's keys, has many rows outside its run, or a walk meets its run soon. `key`:
     the column the term is looked for in; `chosen`: what storage/substring_plans.py chose (its estimates)."""
+    if not _may_run(query, chosen) or not chosen.match:
+        return None
     with reader.snapshot():  # the counts, the leftovers and the page: one state of the rows
         run = chosen_run(reader.connection, organization_id, query, term, chosen)
-        if run is None or not chosen.match:
+        if run is None:
             return None
         return page(reader, organization_id, query, term, key, chosen.match, run)
 
@@ -71,13 +73,19 @@ def chosen_run(
 ) -> int | None:
     """How many rows the term's run holds, when the run plan should read the page instead of `chosen`."""
     sort = sort_key(query)
-    raw = chosen.candidates
-    if sort is None or not chosen.match or raw is None or raw > MOST + LEFTOVERS:
-        return None
-    if chosen.kind not in (SCAN, MEMBER) and (chosen.cost or 0.0) < WORTH:
+    if sort is None or not _may_run(query, chosen):
         return None
     run = _run_rows(connection, organization_id, sort, term, MOST + 1)
     return run if worth(connection, organization_id, query, term, chosen, run) else None
+
+
+def _may_run(query: ListQuery, chosen: Plan) -> bool:
+    """What can be told with no SQL: the listing's key holds its sort key, the candidates are not far too many
+    for a run, and the chosen plan is a walk (its estimate may be wrong) or not already cheap."""
+    raw = chosen.candidates
+    if sort_key(query) is None or not chosen.match or raw is None or raw > MOST + LEFTOVERS:
+        return False
+    return chosen.kind in (SCAN, MEMBER) or (chosen.cost or 0.0) >= WORTH
 
 
 def worth(

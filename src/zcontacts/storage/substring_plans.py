@@ -22,7 +22,8 @@ creation, so a term spread over the customers reaches proportionally far.
 
 The walks assume the term's rows are spread evenly along the listing's order, which a term can break (`ivan`:
 every Ivan sits together in name order, 40 % of the way in), so a walk runs under a deadline (Reader.within) and
-past it the trigram plan reads the page, and the listing's next pages with no walk first (Reader.uneven). Every
+past it the trigram plan reads the page, and the listing's next pages with no walk first (Reader.uneven). A term
+that begins the keys it sits together in is read as that run of the index instead (storage/run_plan.py). Every
 plan returns the same rows in the same order; an estimate that is off costs time, never an answer
 (tests/storage/test_substring_plans.py)."""
 
