@@ -225,14 +225,15 @@ def test_the_cheapest_plan_is_chosen() -> None:
 
 
 def test_a_walk_gets_a_bounded_budget() -> None:
-    # A broad term: a quarter of what the trigram plan would cost, however quick the walk's estimate.
+    # A broad term: half of what the trigram plan would cost, however quick the walk's estimate.
     broad = choose(Estimate(1_000_000, 1_000_000), 101)
     assert broad.kind == SCAN
-    assert broad.budget == pytest.approx(3.5 * 1_000_000 / 4 / 1e6)
+    assert broad.budget == pytest.approx(3.5 * 1_000_000 / 2 / 1e6)
     # Three times the walk's estimate when that is more, never more than the trigram plan's.
-    medium = choose(Estimate(30_000, 2_000_000), 201)
+    medium = choose(Estimate(30_000, 4_000_000), 201)
     assert medium.kind == MEMBER
-    walk = 0.48 * 201 / (30_000 / 2_000_000) + 0.17 * 30_000
+    walk = 0.48 * 201 / (30_000 / 4_000_000) + 0.17 * 30_000
+    assert 3 * walk > 3.5 * 30_000 / 2
     assert medium.budget == pytest.approx(min(3 * walk, 3.5 * 30_000) / 1e6)
     assert choose(Estimate(100, 100), 1).budget == MIN_BUDGET
 

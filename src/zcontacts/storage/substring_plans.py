@@ -182,10 +182,13 @@ class Estimate(NamedTuple):
 
 # A walk's estimate assumes the term's rows are spread evenly along the listing's order; a term that names where
 # the order is (`ivan`: the Ivans are together in name order, ~40 % of the way) makes it walk far longer. So a walk
-# gets three times its estimate, then the trigram plan reads the page. Never less than a quarter of the trigram
-# plan's estimate: a walk slowed by a cold cache or a busy machine must not hand a broad term to a plan a hundred
-# times slower (the first `com` served after a start took 0.8 s with three times its estimate, 5 ms); an uneven
-# term costs at most about 1.25 times the trigram plan alone, or its estimate's three times on top of it.
+# gets three times its estimate, then the trigram plan reads the page. Never less than half the trigram plan's
+# estimate (WALK_SHARE): a walk slowed by a cold cache or a slower machine than the costs were measured on must
+# not hand a term to a plan several times slower (the first `com` served after a start took 0.8 s with three times
+# its estimate, 5 ms; `last_name_contains=q`'s walk took 24.7 ms on session 31's machine, a quarter of the trigram
+# plan's estimate was 25.4, and past it the trigram plan took 138 ms more); an uneven term costs at most about 1.5
+# times the trigram plan alone, or its estimate's three times on top of it.
+WALK_SHARE = 0.5
 MIN_BUDGET = 0.002
 
 
@@ -206,5 +209,5 @@ def choose(found: Estimate, wanted: int, *, covered: bool = False) -> Plan:
     kind = min(costs, key=costs.__getitem__)
     if kind == TRIGRAM:
         return Plan(TRIGRAM, cost=trigram)
-    budget = min(max(3 * costs[kind], trigram / 4), trigram) / 1e6
+    budget = min(max(3 * costs[kind], trigram * WALK_SHARE), trigram) / 1e6
     return Plan(kind, budget=max(MIN_BUDGET, budget), cost=costs[kind])
