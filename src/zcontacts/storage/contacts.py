@@ -64,8 +64,7 @@ _FILTER_COLUMNS = {
     "first_name": contacts.c.first_name_key,
     "last_name": contacts.c.last_name_key,
 }
-# Above every code point a key can hold: [v, v + _TOP) is exactly the keys starting with v (byte order).
-_TOP = "\U0010ffff"
+_TOP = run_plan.TOP  # [v, v + _TOP) is exactly the keys starting with v
 _CANDIDATES = substring_plans.CANDIDATES
 # The same, for candidates already found (storage/substring_plans.py): a JSON array of ids.
 _LISTED = (
@@ -303,8 +302,9 @@ def _planned_page(
 ) -> list[bytes] | None:
     """The page read the way storage/substring_plans.py picks for `term` (or as the run of keys it begins,
     storage/run_plan.py, when that is cheaper), or by the trigram plan when a walk overran its deadline (the
-    term's rows were not spread along the listing as its estimate assumed) or once did for this listing. None: a short term with many trigrams (see short_query), so common that the listing's own
-    SQL, a walk of the listing, finds its page soonest (remembered per reader, as a hint)."""
+    term's rows were not spread along the listing as its estimate assumed) or once did for this listing. None: a
+    short term with many trigrams (see short_query), so common that the listing's own SQL, a walk of the
+    listing, finds its page soonest (remembered per reader, as a hint)."""
     if reader.uneven(("common", term)):
         return None
     match = term_match(reader.connection, term, _term_key(query))

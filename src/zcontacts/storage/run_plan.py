@@ -59,10 +59,10 @@ def read(
     """The page's list rows (and the look-ahead row) by the run plan, or None when another plan serves it better:
     the term starts few of the listing's keys, has many rows outside its run, or a walk meets its run soon. `key`:
     the column the term is looked for in; `chosen`: what storage/substring_plans.py chose (its estimates)."""
-    if not _may_run(query, chosen) or not chosen.match:
-        return None
+    if not chosen.match or not _may_run(query, chosen):
+        return None  # told with no SQL: a planned page the run cannot serve pays no snapshot
     with reader.snapshot():  # the counts, the leftovers and the page: one state of the rows
-        run = chosen_run(reader.connection, organization_id, query, term, chosen)
+        run = _counted_run(reader.connection, organization_id, query, term, chosen)
         if run is None:
             return None
         return page(reader, organization_id, query, term, key, chosen.match, run)
@@ -72,11 +72,7 @@ def chosen_run(
     connection: sqlite3.Connection, organization_id: str, query: ListQuery, term: str, chosen: Plan
 ) -> int | None:
     """How many rows the term's run holds, when the run plan should read the page instead of `chosen`."""
-    sort = sort_key(query)
-    if sort is None or not _may_run(query, chosen):
-        return None
-    run = _run_rows(connection, organization_id, sort, term, MOST + 1)
-    return run if worth(connection, organization_id, query, term, chosen, run) else None
+    return _counted_run(connection, organization_id, query, term, chosen) if _may_run(query, chosen) else None
 
 
 def _may_run(query: ListQuery, chosen: Plan) -> bool:
@@ -86,6 +82,16 @@ def _may_run(query: ListQuery, chosen: Plan) -> bool:
     if sort_key(query) is None or not chosen.match or raw is None or raw > MOST + LEFTOVERS:
         return False
     return chosen.kind in (SCAN, MEMBER) or (chosen.cost or 0.0) >= WORTH
+
+
+def _counted_run(
+    connection: sqlite3.Connection, organization_id: str, query: ListQuery, term: str, chosen: Plan
+) -> int | None:
+    """The run's rows counted, when `worth` it (the caller has checked _may_run)."""
+    sort = sort_key(query)
+    assert sort is not None, "checked by _may_run"
+    run = _run_rows(connection, organization_id, sort, term, MOST + 1)
+    return run if worth(connection, organization_id, query, term, chosen, run) else None
 
 
 def worth(
@@ -167,9 +173,11 @@ def _leftovers_sql(sort: str) -> str:
     """The candidates not among the run's ids (the organization's, any status), up to a bound. Those may repeat
     (a row both queued and still in the index) or belong to other organizations: the page's side reads each once
     and keeps the listing's."""
-    candidates = CANDIDATES.format(trigrams="?")
     run = f"SELECT contact_id FROM contacts WHERE organization_id = ? AND {sort} >= ? AND {sort} < ?"
-    return f"SELECT c FROM ({candidates.replace('SELECT rowid', 'SELECT rowid AS c', 1)}) WHERE c NOT IN ({run}) LIMIT ?"
+    return (
+        f"WITH candidates(id) AS ({CANDIDATES.format(trigrams='?')}) "
+        f"SELECT id FROM candidates WHERE id NOT IN ({run}) LIMIT ?"
+    )
 
 
 @lru_cache(maxsize=64)
