@@ -359,8 +359,35 @@ def _read_page(
     parameters = _filter_parameters(organization_id, query, plan)
     if query.offset >= PAGE_MARK_EVERY:
         return _deep_page(reader, organization_id, query, shape, parameters)
+    sql = _rows_last_sql(shape) if _by_name_part(shape) else _page_sql(shape)
     # sqlite3 returns BLOBs as bytes already; bytes() would copy each (psycopg gives memoryviews).
-    return [row[0] for row in reader.fetch(_page_sql(shape), [*parameters, query.per_page + 1, query.offset])]
+    return [row[0] for row in reader.fetch(sql, [*parameters, query.per_page + 1, query.offset])]
+
+
+def _by_name_part(shape: Shape) -> bool:
+    """A listing by a first or last name, exact or by prefix, with a status at most beside it: the name part's
+    index carries every key its WHERE and ORDER BY read (migration 0013)."""
+    _, filters, search, _, _ = shape
+    return not search and len(filters) == 1 and filters[0] in _NAME_PART_FILTERS
+
+
+_NAME_PART_FILTERS = {(part, op) for part in ("first_name", "last_name") for op in ("eq", "startswith")}
+
+
+@lru_cache(maxsize=64)
+def _rows_last_sql(shape: Shape, *, seek: bool = False) -> str:
+    """The page of a listing by a name part (see _by_name_part; `seek`: from a mark on, as seek_page_sql), its
+    rows chosen from the index's entries first and only then read. The one statement would read the row of
+    every entry the sorter keeps for a while: all 24,947 Ivans' over 1,000,000 customers when they come in the
+    order's reverse (0.2-0.5 s), against 1-8 ms. Same rows, same order, same parameters."""
+    where, order = _sqlite_clauses(*shape)
+    if seek:
+        where += " AND " + _seek_clause(shape[3], shape[4])
+    # Unary + keeps SQLite off the status indexes: in another order than the name's it walked one, reading each
+    # row to test its name part (1.5 s for the active Ivans by email).
+    where = where.replace("contacts.status = ?", "+contacts.status = ?")
+    chosen = f"SELECT contacts.rowid FROM contacts WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    return f"SELECT contacts.summary_doc FROM contacts WHERE contacts.rowid IN ({chosen}) ORDER BY {order}"
 
 
 def _deep_page(
@@ -380,7 +407,8 @@ def _deep_page(
             rank, key = target, found
             marks.add(rank, key)
         args = [*parameters, *_seek_parameters(key), query.per_page + 1, query.offset - rank]
-        return [row[0] for row in reader.fetch(seek_page_sql(shape), args)]
+        sql = _rows_last_sql(shape, seek=True) if _by_name_part(shape) else seek_page_sql(shape)
+        return [row[0] for row in reader.fetch(sql, args)]
 
 
 def _find_mark(

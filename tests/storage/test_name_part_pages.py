@@ -1,0 +1,137 @@
+"""Listings by a first or last name (exact or by prefix, with a status at most beside): their pages are chosen
+from the name part's index entries and only then read (storage/contacts.py, _rows_last_sql; migration 0013).
+The rows are exactly the listing's own SQL's, in every sort, both orders, with and without status, on deep pages,
+through deletes and renames; and SQLite reads them from the name part's covering index, never walking a status
+or sort index."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import pytest
+
+from tests.helpers import CONTACTS, Tenant, churned
+from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
+from zcontacts.storage import contacts as contacts_storage
+from zcontacts.storage.contacts import _by_name_part, _filter_parameters, _rows_last_sql, _shape, sqlite_page
+from zcontacts.storage.database import Database
+
+pytestmark = pytest.mark.backends("sqlite")  # the hot reader's SQL
+
+FIRST = ["Ivan", "Ivana", "Ada", "Émile", "Bo"]
+LAST = ["Kim", "Kimura", "Patel", "Weiß"]
+STATUSES = [[], [("filter_by", "Status.Active")], [("filter_by", "Status.Inactive")]]
+FILTERS = [
+    ("first_name", "ivan"),
+    ("first_name", "IVAN"),
+    ("first_name_startswith", "iv"),
+    ("first_name_startswith", "é"),
+    ("last_name", "kim"),
+    ("last_name_startswith", "k"),
+    ("last_name_startswith", "absent"),
+]
+
+
+@pytest.fixture
+def named(client: Any, tenant: Tenant, database: Database) -> list[str]:
+    """60 customers sharing few first and last names, with ties in company, email and times, a third inactive,
+    some deleted and some renamed (names and name parts) after they were made."""
+    rng = random.Random(11)
+    bodies = [
+        {
+            "contact_name": f"{rng.choice(['Zed', 'Ann', 'Mo'])} {n:02d}",
+            "first_name": rng.choice(FIRST),
+            "last_name": rng.choice(LAST),
+            "company_name": rng.choice(["Acme", "Initech"]),
+            "email": f"{rng.choice(['a', 'b'])}{n % 3}@corp.com",
+        }
+        for n in range(60)
+    ]
+    renames = [{"contact_name": f"Aaron {n}", "first_name": "Ivan", "last_name": "Kim"} for n in range(5)]
+    marking = (
+        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 4, updated_at_ms = 5000 - contact_id % 3, "
+        "status = CASE WHEN contact_id % 3 = 0 THEN 'inactive' ELSE 'active' END"
+    )
+    return churned(client, tenant, database, bodies, renames, marking)
+
+
+def _expected(database: Database, organization_id: str, query: Any) -> list[bytes]:
+    sql, parameters = sqlite_page(organization_id, query)
+    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
+
+
+@pytest.mark.parametrize("status", STATUSES, ids=lambda s: s[0][1] if s else "any status")
+def test_pages_by_a_name_part_are_the_listings(
+    named: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, status: list[Any]
+) -> None:
+    monkeypatch.setattr(
+        contacts_storage, "PAGE_MARK_EVERY", 3
+    )  # deep pages (from marks) from the third row on
+    repo = contacts_storage.ContactsRepo(reader=database.reader())
+    compared = 0
+    for name_filter in FILTERS:
+        for sort in SORT_COLUMNS:
+            for order in "AD":
+                for page in (1, 2, 3, 6, 30):
+                    params = [name_filter, *status, ("sort_column", sort), ("sort_order", order),
+                              ("page", str(page)), ("per_page", "2")]  # fmt: skip
+                    query = parse_list_query(params)
+                    assert _by_name_part(_shape(query))
+                    rows = repo.list_summaries(tenant.organization_id, query)
+                    assert rows == _expected(database, tenant.organization_id, query), params
+                    compared += bool(rows)
+    assert compared > 100  # most pages hold rows
+
+
+def test_only_a_name_part_with_status_at_most_is_read_this_way() -> None:
+    def by_name_part(*params: tuple[str, str]) -> bool:
+        return _by_name_part(_shape(parse_list_query(list(params))))
+
+    assert by_name_part(("last_name_startswith", "k"), ("filter_by", "Status.Inactive"))
+    assert not by_name_part(("first_name_contains", "iva"))  # a substring: storage/substring_plans.py
+    assert not by_name_part(
+        ("first_name", "ivan"), ("company_name", "acme")
+    )  # the index lacks the company's test
+    assert not by_name_part(("first_name", "ivan"), ("search_text", "kim"))
+    assert not by_name_part(("email", "a0@corp.com"))
+
+
+@pytest.mark.parametrize("part", ["first_name", "last_name"])
+def test_a_name_part_page_reads_only_its_covering_index(
+    database: Database, tenant: Tenant, part: str
+) -> None:
+    """Whatever the sort and status, the page's row ids come from the name part's index alone (no status or sort
+    index walked, no row read to test or sort), and the rows are then fetched by id; from a mark on as well."""
+    connection = database.reader().connection
+    for op, value in (("", "ivan"), ("_startswith", "iv")):
+        for status in STATUSES:
+            for sort in SORT_COLUMNS:
+                for order in "AD":
+                    query = parse_list_query([(part + op, value), *status, ("sort_column", sort),
+                                              ("sort_order", order)])  # fmt: skip
+                    parameters = _filter_parameters(tenant.organization_id, query)
+                    for seek in (False, True):
+                        marks = [None] * (1 if sort == "contact_name" else 3) if seek else []
+                        sql = _rows_last_sql(_shape(query), seek=seek)
+                        rows = connection.execute(f"EXPLAIN QUERY PLAN {sql}", [*parameters, *marks, 2, 0])
+                        plan = "\n".join(row[-1] for row in rows)
+                        assert f"COVERING INDEX ix_contacts_{part}_in_name_order" in plan, (sql, plan)
+                        assert "SEARCH contacts USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+                        assert "SCAN contacts" not in plan, plan
+                        assert "status_" not in plan, plan
+
+
+def test_a_name_part_listing_through_the_api(client: Any, named: list[str], tenant: Tenant) -> None:
+    params = {"last_name": "Kim", "sort_column": "email", "sort_order": "D", "filter_by": "Status.Active"}
+    everyone = client.get(CONTACTS, params=params, headers=tenant.headers).json()["customers"]
+    assert everyone, "some active customers are named Kim"
+    emails = [(row["email"], row["contact_id"]) for row in everyone]
+    assert emails == sorted(emails, key=lambda pair: (pair[0], int(pair[1])), reverse=True)
+    seen: list[dict[str, Any]] = []
+    for page in range(1, len(everyone) // 2 + 2):
+        body = client.get(
+            CONTACTS, params={**params, "page": page, "per_page": 2}, headers=tenant.headers
+        ).json()
+        seen += body["customers"]
+    assert seen == everyone
