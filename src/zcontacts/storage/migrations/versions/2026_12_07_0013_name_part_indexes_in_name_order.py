@@ -6,11 +6,11 @@ Create Date: 2026-12-07 03:00:00.000000
 
 `?first_name=Ivan` (or `last_name`, each also `_startswith`) lists its customers in some order, by name unless
 asked. Their indexes held them in id order, so SQLite read every matching row, scattered over the file, to test
-its status and sort it: over 1,000,000 customers (24,947 named Ivan) 53-64 ms in any order, and 1.5 s for the
-active Ivans by email, where SQLite walked the status index instead. These indexes hold each name part's customers
-in name order, carrying the status and every other sort's key: in name order a page is the index's next entries
-(0.2 ms); in another, SQLite sorts index entries alone and reads only the page's rows (storage/contacts.py,
-_rows_last_sql: 4-21 ms). Names are unique in an organization, so the name key orders ties. About 90 bytes more
+its status and sort it: over 1,000,000 customers (24,947 named Ivan) 56-68 ms in any order, 180 ms for
+`first_name_startswith=a` (about 100,000). These indexes hold each name part's customers in name order, carrying
+the status and every other sort's key: in name order a page is the index's next entries (0.2 ms); in another, or
+by prefix, SQLite sorts index entries alone and reads only the page's rows (storage/contacts.py, _rows_last_sql:
+2-21 ms, 31 ms for `first_name_startswith=a` in reverse name order). Names are unique in an organization, so the name key orders ties. About 90 bytes more
 per customer in each index; the fixed planner statistics of migration perf1 gain their lines (SQLite), without
 which SQLite would scan one of these for a name search's walk; rebuilding both takes a few seconds over 1,000,000
 customers.
