@@ -7,8 +7,8 @@ trigram plan, or for a term of 1 or 2 characters a walk of the listing).
 The benchmark's own search workload uses rare terms (a few customers each); these add the terms a person types:
 an email domain's part in 40 % of the rows, a company kind in 8 %, a last name in 3 %, a first name whose rows sit
 together in name order, a name filter for a term every .com address holds, deep pages, and terms of 1 or 2
-characters (planned since session 28; in first and last names since session 29). Reads the dataset's
-file read-only, with no page memo."""
+characters (planned since session 28; in first and last names since session 29), and filters by value or
+prefix read from their own index (session 32). Reads the dataset's file read-only, with no page memo."""
 
 from __future__ import annotations
 
@@ -24,8 +24,10 @@ from bench import data
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.storage import run_plan, substring_plans
 from zcontacts.storage.contacts import (
+    _by_filter_index,
     _covered,
     _planned_term,
+    _shape,
     _sqlite_page_rows,
     _term_key,
     scans,
@@ -65,6 +67,12 @@ LISTINGS = [
     "first_name_contains=iv",
     "last_name_contains=zq",
     "last_name_contains=q",
+    # Filters by value or prefix, read from their own index (migration 0013): the listing's SQL reads each
+    # matching row to sort it, and in the order's reverse keeps reading them.
+    "first_name=ivan",
+    "first_name=ivan&sort_column=email&sort_order=D",
+    "first_name_startswith=a&sort_order=D",
+    "email_startswith=ivan&sort_column=created_time",
 ]
 
 
@@ -103,7 +111,9 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             term = _planned_term(query)
             wanted = query.offset + query.per_page + 1
             match = None if term is None else term_match(connection, term, _term_key(query))
-            if term is None or match is None:
+            if _by_filter_index(_shape(query)):
+                kind = "index"  # the filter's own index sorts the page's ids (contacts._rows_last_sql)
+            elif term is None or match is None:
                 kind = "scan" if scans(query) else "contains"  # the listing's own SQL: no plan chosen
             else:
                 chosen = substring_plans.plan(
