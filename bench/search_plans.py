@@ -22,12 +22,13 @@ from rich.table import Table
 
 from bench import data
 from zcontacts.domain.listing import parse_list_query
-from zcontacts.storage import run_plan, substring_plans
+from zcontacts.storage import run_plan, substring_plans, value_plan
 from zcontacts.storage.contacts import (
     _by_filter_index,
     _covered,
     _planned_term,
     _shape,
+    _sqlite_clauses,
     _sqlite_page_rows,
     _term_key,
     scans,
@@ -111,8 +112,14 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             term = _planned_term(query)
             wanted = query.offset + query.per_page + 1
             match = None if term is None else term_match(connection, term, _term_key(query))
+            order = _sqlite_clauses(*_shape(query))[1]
             if _by_filter_index(_shape(query)):
                 kind = "index"  # the filter's own index sorts the page's ids (contacts._rows_last_sql)
+            elif (
+                value_plan.applies(query)
+                and value_plan.read(reader, loaded.organization_id, query, order) is not None
+            ):
+                kind = "values"  # the name part's values that hold the term (storage/value_plan.py)
             elif term is None or match is None:
                 kind = "scan" if scans(query) else "contains"  # the listing's own SQL: no plan chosen
             else:

@@ -11,14 +11,16 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import CONTACTS, Tenant, churned
+from tests.helpers import CONTACTS, Tenant, churned, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
+from zcontacts.storage import value_plan
 from zcontacts.storage.contacts import (
     _by_filter_index,
     _filter_parameters,
     _rows_last_sql,
     _shape,
+    _sqlite_clauses,
     sqlite_page,
 )
 from zcontacts.storage.database import Database
@@ -144,3 +146,100 @@ def test_a_filtered_listing_through_the_api(client: Any, named: list[str], tenan
         ).json()
         seen += body["customers"]
     assert seen == everyone
+
+
+# ---- the value plan (storage/value_plan.py): a first or last name substring as the values that hold it --------
+
+SUBSTRINGS = [("first_name_contains", t) for t in ("iv", "van", "a", "é", "mil", "zz", "ivana")] + [
+    ("last_name_contains", t) for t in ("kim", "im", "ß", "weiss", "tel", "q")
+]
+
+
+@pytest.mark.parametrize("status", STATUSES, ids=lambda s: s[0][1] if s else "any status")
+def test_substring_pages_by_the_values_are_the_listings(
+    named: list[str], tenant: Tenant, database: Database, status: list[Any]
+) -> None:
+    reader = database.reader()
+    compared = 0
+    for by in SUBSTRINGS:
+        for sort in INDEXED_SORTS:
+            for order in "AD":
+                for page in (1, 2, 5, 30):
+                    params = [by, *status, ("sort_column", sort), ("sort_order", order),
+                              ("page", str(page)), ("per_page", "2")]  # fmt: skip
+                    query = parse_list_query(params)
+                    assert value_plan.applies(query)
+                    order_by = _sqlite_clauses(*_shape(query))[1]
+                    rows = value_plan.read(reader, tenant.organization_id, query, order_by)
+                    assert rows == _expected(database, tenant.organization_id, query), params
+                    compared += bool(rows)
+    assert compared > 80
+
+
+def test_the_value_plan_leaves_varied_columns_and_broad_terms_to_the_substring_plans(
+    client: Any, named: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = database.reader()
+    query = parse_list_query([("first_name_contains", "iv")])
+    order_by = _sqlite_clauses(*_shape(query))[1]
+    every = value_plan.values(reader, int(tenant.organization_id), "first_name_key")
+    assert every == sorted({name.casefold() for name in FIRST})
+    assert value_plan.read(reader, tenant.organization_id, query, order_by)
+    monkeypatch.setattr(value_plan, "MOST", 3)  # more Ivans and Ivanas than that
+    assert value_plan.read(reader, tenant.organization_id, query, order_by) is None
+    monkeypatch.setattr(value_plan, "MOST", 10**6)
+    monkeypatch.setattr(value_plan, "CAP", len(every) - 1)  # one value too many
+    assert value_plan.values(reader, int(tenant.organization_id), "first_name_key") is None
+    # The values found stay with the snapshot's state; a commit lets them go.
+    assert value_plan.read(reader, tenant.organization_id, query, order_by)
+    make_contact(client, tenant, contact_name="Late Ivan", first_name="Ivan")
+    assert value_plan.read(reader, tenant.organization_id, query, order_by) is None
+    repo = contacts_storage.ContactsRepo(reader=reader)
+    assert repo.list_summaries(tenant.organization_id, query) == _expected(
+        database, tenant.organization_id, query
+    )
+
+
+def test_only_a_name_part_substring_takes_the_value_plan() -> None:
+    def applies(*params: tuple[str, str]) -> bool:
+        return value_plan.applies(parse_list_query(list(params)))
+
+    assert applies(("first_name_contains", "iv"), ("filter_by", "Status.Active"), ("sort_column", "email"))
+    assert not applies(("first_name_contains", "iv"), ("sort_column", "last_modified_time"))
+    assert not applies(("email_contains", "iv"))
+    assert not applies(("first_name_contains", "iv"), ("last_name", "kim"))
+    assert not applies(("first_name_contains", "iv"), ("search_text", "kim"))
+    assert not applies(("first_name", "ivan"))
+
+
+def test_a_name_part_substring_through_the_api(client: Any, named: list[str], tenant: Tenant) -> None:
+    params = {"first_name_contains": "IV", "sort_column": "created_time", "sort_order": "D"}
+    everyone = client.get(CONTACTS, params=params, headers=tenant.headers).json()["customers"]
+    assert everyone
+    assert all("iv" in row["first_name"].casefold() for row in everyone)
+    seen: list[dict[str, Any]] = []
+    for page in range(1, len(everyone) // 3 + 2):
+        body = client.get(
+            CONTACTS, params={**params, "page": page, "per_page": 3}, headers=tenant.headers
+        ).json()
+        seen += body["customers"]
+    assert seen == everyone
+
+
+@pytest.mark.parametrize("part", value_plan.FIELDS)
+def test_a_value_plan_page_reads_only_its_covering_index(database: Database, part: str) -> None:
+    connection = database.reader().connection
+    for status in (False, True):
+        for sort in INDEXED_SORTS:
+            for order in "AD":
+                query = parse_list_query(
+                    [(f"{part}_contains", "iv"), ("sort_column", sort), ("sort_order", order)]
+                )
+                sql = value_plan._page_sql(f"{part}_key", status, _sqlite_clauses(*_shape(query))[1])
+                parameters = [1, *(["active"] if status else []), '["ivan"]', 2, 0]
+                plan = "\n".join(
+                    row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)
+                )
+                assert f"COVERING INDEX ix_contacts_by_{part} " in plan, plan
+                assert "SCAN contacts" not in plan, plan
+                assert "status_" not in plan, plan

@@ -35,7 +35,7 @@ from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
-from zcontacts.storage import ids, run_plan, substring_plans
+from zcontacts.storage import ids, run_plan, substring_plans, value_plan
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
 from zcontacts.storage.prepared import Prepared, Runner
@@ -289,6 +289,10 @@ Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
     shape = _shape(query)
+    if value_plan.applies(query):
+        rows = value_plan.read(reader, organization_id, query, _sqlite_clauses(*shape)[1])
+        if rows is not None:
+            return rows
     term = _planned_term(query)
     if term is not None:
         rows = _planned_page(reader, organization_id, query, shape, term)
