@@ -38,8 +38,9 @@ def applies(query: ListQuery) -> bool:
 
 
 def read(reader: Reader, organization_id: str, query: ListQuery, order: str) -> list[bytes] | None:
-    """The page's list rows (and the look-ahead row), or None when the name part has more than CAP values.
-    `order`: the listing's ORDER BY (storage/contacts.py, _sqlite_clauses)."""
+    """The page's list rows (and the look-ahead row), or None when the name part has more than CAP values or
+    more than MOST of the organization's rows hold the term. `order`: the listing's ORDER BY
+    (storage/contacts.py, _sqlite_clauses)."""
     only = query.filters[0]
     key = f"{only.field}_key"
     with reader.snapshot() as facts:
