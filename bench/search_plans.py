@@ -73,6 +73,7 @@ LISTINGS = [
     "first_name=ivan",
     "first_name=ivan&sort_column=email&sort_order=D",
     "first_name_startswith=a&sort_order=D",
+    "first_name_startswith=a&sort_column=created_time",
     "email_startswith=ivan&sort_column=created_time",
 ]
 
@@ -113,7 +114,9 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             wanted = query.offset + query.per_page + 1
             match = None if term is None else term_match(connection, term, _term_key(query))
             order = _sqlite_clauses(*_shape(query))[1]
-            if _by_filter_index(_shape(query)):
+            if value_plan.merges(query) and query.offset < value_plan.MERGED_OFFSET:
+                kind = "merged"  # the values' runs of the name part's index, merged (storage/value_plan.py)
+            elif _by_filter_index(_shape(query)):
                 kind = "index"  # the filter's own index sorts the page's ids (contacts._rows_last_sql)
             elif (
                 value_plan.applies(query)

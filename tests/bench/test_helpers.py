@@ -272,7 +272,7 @@ def test_search_plans_table_compares_every_plan_with_the_trigram_plan() -> None:
     assert len(lines) == len(LISTINGS) + 1
     for line in lines:
         cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        assert cells[1] in ("contains", "listed", "scan", "member", "run", "index", "values"), line
+        assert cells[1] in ("contains", "listed", "scan", "member", "run", "index", "values", "merged"), line
         assert cells[4] in ("yes", ""), line  # deep pages are not compared
 
 

@@ -149,25 +149,31 @@ SUBSTRINGS = [("first_name_contains", t) for t in ("iv", "van", "a", "é", "mil"
 ]
 
 
+def _agreeing(database: Database, tenant: Tenant, listings: list[list[Any]], read: Any) -> int:
+    """How many of `listings`' pages hold rows; each, as `read` reads it, is the listing's own SQL's page."""
+    compared = 0
+    for params in listings:
+        query = parse_list_query(params)
+        rows = read(query)
+        assert rows == _expected(database, tenant.organization_id, query), params
+        compared += bool(rows)
+    return compared
+
+
 @pytest.mark.parametrize("status", STATUSES, ids=lambda s: s[0][1] if s else "any status")
 def test_substring_pages_by_the_values_are_the_listings(
     named: list[str], tenant: Tenant, database: Database, status: list[Any]
 ) -> None:
     reader = database.reader()
-    compared = 0
-    for by in SUBSTRINGS:
-        for sort in INDEXED_SORTS:
-            for order in "AD":
-                for page in (1, 2, 5, 30):
-                    params = [by, *status, ("sort_column", sort), ("sort_order", order),
-                              ("page", str(page)), ("per_page", "2")]  # fmt: skip
-                    query = parse_list_query(params)
-                    assert value_plan.applies(query)
-                    order_by = _sqlite_clauses(*_shape(query))[1]
-                    rows = value_plan.read(reader, tenant.organization_id, query, order_by)
-                    assert rows == _expected(database, tenant.organization_id, query), params
-                    compared += bool(rows)
-    assert compared > 80
+
+    def read(query: Any) -> list[bytes] | None:
+        assert value_plan.applies(query)
+        order_by = _sqlite_clauses(*_shape(query))[1]
+        return value_plan.read(reader, tenant.organization_id, query, order_by)
+
+    listings = [[by, *status, ("sort_column", sort), ("sort_order", order), ("page", str(page)), ("per_page", "2")]
+                for by in SUBSTRINGS for sort in INDEXED_SORTS for order in "AD" for page in (1, 2, 5, 30)]  # fmt: skip
+    assert _agreeing(database, tenant, listings, read) > 80
 
 
 def test_the_value_plan_leaves_varied_columns_and_broad_terms_to_the_substring_plans(
@@ -244,3 +250,39 @@ def _paged(client: Any, tenant: Tenant, params: dict[str, str], per_page: int) -
         if not body["page_context"]["has_more_page"]:
             return seen
     raise AssertionError("the pages never ended")
+
+
+PREFIXES = [("first_name_startswith", p) for p in ("iv", "i", "é", "ada", "b", "zz", "")] + [
+    ("last_name_startswith", p) for p in ("kim", "k", "w", "p")
+]
+
+
+@pytest.mark.parametrize("status", STATUSES, ids=lambda s: s[0][1] if s else "any status")
+def test_prefix_pages_in_name_order_merge_the_values_runs(
+    named: list[str], tenant: Tenant, database: Database, status: list[Any]
+) -> None:
+    reader = database.reader()
+
+    def read(query: Any) -> list[bytes] | None:
+        assert value_plan.merges(query)
+        return value_plan.merged(reader, tenant.organization_id, query)
+
+    listings = [[by, *status, ("sort_order", order), ("page", str(page)), ("per_page", "2")]
+                for by in PREFIXES for order in "AD" for page in (1, 2, 5, 30)]  # fmt: skip
+    assert _agreeing(database, tenant, listings, read) > 30
+
+
+def test_too_many_values_under_a_prefix_are_sorted_instead(
+    named: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = database.reader()
+    query = parse_list_query([("first_name_startswith", "i")])  # Ivan and Ivana
+    assert value_plan.merged(reader, tenant.organization_id, query)
+    monkeypatch.setattr(value_plan, "RUNS", 1)
+    assert value_plan.merged(reader, tenant.organization_id, query) is None
+    repo = contacts_storage.ContactsRepo(reader=reader)
+    assert repo.list_summaries(tenant.organization_id, query) == _expected(
+        database, tenant.organization_id, query
+    )
+    assert not value_plan.merges(parse_list_query([("first_name_startswith", "i"), ("sort_column", "email")]))
+    assert not value_plan.merges(parse_list_query([("email_startswith", "i")]))
