@@ -14,11 +14,11 @@ every update writes (carried, it made an update rewrite four more index entries:
 name and phone indexes hold a value's customers in name order: in name order a page is the index's next entries
 (0.2 ms). The email index keeps its (email, id) order, which the email sort's pages and marks walk. In any other
 order but the last change's, or by prefix, SQLite sorts index entries alone and reads only the page's rows
-(storage/contacts.py, _rows_last_sql: 2-32 ms; 31-54 ms for a one-letter prefix in reverse name order). Names
-are unique in an organization, so the name key orders ties. About 50-70 bytes more per customer in each index;
-the fixed planner statistics of migration perf1 gain their lines (SQLite), without which SQLite would scan one of
-these for a name search's walk; rebuilding the four takes about 20 s over 1,000,000 customers with the file in
-memory.
+(storage/contacts.py, _rows_last_sql: 2-32 ms; a name part's prefix in name order merges its values' runs
+instead, storage/value_plan.py: ~1 ms). Names are unique in an organization, so the name key orders ties. About
+50-70 bytes more per customer in each index; the fixed planner statistics of migration perf1 gain their lines
+(SQLite), without which SQLite would scan one of these for a name search's walk; rebuilding the four takes about
+20 s over 1,000,000 customers with the file in memory.
 """
 
 from __future__ import annotations
