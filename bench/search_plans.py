@@ -114,7 +114,7 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             wanted = query.offset + query.per_page + 1
             match = None if term is None else term_match(connection, term, _term_key(query))
             order = _sqlite_clauses(*_shape(query))[1]
-            if value_plan.merges(query) and query.offset < value_plan.MERGED_OFFSET:
+            if value_plan.merges(query):
                 kind = "merged"  # the values' runs of the name part's index, merged (storage/value_plan.py)
             elif _by_filter_index(_shape(query)):
                 kind = "index"  # the filter's own index sorts the page's ids (contacts._rows_last_sql)

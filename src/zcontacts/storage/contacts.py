@@ -289,12 +289,8 @@ Shape = tuple[bool, tuple[tuple[str, str], ...], str, str, str]
 def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes]:
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
     shape = _shape(query)
-    if value_plan.merges(query) and query.offset < value_plan.MERGED_OFFSET:
-        rows = value_plan.merged(reader, organization_id, query)
-        if rows is not None:
-            return rows
-    if value_plan.applies(query):
-        rows = value_plan.read(reader, organization_id, query, _sqlite_clauses(*shape)[1])
+    if value_plan.serves(query):
+        rows = value_plan.page(reader, organization_id, query, _sqlite_clauses(*shape)[1])
         if rows is not None:
             return rows
     term = _planned_term(query)

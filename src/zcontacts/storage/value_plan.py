@@ -29,6 +29,19 @@ CAP = 512
 MOST = 50_000
 
 
+def page(reader: Reader, organization_id: str, query: ListQuery, order: str) -> list[bytes] | None:
+    """The page's list rows (and the look-ahead row) by the plan that serves `query` (see `serves`), or None when
+    it does not pay here. `order`: the listing's ORDER BY (storage/contacts.py, _sqlite_clauses)."""
+    if merges(query):
+        return merged(reader, organization_id, query)
+    return read(reader, organization_id, query, order)
+
+
+def serves(query: ListQuery) -> bool:
+    """A listing `page` may read: a name part's substring (`applies`) or its prefix in name order (`merges`)."""
+    return applies(query) or merges(query)
+
+
 def applies(query: ListQuery) -> bool:
     """A single first or last name substring filter (a status at most beside it), in an order the name part's
     index carries (all but the last change's)."""
@@ -108,8 +121,11 @@ MERGED_OFFSET = 10_000
 
 
 def merges(query: ListQuery) -> bool:
-    """A single first or last name prefix filter (a status at most beside it), in name order."""
+    """A single first or last name prefix filter (a status at most beside it), in name order, on a page before
+    MERGED_OFFSET."""
     if query.search_text or len(query.filters) != 1 or query.sort_column != "contact_name":
+        return False
+    if query.offset >= MERGED_OFFSET:
         return False
     only = query.filters[0]
     return only.op == "startswith" and only.field in FIELDS
