@@ -22,10 +22,9 @@ from rich.table import Table
 
 from bench import data
 from zcontacts.domain.listing import parse_list_query
-from zcontacts.storage import run_plan, substring_plans, value_plan
+from zcontacts.storage import run_plan, value_plan, walk_plan
 from zcontacts.storage.contacts import (
     _by_filter_index,
-    _covered,
     _planned_term,
     _shape,
     _sqlite_clauses,
@@ -33,6 +32,7 @@ from zcontacts.storage.contacts import (
     _term_key,
     scans,
     sqlite_page,
+    substring_plan,
     term_match,
 )
 from zcontacts.storage.database import Reader
@@ -111,10 +111,11 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
         for listing in [*LISTINGS, f"search_text={rare}"]:
             query = parse_list_query([tuple(part.split("=", 1)) for part in listing.split("&")])  # type: ignore[misc]
             term = _planned_term(query)
-            wanted = query.offset + query.per_page + 1
             match = None if term is None else term_match(connection, term, _term_key(query))
             order = _sqlite_clauses(*_shape(query))[1]
-            if value_plan.merges(query):
+            if walk_plan.applies(query):
+                kind = "time"  # walked in time order or its matches sorted, by cost (storage/walk_plan.py)
+            elif value_plan.merges(query):
                 kind = "merged"  # the values' runs of the name part's index, merged (storage/value_plan.py)
             elif _by_filter_index(_shape(query)):
                 kind = "index"  # the filter's own index sorts the page's ids (contacts._rows_last_sql)
@@ -126,9 +127,7 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             elif term is None or match is None:
                 kind = "scan" if scans(query) else "contains"  # the listing's own SQL: no plan chosen
             else:
-                chosen = substring_plans.plan(
-                    connection, match, wanted, _term_key(query), term, covered=_covered(query)
-                )
+                chosen = substring_plan(connection, query, match, term)
                 run = run_plan.chosen_run(connection, loaded.organization_id, query, term, chosen)
                 kind = chosen.kind if run is None else "run"
             served_ms, rows = _best_ms(lambda q=query: _sqlite_page_rows(reader, loaded.organization_id, q))

@@ -35,7 +35,7 @@ from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
-from zcontacts.storage import ids, run_plan, substring_plans, value_plan
+from zcontacts.storage import ids, run_plan, search_index, substring_plans, value_plan, walk_plan
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
 from zcontacts.storage.prepared import Prepared, Runner
@@ -241,7 +241,31 @@ def _with_plan(shape: Shape, kind: str) -> Shape:
     status, filters, search, sort_column, sort_order = shape
     if search:
         return status, filters, kind, sort_column, sort_order
+    if sort_column in walk_plan.ORDERS:
+        kind = _IN_TIME_ORDER.get(kind, kind)
     return status, tuple((field, kind) for field, _ in filters), search, sort_column, sort_order
+
+
+# Filter ops of planned shapes beyond the listing's own (eq, startswith and the substring plans' kinds), all with
+# a unary + on the status, so SQLite takes no status index: a walk's (storage/walk_plan.py) test the key with a
+# unary + too, so the time's index is walked in order; a sort's seek the filter's own index.
+_WALK_EQ, _WALK_PREFIX, _SORT_EQ, _SORT_PREFIX = "walk_eq", "walk_startswith", "sort_eq", "sort_startswith"
+# A substring filter's walks in time order (storage/substring_plans.py): the time's index carries its key and the
+# status, so the status index must not be taken instead.
+_TIME_SCAN, _TIME_MEMBER = "time_scan", "time_member"
+_IN_TIME_ORDER = {substring_plans.SCAN: _TIME_SCAN, substring_plans.MEMBER: _TIME_MEMBER}
+_PLANNED_OPS = (_WALK_EQ, _WALK_PREFIX, _SORT_EQ, _SORT_PREFIX, _TIME_SCAN, _TIME_MEMBER)
+
+
+def _planned_ops(shape: Shape, ops: dict[str, str]) -> Shape:
+    """`shape` with its filters by value and prefix tested by `ops` (_WALKED or _SORTED)."""
+    status, filters, search, sort_column, sort_order = shape
+    return status, tuple((field, ops.get(op, op)) for field, op in filters), search, sort_column, sort_order
+
+
+_SORTED = {"eq": _SORT_EQ, "startswith": _SORT_PREFIX}
+# A walk tests substrings on the index entry alone, never with the trigram index.
+_WALKED = {"eq": _WALK_EQ, "startswith": _WALK_PREFIX, "contains": substring_plans.SCAN}
 
 
 @lru_cache(maxsize=512)
@@ -251,11 +275,16 @@ def _sqlite_clauses(
     """WHERE and ORDER BY of a listing shape, exactly as SQLAlchemy compiles list_statement for SQLite."""
     conditions = ["contacts.organization_id = ?"]
     if status:
-        conditions.append("contacts.status = ?")
+        planned = any(op in _PLANNED_OPS for _, op in filters)
+        conditions.append("+contacts.status = ?" if planned else "contacts.status = ?")
     for field, op in filters:
         key = f"{field}_key"
-        if op == "startswith":
+        if op in ("startswith", _SORT_PREFIX):
             conditions.append(f"contacts.{key} >= ? AND contacts.{key} < ?")
+        elif op == _WALK_PREFIX:
+            conditions.append(f"+contacts.{key} >= ? AND +contacts.{key} < ?")
+        elif op == _WALK_EQ:
+            conditions.append(f"+contacts.{key} = ?")
         elif op in _SUBSTRING_IN:
             conditions.append(_SUBSTRING_IN[op].format(key=key))
         else:
@@ -293,12 +322,44 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
         rows = value_plan.page(reader, organization_id, query, _sqlite_clauses(*shape)[1])
         if rows is not None:
             return rows
+    if walk_plan.applies(query):
+        return _walked_page(reader, organization_id, query, shape)
     term = _planned_term(query)
     if term is not None:
         rows = _planned_page(reader, organization_id, query, shape, term)
         if rows is not None:
             return rows
     return _read_page(reader, organization_id, query, shape, None)
+
+
+def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes]:
+    """A page in time order with a filter by value or prefix: read by a walk of the time's index when that costs
+    less than sorting the filter's matches (storage/walk_plan.py), else by the sort."""
+    sorted_shape = _planned_ops(shape, _SORTED)
+    walked = _planned_ops(shape, _WALKED)
+    parameters = _filter_parameters(organization_id, query, _AS_SCANNED)
+    listing = ("walk", organization_id, walked, tuple(parameters))
+    if not reader.uneven(listing):
+        field, op, value = walk_plan.counted(query)
+        tested = [value] if op == "eq" else [value, value + _TOP]
+        connection = reader.connection
+        (matches,) = connection.execute(
+            walk_plan.count_sql(field, op), [int(organization_id), *tested, walk_plan.CAP + 1]
+        ).fetchone()
+        wanted = query.offset + query.per_page + 1
+        rows = search_index.indexed_rows(connection)
+        choice = walk_plan.choose(matches, rows, wanted, entries_sort=_by_filter_index(shape))
+        if choice.budget is not None:
+            page = reader.within(
+                choice.budget, lambda: _read_page(reader, organization_id, query, walked, _AS_SCANNED)
+            )
+            if page is not None:
+                return page
+            reader.mark_uneven(listing)  # its matches sit together late in the order: sort them next time
+    return _read_page(reader, organization_id, query, sorted_shape, None)
+
+
+_AS_SCANNED = Plan(substring_plans.SCAN)
 
 
 def _planned_page(
@@ -318,10 +379,7 @@ def _planned_page(
         return None
     listing = (organization_id, shape, term)
     if not reader.uneven(listing):
-        wanted = query.offset + query.per_page + 1
-        plan = substring_plans.plan(
-            reader.connection, match, wanted, _term_key(query), term, covered=_covered(query)
-        )
+        plan = substring_plan(reader.connection, query, match, term)
         rows = run_plan.read(reader, organization_id, query, term, _term_key(query), plan)
         if rows is not None:
             return rows
@@ -336,12 +394,25 @@ def _planned_page(
     return _read_page(reader, organization_id, query, _with_plan(shape, trigram.kind), trigram)
 
 
+def substring_plan(connection: sqlite3.Connection, query: ListQuery, match: str, term: str) -> Plan:
+    """The plan storage/substring_plans.py picks for a planned listing's page (see _planned_term), whose term's
+    candidates `match` finds."""
+    wanted = query.offset + query.per_page + 1
+    narrow = query.sort_column in walk_plan.ORDERS  # the time's index holds no list rows
+    return substring_plans.plan(
+        connection, match, wanted, _term_key(query), term, covered=_covered(query), narrow=narrow
+    )
+
+
 def _covered(query: ListQuery) -> bool:
     """Whether the index a planned listing walks holds its term's key: a search in name order without status
     (the name page index carries the search key, migration 0012), or a filter on the sort column (name,
-    company, email), without status or in the orders whose status indexes carry the key (name, company)."""
+    company, email), without status or in the orders whose status indexes carry the key (name, company); or
+    a filter in time order (the time's index carries every filter key and the status, migration 0014)."""
     if query.search_text:
         return query.status is None and query.sort_column == "contact_name"
+    if query.sort_column in walk_plan.ORDERS:
+        return True
     if query.filters[0].field != query.sort_column:
         return False
     return query.status is None or query.sort_column in ("contact_name", "company_name")
@@ -378,7 +449,9 @@ def _by_filter_index(shape: Shape) -> bool:
 
 
 _INDEXED_FILTERS = {
-    (field, op) for field in ("first_name", "last_name", "email", "phone") for op in ("eq", "startswith")
+    (field, op)
+    for field in ("first_name", "last_name", "email", "phone")
+    for op in ("eq", "startswith", _SORT_EQ, _SORT_PREFIX)
 }
 
 
@@ -389,12 +462,12 @@ def _rows_last_sql(shape: Shape, *, seek: bool = False) -> str:
     the row of every entry its sorter keeps for a while: over 1,000,000 customers, in another order than the
     name's, 15-43 ms for the 24,947 Ivans, and 0.3-1.3 s when they come in the order's reverse (by email
     descending), against 2-32 ms. Same rows, same order, same parameters."""
-    where, order = _sqlite_clauses(*shape)
+    # Unary + keeps SQLite off the status indexes (_SORTED): from a mark on, it took the status index's range past
+    # the mark and read each row there to test its filter (the whole rest of the listing for a rare value).
+    sorted_shape = _planned_ops(shape, _SORTED)
+    where, order = _sqlite_clauses(*sorted_shape)
     if seek:
-        where += " AND " + _seek_clause(shape[3], shape[4])
-    # Unary + keeps SQLite off the status indexes: from a mark on, it took the status index's range past the
-    # mark and read each row there to test its filter (the whole rest of the listing for a rare value).
-    where = where.replace("contacts.status = ?", "+contacts.status = ?")
+        where += " AND " + _seek_clause(shape[3], shape[4], sorted_=_sorts_in_time(sorted_shape))
     chosen = f"SELECT contacts.rowid FROM contacts WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
     return f"SELECT contacts.summary_doc FROM contacts WHERE contacts.rowid IN ({chosen}) ORDER BY {order}"
 
@@ -480,16 +553,23 @@ def _seek_parameters(mark: tuple[Any, ...]) -> tuple[Any, ...]:
     return key, key, contact_id
 
 
+def _sorts_in_time(shape: Shape) -> bool:
+    """A sort's shape (_SORTED) in time order: its page sorts the filter's matches, found on the filter's index."""
+    _, filters, _, sort_column, _ = shape
+    return sort_column in walk_plan.ORDERS and any(op in (_SORT_EQ, _SORT_PREFIX) for _, op in filters)
+
+
 def _unique_sort(sort_column: str) -> bool:
     """Names are unique per organization: a name sort needs no id to order ties or mark a row."""
     return sort_column == "contact_name"
 
 
 @lru_cache(maxsize=64)
-def _seek_clause(sort_column: str, sort_order: str, *, before: bool = False) -> str:
+def _seek_clause(sort_column: str, sort_order: str, *, before: bool = False, sorted_: bool = False) -> str:
     """Rows at or after a mark in (key, id) order, or strictly `before` it: a range on the key (which the
-    index serves), then ties."""
-    key = f"contacts.{_SORT_COLUMNS[sort_column].name}"
+    index serves), then ties. `sorted_`: a sort's shape in time order (see _sorts_in_time), whose range SQLite
+    must not walk the time's index for (migration 0014 lets it test every filter there): unary + on the key."""
+    key = f"{'+' if sorted_ else ''}contacts.{_SORT_COLUMNS[sort_column].name}"
     wide, strict = (">=", ">") if (sort_order == "D") == before else ("<=", "<")
     if _unique_sort(sort_column):
         return f"{key} {strict if before else wide} ?"
@@ -504,7 +584,9 @@ def _mark_sql(shape: Shape, *, from_mark: bool, backwards: bool = False) -> str:
     flipped = {"A": "D", "D": "A"}[sort_order] if backwards else sort_order
     where, order = _sqlite_clauses(status, filters, search, sort_column, flipped)
     if from_mark:
-        where += " AND " + _seek_clause(sort_column, sort_order, before=backwards)
+        where += " AND " + _seek_clause(
+            sort_column, sort_order, before=backwards, sorted_=_sorts_in_time(shape)
+        )
     key = f"contacts.{_SORT_COLUMNS[sort_column].name}"
     columns = key if _unique_sort(sort_column) else f"{key}, contacts.contact_id"
     return f"SELECT {columns} FROM contacts WHERE {where} ORDER BY {order} LIMIT 1 OFFSET ?"
@@ -514,7 +596,7 @@ def _mark_sql(shape: Shape, *, from_mark: bool, backwards: bool = False) -> str:
 def seek_page_sql(shape: Shape) -> str:
     """A page read from a mark on: the listing's WHERE plus the seek, same order, LIMIT and OFFSET."""
     where, order = _sqlite_clauses(*shape)
-    seek = _seek_clause(shape[3], shape[4])
+    seek = _seek_clause(shape[3], shape[4], sorted_=_sorts_in_time(shape))
     return f"SELECT contacts.summary_doc FROM contacts WHERE {where} AND {seek} ORDER BY {order} LIMIT ? OFFSET ?"
 
 
@@ -534,6 +616,8 @@ _SUBSTRING_IN = {
     substring_plans.SCAN: _SCAN_IN,
     substring_plans.MEMBER: "+" + _FTS_IN,
     substring_plans.LISTED: "contacts.contact_id IN (" + _LISTED + ") AND " + _SCAN_IN,
+    _TIME_SCAN: _SCAN_IN,
+    _TIME_MEMBER: "+" + _FTS_IN,
 }
 
 

@@ -46,8 +46,6 @@ CREATE TABLE contacts (
 	CONSTRAINT uq_contacts_organization_id_contact_name_key UNIQUE (organization_id, contact_name_key)
 );
 CREATE INDEX ix_contacts_organization_id_company_name_key_contact_id ON contacts (organization_id, company_name_key, contact_id);
-CREATE INDEX ix_contacts_organization_id_created_at_ms_contact_id ON contacts (organization_id, created_at_ms, contact_id);
-CREATE INDEX ix_contacts_organization_id_updated_at_ms_contact_id ON contacts (organization_id, updated_at_ms, contact_id);
 CREATE TABLE tokens (
 	token_id BIGINT NOT NULL, 
 	token_hash VARCHAR(64) NOT NULL, 
@@ -184,10 +182,14 @@ CREATE INDEX ix_contacts_by_first_name ON contacts (organization_id, first_name_
 CREATE INDEX ix_contacts_by_last_name ON contacts (organization_id, last_name_key, contact_name_key, status, created_at_ms, contact_id, company_name_key, email_key);
 CREATE INDEX ix_contacts_by_phone ON contacts (organization_id, phone_key, contact_name_key, status, created_at_ms, contact_id, company_name_key, email_key);
 CREATE INDEX ix_contacts_by_email ON contacts (organization_id, email_key, contact_id, contact_name_key, status, created_at_ms, company_name_key);
-INSERT INTO "alembic_version" ("version_num") VALUES ('0013');
+CREATE INDEX ix_contacts_by_creation ON contacts (organization_id, created_at_ms, contact_id, status, contact_name_key, company_name_key, first_name_key, last_name_key, email_key, phone_key);
+CREATE INDEX ix_contacts_by_change ON contacts (organization_id, updated_at_ms, contact_id, status, contact_name_key, company_name_key, first_name_key, last_name_key, email_key, phone_key);
+INSERT INTO "alembic_version" ("version_num") VALUES ('0014');
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('ids', 46000000000000001);
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('organization_ids', 10234695);
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', NULL, '1000000');
+INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_change', '1000000 1000000 2 1 1 1 1 1 1 1 1');
+INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_creation', '1000000 1000000 2 1 1 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_email', '1000000 1000000 2 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_first_name', '1000000 1000000 1000 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_last_name', '1000000 1000000 1000 1 1 1 1 1 1');
@@ -195,13 +197,11 @@ INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contac
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_company_pages', '1000000 1000000 100 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_name_pages', '1000000 1000000 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_company_name_key_contact_id', '1000000 1000000 100 1');
-INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_created_at_ms_contact_id', '1000000 1000000 2 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_company_name_key_contact_id', '1000000 1000000 500000 100 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_contact_name_key_contact_id', '1000000 1000000 500000 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_created_at_ms_contact_id', '1000000 1000000 500000 2 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_email_key_contact_id', '1000000 1000000 500000 2 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_updated_at_ms_contact_id', '1000000 1000000 500000 2 1');
-INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_updated_at_ms_contact_id', '1000000 1000000 2 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'sqlite_autoindex_contacts_1', '1000000 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'sqlite_autoindex_contacts_2', '1000000 1000000 1');
 INSERT INTO "contacts_fts_upkeep" ("id", "cancelled_entries") VALUES (1, 0);

@@ -27,6 +27,17 @@ _FILTER_INDEXES = {
     "phone_key": ("contact_name_key", *_SORTS, "contact_id", "company_name_key", "email_key"),
     "email_key": ("contact_id", "contact_name_key", *_SORTS, "company_name_key"),
 }
+# The time orders' indexes carry the status and every filter's key after (time, id), so a filter's page in time
+# order can walk one and test each entry on it alone (migration 0014, storage/walk_plan.py).
+WALKED_KEYS = (
+    "status",
+    "contact_name_key",
+    "company_name_key",
+    "first_name_key",
+    "last_name_key",
+    "email_key",
+    "phone_key",
+)
 
 metadata = MetaData(
     naming_convention={
@@ -155,8 +166,8 @@ contacts = Table(
         Index(f"ix_contacts_by_{key.removesuffix('_key')}", "organization_id", key, *carried)
         for key, carried in _FILTER_INDEXES.items()
     ),
-    Index(None, "organization_id", "created_at_ms", "contact_id"),
-    Index(None, "organization_id", "updated_at_ms", "contact_id"),
+    Index("ix_contacts_by_creation", "organization_id", "created_at_ms", "contact_id", *WALKED_KEYS),
+    Index("ix_contacts_by_change", "organization_id", "updated_at_ms", "contact_id", *WALKED_KEYS),
     # A status listing reads in (sort key, id) order from one of these, whatever its sort (migration perf1).
     Index(None, "organization_id", "status", "contact_name_key", "contact_id"),
     Index(None, "organization_id", "status", "company_name_key", "contact_id"),

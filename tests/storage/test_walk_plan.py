@@ -1,0 +1,280 @@
+"""Filters by value or prefix in time order (storage/walk_plan.py, migration 0014): a page is read either by a walk
+of the time's index, testing each entry there, or by sorting the filter's matches found on its own index, as the
+cost model chooses. Either way the rows are exactly the listing's own SQL's (every filter, both time orders, with
+and without status, deep pages, after deletes, renames and touched times); the walk's SQL walks the time index
+without a sort, the sort's seeks the filter's index, neither takes a status index; a walk that overruns its
+budget gives the page to the sort and the listing is remembered."""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Any
+
+import pytest
+
+from tests.helpers import CONTACTS, Tenant, churned
+from zcontacts.domain.listing import parse_list_query
+from zcontacts.storage import contacts as contacts_storage
+from zcontacts.storage import walk_plan
+from zcontacts.storage.contacts import (
+    _SORTED,
+    _WALKED,
+    _by_filter_index,
+    _filter_parameters,
+    _mark_sql,
+    _page_sql,
+    _planned_ops,
+    _rows_last_sql,
+    _shape,
+    _walked_page,
+    seek_page_sql,
+    sqlite_page,
+)
+from zcontacts.storage.database import Database, Reader
+from zcontacts.storage.substring_plans import SCAN, Plan
+
+pytestmark = pytest.mark.backends("sqlite")  # the hot reader's SQL
+
+TIMES = ["created_time", "last_modified_time"]
+STATUSES = [[], [("filter_by", "Status.Active")], [("filter_by", "Status.Inactive")]]
+FILTERS = [
+    [("first_name", "ivan")],
+    [("first_name_startswith", "iv")],
+    [("last_name_startswith", "k")],
+    [("email_startswith", "b")],
+    [("phone", "555-0101")],
+    [("phone_startswith", "555-01")],
+    [("company_name", "acme")],
+    [("company_name_startswith", "in")],
+    [("contact_name_startswith", "zed")],
+    [("contact_name", "mo 07")],
+    [("first_name_startswith", "absent")],
+    # Beside another filter, and beside substrings (tested on the walked entry, never by the trigram index).
+    [("first_name", "ivan"), ("company_name", "initech")],
+    [("company_name_startswith", "a"), ("last_name_contains", "im")],
+    [("phone_startswith", "555"), ("email_contains", "1@c")],
+    [("last_name", "kim"), ("first_name_contains", "v")],
+]
+
+
+@pytest.fixture
+def timed(client: Any, tenant: Tenant, database: Database) -> list[str]:
+    """90 customers with few distinct names, companies and phones, ties in both times, a third inactive, some
+    deleted and some renamed after they were made (the renames take new times of last change)."""
+    rng = random.Random(7)
+    bodies = [
+        {
+            "contact_name": f"{rng.choice(['Zed', 'Ann', 'Mo'])} {n:02d}",
+            "first_name": rng.choice(["Ivan", "Ivana", "Ada", "Bo"]),
+            "last_name": rng.choice(["Kim", "Kimura", "Patel"]),
+            "company_name": rng.choice(["Acme", "Initech", "Inflate"]),
+            "email": f"{rng.choice(['a', 'b'])}{n % 3}@corp.com",
+            "phone": f"555-01{n % 4:02d}",
+        }
+        for n in range(90)
+    ]
+    renames = [
+        {"contact_name": f"Zed Renamed {n}", "first_name": "Ivan", "last_name": "Kim"} for n in range(6)
+    ]
+    marking = (
+        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 5, updated_at_ms = 5000 - contact_id % 4, "
+        "status = CASE WHEN contact_id % 3 = 0 THEN 'inactive' ELSE 'active' END"
+    )
+    return churned(client, tenant, database, bodies, renames, marking)
+
+
+def _expected(database: Database, organization_id: str, query: Any) -> list[bytes]:
+    sql, parameters = sqlite_page(organization_id, query)
+    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
+
+
+def _listings(status: list[Any]) -> list[list[Any]]:
+    pages = [("page", str(page)) for page in (1, 2, 4, 9, 40)]
+    return [[*by, *status, ("sort_column", sort), ("sort_order", order), page, ("per_page", "2")]
+            for by in FILTERS for sort in TIMES for order in "AD" for page in pages]  # fmt: skip
+
+
+@pytest.mark.parametrize("way", ["walk", "sort"])
+@pytest.mark.parametrize("status", STATUSES, ids=lambda s: s[0][1] if s else "any status")
+def test_pages_in_time_order_are_the_listings(
+    timed: list[str],
+    tenant: Tenant,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    status: list[Any],
+    way: str,
+) -> None:
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # deep pages (from marks) from the third row
+    chosen: list[float | None] = []
+
+    def choose(*args: Any, **kwargs: Any) -> walk_plan.Choice:
+        walk = way == "walk"
+        chosen.append(walk)
+        return walk_plan.Choice(60.0 if walk else None, 0.0, 0.0)
+
+    monkeypatch.setattr(walk_plan, "choose", choose)
+    reader = database.reader()
+    compared = 0
+    for params in _listings(status):
+        query = parse_list_query(params)
+        assert walk_plan.applies(query)
+        rows = _walked_page(reader, tenant.organization_id, query, _shape(query))
+        assert rows == _expected(database, tenant.organization_id, query), params
+        compared += bool(rows)
+    assert len(chosen) == len(_listings(status))
+    assert compared > 150
+
+
+def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
+    million = 1_000_000
+    # One row in 40 (a common first name): page 1 after ~8,000 entries, ~1 ms; sorting 25,000 rows ~90 ms.
+    common = walk_plan.choose(25_000, million, 201, entries_sort=False)
+    assert common.budget is not None
+    assert common.walk < 0.002 < 0.05 < common.sort
+    assert common.budget == pytest.approx(common.sort / 2)  # the sort's half: a slower walk still pays
+    # A few hundred matches: sorting them beats walking a million entries.
+    assert walk_plan.choose(300, million, 201, entries_sort=False).budget is None
+    # Sorting index entries is ten times cheaper than reading rows: the crossover moves.
+    assert walk_plan.choose(3_000, million, 201, entries_sort=False).budget is not None
+    assert walk_plan.choose(3_000, million, 201, entries_sort=True).budget is None
+    # Deep pages walk further.
+    assert walk_plan.choose(3_000, million, 4_001, entries_sort=False).budget is None
+    assert walk_plan.choose(0, million, 201, entries_sort=False).budget is None
+    assert walk_plan.choose(5, 5, 1, entries_sort=False).budget == walk_plan.MIN_BUDGET
+
+
+def test_only_a_filter_by_value_or_prefix_in_time_order_is_planned_so() -> None:
+    def applies(*params: tuple[str, str]) -> bool:
+        return walk_plan.applies(parse_list_query(list(params)))
+
+    assert applies(("company_name_startswith", "a"), ("sort_column", "created_time"))
+    assert applies(("email_contains", "x"), ("phone", "1"), ("sort_column", "last_modified_time"))
+    assert not applies(("company_name_startswith", "a"))  # name order: its own plans
+    assert not applies(("email_contains", "abc"), ("sort_column", "created_time"))  # substring plans
+    assert not applies(("phone", "1"), ("search_text", "x"), ("sort_column", "created_time"))
+    query = parse_list_query(
+        [("email_startswith", "a"), ("last_name", "kim"), ("sort_column", "created_time")]
+    )
+    assert walk_plan.counted(query) == ("last_name", "eq", "kim")  # by value first: fewer to count
+
+
+def _plan(database: Database, sql: str, parameters: list[Any]) -> str:
+    rows = database.reader().connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)
+    return "\n".join(row[-1] for row in rows)
+
+
+TIME_INDEX = {"created_time": "ix_contacts_by_creation", "last_modified_time": "ix_contacts_by_change"}
+
+
+@pytest.mark.parametrize("sort", TIMES)
+def test_a_walk_reads_the_time_index_in_order_and_a_sort_the_filters_index(
+    database: Database, tenant: Tenant, sort: str
+) -> None:
+    for by in FILTERS:
+        for status in STATUSES:
+            for order in "AD":
+                query = parse_list_query([*by, *status, ("sort_column", sort), ("sort_order", order)])
+                shape = _shape(query)
+                walked, sorted_shape = _planned_ops(shape, _WALKED), _planned_ops(shape, _SORTED)
+                walk_parameters = _filter_parameters(tenant.organization_id, query, Plan(SCAN))
+                marks = [None, None, None]
+                for sql, parameters in (
+                    (_page_sql(walked), [*walk_parameters, 2, 0]),
+                    (seek_page_sql(walked), [*walk_parameters, *marks, 2, 0]),
+                    (_mark_sql(walked, from_mark=True), [*walk_parameters, *marks, 0]),
+                ):
+                    plan = _plan(database, sql, parameters)
+                    assert f"INDEX {TIME_INDEX[sort]} " in plan, (sql, plan)
+                    assert "TEMP B-TREE" not in plan, plan
+                    assert "status_" not in plan, plan
+                    assert "contacts_fts" not in plan, plan  # substrings tested on the entry
+                parameters = _filter_parameters(tenant.organization_id, query)
+                sorts = [
+                    (_page_sql(sorted_shape), [2, 0]),
+                    (_mark_sql(sorted_shape, from_mark=True), [*marks, 0]),
+                ]
+                if _by_filter_index(shape):
+                    sorts.append((_rows_last_sql(shape, seek=True), [*marks, 2, 0]))
+                for sql, more in sorts:
+                    plan = _plan(database, sql, [*parameters, *more])
+                    assert TIME_INDEX[sort] not in plan, (sql, plan)
+                    assert "status_" not in plan, plan
+                    assert not re.search(r"SCAN contacts\b", plan), plan  # no walk of the table
+
+
+def test_a_walk_past_its_budget_gives_the_page_to_the_sort_and_is_remembered(
+    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = database.reader()
+    query = parse_list_query(
+        [("first_name", "ivan"), ("sort_column", "last_modified_time"), ("per_page", "3")]
+    )
+    expected = _expected(database, tenant.organization_id, query)
+    walks: list[Any] = []
+    real_within = Reader.within
+
+    def within(self: Reader, seconds: float, read: Any) -> Any:
+        walks.append(seconds)
+        return None  # the walk ran past its deadline
+
+    monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(0.01, 0.0, 0.0))
+    monkeypatch.setattr(Reader, "within", within)
+    assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
+    assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
+    assert walks == [0.01]  # the second read went straight to the sort
+    monkeypatch.setattr(Reader, "within", real_within)
+    other = parse_list_query([("first_name", "ivan"), ("sort_column", "created_time"), ("per_page", "3")])
+    assert _walked_page(reader, tenant.organization_id, other, _shape(other)) == _expected(
+        database, tenant.organization_id, other
+    )
+
+
+def test_a_filter_in_time_order_through_the_api(
+    client: Any, timed: list[str], tenant: Tenant, database: Database
+) -> None:
+    params = {"company_name_startswith": "in", "sort_column": "last_modified_time", "sort_order": "D"}
+    everyone: list[dict[str, Any]] = []
+    for page in range(1, 100):
+        body = client.get(
+            CONTACTS, params={**params, "page": page, "per_page": 4}, headers=tenant.headers
+        ).json()
+        assert body["code"] == 0
+        everyone += body["customers"]
+        if not body["page_context"]["has_more_page"]:
+            break
+    assert everyone
+    assert all(row["company_name"].casefold().startswith("in") for row in everyone)
+    # In the order of the stored times (the fixture set them beside the rendered ones), ties by id.
+    times = dict(database.fetch("SELECT contact_id, updated_at_ms FROM contacts", []))
+    order = [(times[int(row["contact_id"])], int(row["contact_id"])) for row in everyone]
+    assert order == sorted(order, reverse=True)
+    whole = client.get(CONTACTS, params={**params, "per_page": 200}, headers=tenant.headers).json()
+    assert [row["contact_id"] for row in whole["customers"]] == [row["contact_id"] for row in everyone]
+
+
+def test_the_sort_reads_the_filters_index_whatever_the_status(
+    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With a status beside the filter, the sort's SQL keeps SQLite off the status indexes (over 1,000,000
+    customers one took `phone_startswith=+1-555` in last-change order 60-90 ms by walking the status's range)."""
+    reader = database.reader()
+    statements: list[str] = []
+    real_fetch = Reader.fetch
+
+    def fetch(self: Reader, sql: str, parameters: Any) -> Any:
+        statements.append(sql)
+        return real_fetch(self, sql, parameters)
+
+    monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(None, 0.0, 0.0))
+    monkeypatch.setattr(Reader, "fetch", fetch)
+    for sort in TIMES:
+        query = parse_list_query(
+            [("phone_startswith", "555"), ("filter_by", "Status.Active"), ("sort_column", sort)]
+        )
+        expected = _expected(database, tenant.organization_id, query)
+        assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
+        assert "+contacts.status = ?" in statements[-1], statements[-1]
+        assert f"INDEX {TIME_INDEX[sort]} " not in _plan(
+            database, statements[-1], [*_filter_parameters(tenant.organization_id, query), 201, 0]
+        )
