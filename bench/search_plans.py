@@ -114,7 +114,7 @@ def search_pages(loaded: data.Dataset) -> list[SearchPage]:
             match = None if term is None else term_match(connection, term, _term_key(query))
             order = _sqlite_clauses(*_shape(query))[1]
             if walk_plan.applies(query):
-                kind = "time"  # walked in time order or its matches sorted, by cost (storage/walk_plan.py)
+                kind = "walk"  # its order walked or its matches sorted, by cost (storage/walk_plan.py)
             elif value_plan.merges(query):
                 kind = "merged"  # the values' runs of the name part's index, merged (storage/value_plan.py)
             elif _by_filter_index(_shape(query)):

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from bench.data import customer_body, dataset, search_term
+from bench.page_audit import audit, listings
 from bench.report import Cell, check_targets, markdown_table, ratio
 from bench.run import await_quiet, past_deleted
 from bench.search_plans import LISTINGS, search_pages, search_plans_table
@@ -272,8 +273,29 @@ def test_search_plans_table_compares_every_plan_with_the_trigram_plan() -> None:
     assert len(lines) == len(LISTINGS) + 1
     for line in lines:
         cells = [cell.strip() for cell in line.split("│")[1:-1]]
-        assert cells[1] in ("contains", "listed", "scan", "member", "run", "index", "values", "merged"), line
+        assert cells[1] in (
+            "contains",
+            "listed",
+            "scan",
+            "member",
+            "run",
+            "index",
+            "values",
+            "merged",
+            "walk",
+        ), line
         assert cells[4] in ("yes", ""), line  # deep pages are not compared
+
+
+def test_the_page_audit_reads_every_listing_and_keeps_the_slow_ones() -> None:
+    loaded = dataset(300)
+    every = list(listings([1, 5]))
+    assert len(every) == len(set(every)) > 1_000  # every filter and search, sort, order, status and page
+    count, slow = audit(loaded, [1, 5], over_ms=0.0)  # every page is "slow" at 0 ms
+    assert count == len(every) == len(slow)
+    assert [timed.ms for timed in slow] == sorted((timed.ms for timed in slow), reverse=True)
+    assert {timed.listing for timed in slow} == set(every)
+    assert audit(loaded, [1], over_ms=10_000.0)[1] == []
 
 
 def test_await_quiet_waits_for_leftover_work_and_gives_up_on_endless_work() -> None:

@@ -1,7 +1,7 @@
-"""Filters by value or prefix in time order (storage/walk_plan.py, migration 0014): a page is read either by a walk
-of the time's index, testing each entry there, or by sorting the filter's matches found on its own index, as the
-cost model chooses. Either way the rows are exactly the listing's own SQL's (every filter, both time orders, with
-and without status, deep pages, after deletes, renames and touched times); the walk's SQL walks the time index
+"""Filters by value or prefix (storage/walk_plan.py, migrations 0014 and 0015): a page is read either by a walk of
+its order's index, testing each entry there, or by sorting the filter's matches found on its own index, as the
+cost model chooses. Either way the rows are exactly the listing's own SQL's (every filter, every order, with and
+without status, deep pages, after deletes, renames and touched times); the walk's SQL walks the order's index
 without a sort, the sort's seeks the filter's index, neither takes a status index; a walk that overruns its
 budget gives the page to the sort and the listing is remembered."""
 
@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.helpers import CONTACTS, Tenant, churned
-from zcontacts.domain.listing import parse_list_query
+from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import walk_plan
 from zcontacts.storage.contacts import (
@@ -37,6 +37,7 @@ from zcontacts.storage.substring_plans import SCAN, Plan
 pytestmark = pytest.mark.backends("sqlite")  # the hot reader's SQL
 
 TIMES = ["created_time", "last_modified_time"]
+ORDERS = list(SORT_COLUMNS)
 STATUSES = [[], [("filter_by", "Status.Active")], [("filter_by", "Status.Inactive")]]
 FILTERS = [
     [("first_name", "ivan")],
@@ -90,9 +91,11 @@ def _expected(database: Database, organization_id: str, query: Any) -> list[byte
 
 
 def _listings(status: list[Any]) -> list[list[Any]]:
+    """Every filter in every order it is planned in (see walk_plan.ordered), pages deep and shallow."""
     pages = [("page", str(page)) for page in (1, 2, 4, 9, 40)]
-    return [[*by, *status, ("sort_column", sort), ("sort_order", order), page, ("per_page", "2")]
-            for by in FILTERS for sort in TIMES for order in "AD" for page in pages]  # fmt: skip
+    every = [[*by, *status, ("sort_column", sort), ("sort_order", order), page, ("per_page", "2")]
+             for by in FILTERS for sort in ORDERS for order in "AD" for page in pages]  # fmt: skip
+    return [params for params in every if walk_plan.applies(parse_list_query(params))]
 
 
 @pytest.mark.parametrize("way", ["walk", "sort"])
@@ -122,8 +125,8 @@ def test_pages_in_time_order_are_the_listings(
         rows = _walked_page(reader, tenant.organization_id, query, _shape(query))
         assert rows == _expected(database, tenant.organization_id, query), params
         compared += bool(rows)
-    assert len(chosen) == len(_listings(status))
-    assert compared > 150
+    assert len(chosen) == len(_listings(status)) > 500
+    assert compared > 300
 
 
 def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
@@ -141,16 +144,27 @@ def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
     # Deep pages walk further.
     assert walk_plan.choose(3_000, million, 4_001, entries_sort=False).budget is None
     assert walk_plan.choose(0, million, 201, entries_sort=False).budget is None
+    # Past CAP the sort's estimate is its least: a walk whose most is under WALK_CEILING is taken anyway.
+    capped = walk_plan.CAP + 1
+    assert walk_plan.choose(capped, million, 1_001, entries_sort=True, wide=True).budget is not None
+    assert walk_plan.choose(capped - 2, million, 1_001, entries_sort=True, wide=True).budget is None
+    assert walk_plan.choose(capped, million, 10_001, entries_sort=True, wide=True).budget is None
     assert walk_plan.choose(5, 5, 1, entries_sort=False).budget == walk_plan.MIN_BUDGET
 
 
-def test_only_a_filter_by_value_or_prefix_in_time_order_is_planned_so() -> None:
+def test_a_filter_by_value_or_prefix_is_planned_unless_its_index_holds_the_order() -> None:
     def applies(*params: tuple[str, str]) -> bool:
         return walk_plan.applies(parse_list_query(list(params)))
 
     assert applies(("company_name_startswith", "a"), ("sort_column", "created_time"))
+    assert applies(("company_name_startswith", "a"))
     assert applies(("email_contains", "x"), ("phone", "1"), ("sort_column", "last_modified_time"))
-    assert not applies(("company_name_startswith", "a"))  # name order: its own plans
+    assert applies(("first_name_startswith", "a"), ("sort_column", "email"))
+    assert applies(("phone_startswith", "+1-2"), ("sort_column", "company_name"))
+    assert not applies(("first_name", "ivan"))  # its index is in name order (migration 0013)
+    assert not applies(("company_name", "acme"), ("first_name", "ivan"), ("sort_column", "company_name"))
+    assert not applies(("email_startswith", "a"), ("sort_column", "email"))
+    assert not applies(("contact_name_startswith", "a"))
     assert not applies(("email_contains", "abc"), ("sort_column", "created_time"))  # substring plans
     assert not applies(("phone", "1"), ("search_text", "x"), ("sort_column", "created_time"))
     query = parse_list_query(
@@ -164,28 +178,36 @@ def _plan(database: Database, sql: str, parameters: list[Any]) -> str:
     return "\n".join(row[-1] for row in rows)
 
 
-TIME_INDEX = {"created_time": "ix_contacts_by_creation", "last_modified_time": "ix_contacts_by_change"}
+ORDER_INDEX = {
+    "created_time": "ix_contacts_by_creation",
+    "last_modified_time": "ix_contacts_by_change",
+    "contact_name": "ix_contacts_name_pages",
+    "company_name": "ix_contacts_by_company",
+    "email": "ix_contacts_by_email",
+}
 
 
-@pytest.mark.parametrize("sort", TIMES)
-def test_a_walk_reads_the_time_index_in_order_and_a_sort_the_filters_index(
+@pytest.mark.parametrize("sort", ORDERS)
+def test_a_walk_reads_the_orders_index_in_order_and_a_sort_the_filters_index(
     database: Database, tenant: Tenant, sort: str
 ) -> None:
     for by in FILTERS:
         for status in STATUSES:
             for order in "AD":
                 query = parse_list_query([*by, *status, ("sort_column", sort), ("sort_order", order)])
+                if not walk_plan.applies(query):
+                    continue
                 shape = _shape(query)
                 walked, sorted_shape = _planned_ops(shape, _WALKED), _planned_ops(shape, _SORTED)
                 walk_parameters = _filter_parameters(tenant.organization_id, query, Plan(SCAN))
-                marks = [None, None, None]
+                marks = [None] * (1 if sort == "contact_name" else 3)
                 for sql, parameters in (
                     (_page_sql(walked), [*walk_parameters, 2, 0]),
                     (seek_page_sql(walked), [*walk_parameters, *marks, 2, 0]),
                     (_mark_sql(walked, from_mark=True), [*walk_parameters, *marks, 0]),
                 ):
                     plan = _plan(database, sql, parameters)
-                    assert f"INDEX {TIME_INDEX[sort]} " in plan, (sql, plan)
+                    assert f"INDEX {ORDER_INDEX[sort]} " in plan, (sql, plan)
                     assert "TEMP B-TREE" not in plan, plan
                     assert "status_" not in plan, plan
                     assert "contacts_fts" not in plan, plan  # substrings tested on the entry
@@ -198,7 +220,7 @@ def test_a_walk_reads_the_time_index_in_order_and_a_sort_the_filters_index(
                     sorts.append((_rows_last_sql(shape, seek=True), [*marks, 2, 0]))
                 for sql, more in sorts:
                     plan = _plan(database, sql, [*parameters, *more])
-                    assert TIME_INDEX[sort] not in plan, (sql, plan)
+                    assert ORDER_INDEX[sort] not in plan, (sql, plan)
                     assert "status_" not in plan, plan
                     assert not re.search(r"SCAN contacts\b", plan), plan  # no walk of the table
 
@@ -275,6 +297,6 @@ def test_the_sort_reads_the_filters_index_whatever_the_status(
         expected = _expected(database, tenant.organization_id, query)
         assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
         assert "+contacts.status = ?" in statements[-1], statements[-1]
-        assert f"INDEX {TIME_INDEX[sort]} " not in _plan(
+        assert f"INDEX {ORDER_INDEX[sort]} " not in _plan(
             database, statements[-1], [*_filter_parameters(tenant.organization_id, query), 201, 0]
         )

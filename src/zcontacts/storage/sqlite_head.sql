@@ -45,7 +45,6 @@ CREATE TABLE contacts (
 	CONSTRAINT fk_contacts_organization_id_organizations FOREIGN KEY(organization_id) REFERENCES organizations (organization_id) ON DELETE CASCADE, 
 	CONSTRAINT uq_contacts_organization_id_contact_name_key UNIQUE (organization_id, contact_name_key)
 );
-CREATE INDEX ix_contacts_organization_id_company_name_key_contact_id ON contacts (organization_id, company_name_key, contact_id);
 CREATE TABLE tokens (
 	token_id BIGINT NOT NULL, 
 	token_hash VARCHAR(64) NOT NULL, 
@@ -177,26 +176,27 @@ CREATE VIRTUAL TABLE contacts_fts USING fts5(contact_name_key, company_name_key,
 CREATE TRIGGER contacts_fts_insert AFTER INSERT ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key || char(31, 31), new.company_name_key || char(31, 31), new.email_key || char(31, 31), new.phone_key || char(31, 31), new.first_name_key || char(31, 31), new.last_name_key || char(31, 31), new.search_key || char(31, 31)); END;
 CREATE TRIGGER contacts_fts_delete AFTER DELETE ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key || char(31, 31), old.company_name_key || char(31, 31), old.email_key || char(31, 31), old.phone_key || char(31, 31), old.first_name_key || char(31, 31), old.last_name_key || char(31, 31), old.search_key || char(31, 31)); END;
 CREATE TRIGGER contacts_fts_update AFTER UPDATE OF contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key ON contacts BEGIN INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (old.contact_id, 'delete', old.contact_name_key || char(31, 31), old.company_name_key || char(31, 31), old.email_key || char(31, 31), old.phone_key || char(31, 31), old.first_name_key || char(31, 31), old.last_name_key || char(31, 31), old.search_key || char(31, 31)); INSERT INTO contacts_fts_pending (contact_id, command, contact_name_key, company_name_key, email_key, phone_key, first_name_key, last_name_key, search_key) VALUES (new.contact_id, NULL, new.contact_name_key || char(31, 31), new.company_name_key || char(31, 31), new.email_key || char(31, 31), new.phone_key || char(31, 31), new.first_name_key || char(31, 31), new.last_name_key || char(31, 31), new.search_key || char(31, 31)); END;
-CREATE INDEX ix_contacts_name_pages ON contacts (organization_id, contact_name_key, contact_id, search_key, summary_doc);
 CREATE INDEX ix_contacts_by_first_name ON contacts (organization_id, first_name_key, contact_name_key, status, created_at_ms, contact_id, company_name_key, email_key);
 CREATE INDEX ix_contacts_by_last_name ON contacts (organization_id, last_name_key, contact_name_key, status, created_at_ms, contact_id, company_name_key, email_key);
 CREATE INDEX ix_contacts_by_phone ON contacts (organization_id, phone_key, contact_name_key, status, created_at_ms, contact_id, company_name_key, email_key);
-CREATE INDEX ix_contacts_by_email ON contacts (organization_id, email_key, contact_id, contact_name_key, status, created_at_ms, company_name_key);
 CREATE INDEX ix_contacts_by_creation ON contacts (organization_id, created_at_ms, contact_id, status, contact_name_key, company_name_key, first_name_key, last_name_key, email_key, phone_key);
 CREATE INDEX ix_contacts_by_change ON contacts (organization_id, updated_at_ms, contact_id, status, contact_name_key, company_name_key, first_name_key, last_name_key, email_key, phone_key);
-INSERT INTO "alembic_version" ("version_num") VALUES ('0014');
+CREATE INDEX ix_contacts_name_pages ON contacts (organization_id, contact_name_key, contact_id, search_key, status, company_name_key, first_name_key, last_name_key, email_key, phone_key, summary_doc);
+CREATE INDEX ix_contacts_by_company ON contacts (organization_id, company_name_key, contact_id, status, contact_name_key, first_name_key, last_name_key, email_key, phone_key);
+CREATE INDEX ix_contacts_by_email ON contacts (organization_id, email_key, contact_id, contact_name_key, status, created_at_ms, company_name_key, first_name_key, last_name_key, phone_key);
+INSERT INTO "alembic_version" ("version_num") VALUES ('0015');
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('ids', 46000000000000001);
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('organization_ids', 10234695);
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', NULL, '1000000');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_change', '1000000 1000000 2 1 1 1 1 1 1 1 1');
+INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_company', '1000000 1000000 100 1 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_creation', '1000000 1000000 2 1 1 1 1 1 1 1 1');
-INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_email', '1000000 1000000 2 1 1 1 1 1');
+INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_email', '1000000 1000000 2 1 1 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_first_name', '1000000 1000000 1000 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_last_name', '1000000 1000000 1000 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_by_phone', '1000000 1000000 2 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_company_pages', '1000000 1000000 100 1 1 1');
-INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_name_pages', '1000000 1000000 1 1 1 1');
-INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_company_name_key_contact_id', '1000000 1000000 100 1');
+INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_name_pages', '1000000 1000000 1 1 1 1 1 1 1 1 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_company_name_key_contact_id', '1000000 1000000 500000 100 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_contact_name_key_contact_id', '1000000 1000000 500000 1 1');
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', 'ix_contacts_organization_id_status_created_at_ms_contact_id', '1000000 1000000 500000 2 1');

@@ -46,7 +46,7 @@ SCAN_PER_ROW = 3.4
 # A scan whose listing's index holds the key (a name filter in name order; a search in name order since
 # migration 0012): 0.33-0.41 µs a row entry.
 SCAN_COVERED_PER_ROW = 0.4
-# The same, when that index is a narrow one (the time orders' since migration 0014: keys, no list row):
+# The same, when that index is a narrow one (all but the name order's since migrations 0014 and 0015: keys, no list row):
 # 0.13-0.15 µs an entry.
 SCAN_NARROW_PER_ROW = 0.15
 MEMBER_PER_ROW = 0.48

@@ -25,10 +25,12 @@ _FILTER_INDEXES = {
     "first_name_key": ("contact_name_key", *_SORTS, "contact_id", "company_name_key", "email_key"),
     "last_name_key": ("contact_name_key", *_SORTS, "contact_id", "company_name_key", "email_key"),
     "phone_key": ("contact_name_key", *_SORTS, "contact_id", "company_name_key", "email_key"),
-    "email_key": ("contact_id", "contact_name_key", *_SORTS, "company_name_key"),
-}
-# The time orders' indexes carry the status and every filter's key after (time, id), so a filter's page in time
-# order can walk one and test each entry on it alone (migration 0014, storage/walk_plan.py).
+    # The email order's walked index too: every filter key (migration 0015).
+    "email_key": ("contact_id", "contact_name_key", *_SORTS, "company_name_key", "first_name_key", "last_name_key",
+                  "phone_key"),
+}  # fmt: skip
+# Each order's walked index carries the status and every filter's key after (sort key, id), so a filter's page
+# can walk it in order and test each entry on it alone (migrations 0014 and 0015, storage/walk_plan.py).
 WALKED_KEYS = (
     "status",
     "contact_name_key",
@@ -140,18 +142,28 @@ contacts = Table(
     # Bumped by every write of the contact: its ETag (migration 0003).
     Column("version", BigInteger, nullable=False, server_default="1"),
     UniqueConstraint("organization_id", "contact_name_key"),
-    Index(None, "organization_id", "company_name_key", "contact_id"),
+    # The company order's walked index on SQLite (migration 0015); PostgreSQL keeps the narrow one, which its
+    # planner takes for the company sort where the wide one would make it sort instead.
+    Index(None, "organization_id", "company_name_key", "contact_id").ddl_if(dialect="postgresql"),
+    Index(
+        "ix_contacts_by_company",
+        "organization_id",
+        "company_name_key",
+        "contact_id",
+        *(key for key in WALKED_KEYS if key != "company_name_key"),
+    ).ddl_if(dialect="sqlite"),
     # A company's customers in name order, the default sort (migration 0005); on SQLite in the covering
     # form below (migration 0006).
     Index(None, "organization_id", "company_name_key", "contact_name_key").ddl_if(dialect="postgresql"),
     # SQLite: list pages in name order, all customers or a company's, read from the index alone (0006); a
-    # search walking the name order tests each entry's search key (0012).
+    # search walking the name order tests each entry's search key (0012), a filter its key (0015).
     Index(
         "ix_contacts_name_pages",
         "organization_id",
         "contact_name_key",
         "contact_id",
         "search_key",
+        *(key for key in WALKED_KEYS if key != "contact_name_key"),
         "summary_doc",
     ).ddl_if(dialect="sqlite"),
     Index(
