@@ -135,7 +135,9 @@ def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
     common = walk_plan.choose(25_000, million, 201, entries_sort=False)
     assert common.budget is not None
     assert common.walk < 0.002 < 0.05 < common.sort
-    assert common.budget == pytest.approx(common.sort / 2)  # the sort's half: a slower walk still pays
+    assert common.budget == pytest.approx(common.sort)  # counted past CAP: the sort's least, a slower walk pays
+    counted = walk_plan.choose(15_000, million, 201, entries_sort=False)
+    assert counted.budget == pytest.approx(counted.sort / 2)  # counted exactly: half the sort
     # A few hundred matches: sorting them beats walking a million entries.
     assert walk_plan.choose(300, million, 201, entries_sort=False).budget is None
     # Sorting index entries is ten times cheaper than reading rows: the crossover moves.
@@ -149,7 +151,7 @@ def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
     assert walk_plan.choose(capped, million, 1_001, entries_sort=True, wide=True).budget is not None
     assert walk_plan.choose(capped - 2, million, 1_001, entries_sort=True, wide=True).budget is None
     assert walk_plan.choose(capped, million, 10_001, entries_sort=True, wide=True).budget is None
-    assert walk_plan.choose(5, 5, 1, entries_sort=False).budget == walk_plan.MIN_BUDGET
+    assert walk_plan.choose(5, 5, 1, entries_sort=False, page=1).budget == walk_plan.MIN_BUDGET
 
 
 def test_a_filter_by_value_or_prefix_is_planned_unless_its_index_holds_the_order() -> None:

@@ -332,24 +332,29 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
 
 
 def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes]:
-    """A page in time order with a filter by value or prefix: read by a walk of the time's index when that costs
-    less than sorting the filter's matches (storage/walk_plan.py), else by the sort."""
+    """A page with a filter by value or prefix (see walk_plan.applies): read by a walk of its order's index when
+    that costs less than sorting the filter's matches (storage/walk_plan.py), else by the sort."""
     sorted_shape = _planned_ops(shape, _SORTED)
     walked = _planned_ops(shape, _WALKED)
     parameters = _filter_parameters(organization_id, query, _AS_SCANNED)
     listing = ("walk", organization_id, walked, tuple(parameters))
     if not reader.uneven(listing):
         field, op, value = walk_plan.counted(query)
-        tested = [value] if op == "eq" else [value, value + _TOP]
-        connection = reader.connection
-        (matches,) = connection.execute(
-            walk_plan.count_sql(field, op), [int(organization_id), *tested, walk_plan.CAP + 1]
-        ).fetchone()
+        with reader.snapshot() as facts:
+            # Counting 20,000 entries costs a few ms: kept for the snapshot's state, until the next commit.
+            counted = ("walk count", organization_id, field, op, value)
+            if counted not in facts:
+                tested = [value] if op == "eq" else [value, value + _TOP]
+                sql = walk_plan.count_sql(field, op)
+                facts[counted] = reader.fetch(sql, [int(organization_id), *tested, walk_plan.CAP + 1])[0][0]
+            matches: int = facts[counted]
+            rows = search_index.indexed_rows(reader.connection)
         wanted = query.offset + query.per_page + 1
-        rows = search_index.indexed_rows(connection)
         wide = query.sort_column == "contact_name"
         entries = walk_plan.sorts_entries(query)
-        choice = walk_plan.choose(matches, rows, wanted, entries_sort=entries, wide=wide)
+        choice = walk_plan.choose(
+            matches, rows, wanted, entries_sort=entries, wide=wide, page=query.per_page + 1
+        )
         if choice.budget is not None:
             page = reader.within(
                 choice.budget, lambda: _read_page(reader, organization_id, query, walked, _AS_SCANNED)

@@ -99,14 +99,19 @@ def count_sql(field: str, op: str) -> str:
     )
 
 
-def choose(matches: int, rows: int, wanted: int, *, entries_sort: bool, wide: bool = False) -> Choice:
-    """Walk or sort, for a page whose last row is the `wanted`-th of `matches` (counted up to CAP + 1) among `rows`
-    customers. `entries_sort`: the sort reads the filter index's entries, not rows (contacts._by_filter_index);
+def choose(
+    matches: int, rows: int, wanted: int, *, entries_sort: bool, wide: bool = False, page: int = 201
+) -> Choice:
+    """Walk or sort, for a page of `page` rows whose last is the `wanted`-th of `matches` (counted up to CAP + 1)
+    among `rows` customers. `entries_sort`: the sort reads the filter index's entries, not rows (CARRIED_SORTS);
     `wide`: the walk is of the name order's index."""
     sort = matches * (SORT_PER_ENTRY if entries_sort else SORT_PER_ROW)
     if matches == 0:
         return Choice(None, 0.0, 0.0)
-    walk = wanted * max(rows, matches) / matches * (WALK_PER_WIDE_ENTRY if wide else WALK_PER_ENTRY)
-    if walk >= (max(sort, WALK_CEILING) if matches > CAP else sort):
+    walked = wanted * max(rows, matches) / matches
+    # The entries walked, then the page's rows read (a skipped row is never read).
+    walk = walked * (WALK_PER_WIDE_ENTRY if wide else WALK_PER_ENTRY) + page * SORT_PER_ROW
+    capped = matches > CAP  # the sort's estimate is its least, the walk's its most
+    if walk >= (max(sort, WALK_CEILING) if capped else sort):
         return Choice(None, walk, sort)
-    return Choice(max(3 * walk, sort / 2, MIN_BUDGET), walk, sort)
+    return Choice(max(3 * walk, sort if capped else sort / 2, MIN_BUDGET), walk, sort)
