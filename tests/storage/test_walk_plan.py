@@ -27,12 +27,15 @@ from zcontacts.storage.contacts import (
     _planned_ops,
     _rows_last_sql,
     _shape,
+    _term_key,
+    _trigram_query,
     _walked_page,
+    _with_plan,
     seek_page_sql,
     sqlite_page,
 )
 from zcontacts.storage.database import Database, Reader
-from zcontacts.storage.substring_plans import SCAN, Plan
+from zcontacts.storage.substring_plans import MEMBER, SCAN, Plan
 
 pytestmark = pytest.mark.backends("sqlite")  # the hot reader's SQL
 
@@ -303,3 +306,32 @@ def test_the_sort_reads_the_filters_index_whatever_the_status(
         assert f"INDEX {ORDER_INDEX[sort]} " not in _plan(
             database, statements[-1], [*_filter_parameters(tenant.organization_id, query), 201, 0]
         )
+
+
+@pytest.mark.parametrize("sort", ORDERS)
+def test_substring_walks_test_the_orders_index_entries(database: Database, tenant: Tenant, sort: str) -> None:
+    """A search's or a substring filter's walk (storage/substring_plans.py) in any order, with or without status,
+    walks that order's index without a sort or a status index: it carries the key and the status (migrations 0012
+    and 0014-0016)."""
+    for by in [("search_text", "acme"), ("phone_contains", "555"), ("company_name_contains", "ini")]:
+        for status in STATUSES:
+            for kind in (SCAN, MEMBER):
+                query = parse_list_query([by, *status, ("sort_column", sort), ("sort_order", "D")])
+                plan = Plan(kind, match=_trigram_query(by[1], _term_key(query)))
+                sql = _page_sql(_with_plan(_shape(query), kind))
+                parameters = [*_filter_parameters(tenant.organization_id, query, plan), 2, 0]
+                explained = _plan(database, sql, parameters)
+                assert f"INDEX {ORDER_INDEX[sort]} " in explained, (sql, explained)
+                assert "TEMP B-TREE" not in explained, explained
+                assert "status_" not in explained, explained
+
+
+def test_every_orders_index_carries_the_keys_a_walk_tests(database: Database) -> None:
+    tested = {
+        f"{part}_key"
+        for part in ("contact_name", "company_name", "first_name", "last_name", "email", "phone")
+    }
+    tested |= {"status", "search_key"}
+    for index in ORDER_INDEX.values():
+        rows = database.reader().connection.execute(f"PRAGMA index_info({index})").fetchall()
+        assert tested <= {row[2] for row in rows}, index

@@ -239,9 +239,9 @@ def _term_key(query: ListQuery) -> str:
 def _with_plan(shape: Shape, kind: str) -> Shape:
     """`shape` with its one substring (see _planned_term) read by plan `kind`."""
     status, filters, search, sort_column, sort_order = shape
+    kind = _WALKING.get(kind, kind)
     if search:
         return status, filters, kind, sort_column, sort_order
-    kind = _WALKING.get(kind, kind)
     return status, tuple((field, kind) for field, _ in filters), search, sort_column, sort_order
 
 
@@ -249,8 +249,8 @@ def _with_plan(shape: Shape, kind: str) -> Shape:
 # a unary + on the status, so SQLite takes no status index: a walk's (storage/walk_plan.py) test the key with a
 # unary + too, so the time's index is walked in order; a sort's seek the filter's own index.
 _WALK_EQ, _WALK_PREFIX, _SORT_EQ, _SORT_PREFIX = "walk_eq", "walk_startswith", "sort_eq", "sort_startswith"
-# A substring filter's walks (storage/substring_plans.py): each order's walked index carries its key and the
-# status (migrations 0014 and 0015), so no status index may be taken instead.
+# A substring filter's or a search's walks (storage/substring_plans.py): each order's walked index carries its key
+# and the status (migrations 0012 and 0014-0016), so no status index may be taken instead.
 _WALK_SCAN, _WALK_MEMBER = "walk_scan", "walk_member"
 _WALKING = {substring_plans.SCAN: _WALK_SCAN, substring_plans.MEMBER: _WALK_MEMBER}
 _PLANNED_OPS = (_WALK_EQ, _WALK_PREFIX, _SORT_EQ, _SORT_PREFIX, _WALK_SCAN, _WALK_MEMBER)
@@ -274,7 +274,7 @@ def _sqlite_clauses(
     """WHERE and ORDER BY of a listing shape, exactly as SQLAlchemy compiles list_statement for SQLite."""
     conditions = ["contacts.organization_id = ?"]
     if status:
-        planned = any(op in _PLANNED_OPS for _, op in filters)
+        planned = search in _PLANNED_OPS or any(op in _PLANNED_OPS for _, op in filters)
         conditions.append("+contacts.status = ?" if planned else "contacts.status = ?")
     for field, op in filters:
         key = f"{field}_key"
@@ -405,18 +405,11 @@ def substring_plan(connection: sqlite3.Connection, query: ListQuery, match: str,
     candidates `match` finds."""
     wanted = query.offset + query.per_page + 1
     narrow = query.sort_column != "contact_name"  # only the name order's index holds list rows
+    # Covered: each order's walked index carries every filter key, the search key and the status (migrations 0012
+    # and 0014-0016), and a walk tests the status there too (_WALKING).
     return substring_plans.plan(
-        connection, match, wanted, _term_key(query), term, covered=_covered(query), narrow=narrow
+        connection, match, wanted, _term_key(query), term, covered=True, narrow=narrow
     )
-
-
-def _covered(query: ListQuery) -> bool:
-    """Whether the index a planned listing walks holds its term's key: a search in name order without status
-    (the name page index carries the search key, migration 0012), or a filter in any order (each order's walked
-    index carries every filter key and the status, migrations 0014 and 0015; its walks test the status there)."""
-    if query.search_text:
-        return query.status is None and query.sort_column == "contact_name"
-    return True
 
 
 def term_match(connection: sqlite3.Connection, term: str, key: str) -> str | None:

@@ -27,10 +27,11 @@ _FILTER_INDEXES = {
     "phone_key": ("contact_name_key", *_SORTS, "contact_id", "company_name_key", "email_key"),
     # The email order's walked index too: every filter key (migration 0015).
     "email_key": ("contact_id", "contact_name_key", *_SORTS, "company_name_key", "first_name_key", "last_name_key",
-                  "phone_key"),
+                  "phone_key", "search_key"),
 }  # fmt: skip
 # Each order's walked index carries the status and every filter's key after (sort key, id), so a filter's page
-# can walk it in order and test each entry on it alone (migrations 0014 and 0015, storage/walk_plan.py).
+# can walk it in order and test each entry on it alone (migrations 0014 and 0015, storage/walk_plan.py); and the
+# search key, so a search's walk can too (0012 for the name order, 0016 for the others).
 WALKED_KEYS = (
     "status",
     "contact_name_key",
@@ -151,6 +152,7 @@ contacts = Table(
         "company_name_key",
         "contact_id",
         *(key for key in WALKED_KEYS if key != "company_name_key"),
+        "search_key",
     ).ddl_if(dialect="sqlite"),
     # A company's customers in name order, the default sort (migration 0005); on SQLite in the covering
     # form below (migration 0006).
@@ -178,8 +180,17 @@ contacts = Table(
         Index(f"ix_contacts_by_{key.removesuffix('_key')}", "organization_id", key, *carried)
         for key, carried in _FILTER_INDEXES.items()
     ),
-    Index("ix_contacts_by_creation", "organization_id", "created_at_ms", "contact_id", *WALKED_KEYS),
-    Index("ix_contacts_by_change", "organization_id", "updated_at_ms", "contact_id", *WALKED_KEYS),
+    Index(
+        "ix_contacts_by_creation",
+        "organization_id",
+        "created_at_ms",
+        "contact_id",
+        *WALKED_KEYS,
+        "search_key",
+    ),
+    Index(
+        "ix_contacts_by_change", "organization_id", "updated_at_ms", "contact_id", *WALKED_KEYS, "search_key"
+    ),
     # A status listing reads in (sort key, id) order from one of these, whatever its sort (migration perf1).
     Index(None, "organization_id", "status", "contact_name_key", "contact_id"),
     Index(None, "organization_id", "status", "company_name_key", "contact_id"),
