@@ -247,7 +247,7 @@ def _with_plan(shape: Shape, kind: str) -> Shape:
 
 # Filter ops of planned shapes beyond the listing's own (eq, startswith and the substring plans' kinds), all with
 # a unary + on the status, so SQLite takes no status index: a walk's (storage/walk_plan.py) test the key with a
-# unary + too, so the time's index is walked in order; a sort's seek the filter's own index.
+# unary + too, so the order's index is walked in order; a sort's seek the filter's own index.
 _WALK_EQ, _WALK_PREFIX, _SORT_EQ, _SORT_PREFIX = "walk_eq", "walk_startswith", "sort_eq", "sort_startswith"
 # A substring filter's or a search's walks (storage/substring_plans.py): each order's walked index carries its key
 # and the status (migrations 0012 and 0014-0016), so no status index may be taken instead.
