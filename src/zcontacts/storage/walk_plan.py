@@ -21,7 +21,6 @@ from typing import NamedTuple
 
 from zcontacts.domain.listing import ListQuery
 
-ORDERS = ("created_time", "last_modified_time")  # the time orders (no filter's own index holds either)
 COUNTED = ("eq", "startswith")
 # (field, op) pairs whose own index holds their matches in the order's sequence: a page is its next entries.
 ORDERED = {
