@@ -470,8 +470,62 @@ def _rows_last_sql(shape: Shape, *, seek: bool = False) -> str:
     where, order = _sqlite_clauses(*sorted_shape)
     if seek:
         where += " AND " + _seek_clause(shape[3], shape[4], sorted_=_sorts(sorted_shape))
-    chosen = f"SELECT contacts.rowid FROM contacts WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    arrival = _arrival(shape)
+    if arrival is None:
+        chosen = f"SELECT contacts.rowid FROM contacts WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?"
+    else:
+        # LIMIT -1 keeps SQLite from flattening the subquery or dropping its ORDER BY: its index is read backwards.
+        names = _sort_names(shape[3])
+        columns = ", ".join(f"contacts.{name}" for name in names)
+        matches = (
+            f"SELECT contacts.rowid AS id, {columns} FROM contacts WHERE {where} ORDER BY {arrival} LIMIT -1"
+        )
+        by = ", ".join(
+            f"matches.{name} DESC" for name in names
+        )  # as `order`: only a descending sort reads backwards
+        chosen = f"SELECT matches.id FROM ({matches}) AS matches ORDER BY {by} LIMIT ? OFFSET ?"
     return f"SELECT contacts.summary_doc FROM contacts WHERE contacts.rowid IN ({chosen}) ORDER BY {order}"
+
+
+# A first name, last name, email or name filter's own index holds its matches in this order (its key, then the
+# next column: tables._FILTER_INDEXES, the name pages index). Names and emails are most often made of each other,
+# so matches come to the sorter roughly in a name or email order's ascending sequence, and SQLite's sorter for
+# ORDER BY ... LIMIT drops each one past the page at a comparison. In descending order each came before all the
+# sorter held and was inserted, then the last dropped: `first_name=ivan` by email descending over 1,000,000
+# customers 36 ms, against 15 with the index read backwards, which a descending sort by name or email does. Not
+# for other sorts or filters (a phone's, a company's): their matches come in no such order, and the subquery that
+# reads backwards costs ~0.25 µs a match (`first_name=ivan` by company descending 10 -> 16 ms).
+_ARRIVAL = {
+    "first_name": ("first_name_key", "contact_name_key"),
+    "last_name": ("last_name_key", "contact_name_key"),
+    "email": ("email_key", "contact_id"),
+    "contact_name": ("contact_name_key",),
+}
+_ARRIVAL_SORTS = {"contact_name", "email"}
+
+
+def _arrival(shape: Shape) -> str | None:
+    """The ORDER BY that reads a descending name or email sort's one filter's index backwards (see _ARRIVAL), or
+    None: an ascending sort, another sort, other filters, or an index that holds the listing's order already
+    (`first_name=ivan` by name, `email_startswith=a` by email), which SQLite reads backwards with no sort at all."""
+    _, filters, search, sort_column, sort_order = shape
+    if sort_order != "D" or sort_column not in _ARRIVAL_SORTS or search or len(filters) != 1:
+        return None
+    field, op = filters[0]
+    columns = _ARRIVAL.get(field)
+    if columns is None:
+        return None
+    exact = _PLAIN.get(op, op) == "eq"
+    held = columns[:2] if exact else columns[:1]
+    if _SORT_COLUMNS[sort_column].name in held or (exact and field == "contact_name"):  # a name: one match
+        return None
+    return ", ".join(f"contacts.{column} DESC" for column in columns)
+
+
+def _sort_names(sort_column: str) -> tuple[str, ...]:
+    """The columns a listing's ORDER BY reads (see _sqlite_clauses)."""
+    key = _SORT_COLUMNS[sort_column].name
+    return (key,) if _unique_sort(sort_column) else (key, "contact_id")
 
 
 def _deep_page(
