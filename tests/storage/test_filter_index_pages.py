@@ -213,14 +213,24 @@ def test_a_value_plan_page_reads_only_its_covering_index(database: Database, par
                 query = parse_list_query(
                     [(f"{part}_contains", "iv"), ("sort_column", sort), ("sort_order", order)]
                 )
-                sql = value_plan._page_sql(f"{part}_key", status, _sqlite_clauses(*_shape(query))[1])
-                parameters = [1, *(["active"] if status else []), '["ivan"]', 2, 0]
+                backwards = sort == "email" and order == "D"
+                order_by = _sqlite_clauses(*_shape(query))[1]
+                sql = value_plan._page_sql(f"{part}_key", status, order_by, backwards=backwards)
+                parameters = [1, *(["active"] if status else []), '["ivan", "ivo"]', 2, 0]
                 plan = "\n".join(
                     row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)
                 )
                 assert f"COVERING INDEX ix_contacts_by_{part} " in plan, plan
                 assert "SCAN contacts" not in plan, plan
                 assert "status_" not in plan, plan
+                assert ("AS matches" in sql) == backwards, sql
+                if backwards:  # the values and their entries read in reverse, no sort before the page's
+                    inner = sql[sql.index("FROM (") + len("FROM (") : sql.index(") AS matches")]
+                    explained = list(connection.execute(f"EXPLAIN QUERY PLAN {inner}", parameters[:-2]))
+                    assert not any("TEMP B-TREE" in row[-1] for row in explained), explained
+                    opcodes = {row[1] for row in connection.execute(f"EXPLAIN {inner}", parameters[:-2])}
+                    assert "Prev" in opcodes, inner
+                    assert "Next" not in opcodes, inner
 
 
 def _paged(client: Any, tenant: Tenant, params: dict[str, str], per_page: int) -> list[dict[str, Any]]:
