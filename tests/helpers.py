@@ -11,7 +11,7 @@ from typing import Any
 
 from zcontacts.cli import create_organization, create_token
 from zcontacts.domain.scopes import FULL_ACCESS
-from zcontacts.storage.database import Database
+from zcontacts.storage.database import Database, Reader
 
 REFERENCE = Path(__file__).resolve().parent / "conformance" / "zoho-expense-customers-api.txt"
 CONTACTS = "/expense/v1/contacts"
@@ -142,3 +142,16 @@ def key_shape(value: Any) -> Any:
     if isinstance(value, list):
         return [key_shape(value[0])] if value else []
     return type(value).__name__
+
+
+def recorded_statements(monkeypatch: Any) -> list[str]:
+    """Every statement the hot readers fetch from now on (Reader.fetch), in order."""
+    statements: list[str] = []
+    real_fetch = Reader.fetch
+
+    def fetch(self: Reader, sql: str, parameters: Any) -> Any:
+        statements.append(sql)
+        return real_fetch(self, sql, parameters)
+
+    monkeypatch.setattr(Reader, "fetch", fetch)
+    return statements

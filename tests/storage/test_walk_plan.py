@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import CONTACTS, Tenant, churned
+from tests.helpers import CONTACTS, Tenant, churned, recorded_statements
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import walk_plan
@@ -343,15 +343,8 @@ def test_the_sort_reads_the_filters_index_whatever_the_status(
     """With a status beside the filter, the sort's SQL keeps SQLite off the status indexes (over 1,000,000
     customers one took `phone_startswith=+1-555` in last-change order 60-90 ms by walking the status's range)."""
     reader = database.reader()
-    statements: list[str] = []
-    real_fetch = Reader.fetch
-
-    def fetch(self: Reader, sql: str, parameters: Any) -> Any:
-        statements.append(sql)
-        return real_fetch(self, sql, parameters)
-
     monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(None, 0.0, 0.0))
-    monkeypatch.setattr(Reader, "fetch", fetch)
+    statements = recorded_statements(monkeypatch)
     for sort in TIMES:
         query = parse_list_query(
             [("phone_startswith", "555"), ("filter_by", "Status.Active"), ("sort_column", sort)]

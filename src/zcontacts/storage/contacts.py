@@ -328,7 +328,37 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
         rows = _planned_page(reader, organization_id, query, shape, term)
         if rows is not None:
             return rows
+        if query.status is not None:
+            rows = _common_walk(reader, organization_id, query, shape)
+            if rows is not None:
+                return rows
     return _read_page(reader, organization_id, query, shape, None)
+
+
+# A short, common term's listing with a status is walked on the order's own index when the status holds at least
+# this share of the customers: a walk tests ~0.2 µs an entry, of which this share has the status, where the status's
+# own index reads each row there (~3.5 µs) to test the term.
+COMMON_STATUS = 0.06
+_STATUS_ROWS = (
+    "SELECT count(*) FROM (SELECT 1 FROM contacts WHERE organization_id = ? AND status = ? LIMIT ?)"
+)
+
+
+def _common_walk(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes] | None:
+    """A short term in most rows with a status (see _planned_page's None): the page by a walk of the order's own
+    index, whose entries carry every key and the status, when the status is common (COMMON_STATUS; counted on its
+    index, kept until the next commit); None for a rare one, whose own index, which SQLite takes for the listing's
+    SQL, serves better. That SQL reads each row there to test the term: `first_name_contains=a` by email descending
+    with `Status.Active` over 1,000,000 customers, whose first names with an "a" come late in that order, 95-146 ms,
+    against 12 ms walked; `Status.Inactive`, which no customer there has, 5 ms, against 250 ms walked."""
+    with reader.snapshot() as facts:
+        least = int(COMMON_STATUS * search_index.indexed_rows(reader.connection)) + 1
+        counted = ("status rows", organization_id, query.status, least)
+        if counted not in facts:
+            facts[counted] = reader.fetch(_STATUS_ROWS, [int(organization_id), query.status, least])[0][0]
+        if facts[counted] < least:
+            return None
+    return _read_page(reader, organization_id, query, _with_plan(shape, substring_plans.SCAN), _AS_SCANNED)
 
 
 def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes]:
