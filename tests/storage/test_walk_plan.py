@@ -182,6 +182,33 @@ def test_a_filter_by_value_or_prefix_is_planned_unless_its_index_holds_the_order
     assert walk_plan.counted(query) == ("last_name", "eq", "kim")  # by value first: fewer to count
 
 
+def test_a_count_holds_every_status_and_reads_the_narrowest_index(
+    timed: list[str], tenant: Tenant, database: Database
+) -> None:
+    """A count (the walk plan's, storage/run_plan.py's, storage/prefix_plan.py's) is of every status, and a
+    company's or an email's reads the status indexes, narrower than the keys' own."""
+    organization_id = int(tenant.organization_id)
+    for field in ("first_name", "last_name", "email", "phone", "company_name", "contact_name"):
+        values = [row[0] for row in database.fetch(f"SELECT DISTINCT {field}_key FROM contacts", [])]
+        for value in [*values, "", "absent"]:
+            for op, tested in (("eq", [value]), ("startswith", [value[:1], value[:1] + "\U0010ffff"])):
+                sql = walk_plan.count_sql(field, op)
+                where = f"{field}_key = ?" if op == "eq" else f"{field}_key >= ? AND {field}_key < ?"
+                (expected,) = database.fetch(
+                    f"SELECT count(*) FROM contacts WHERE organization_id = ? AND {where}",
+                    [organization_id, *tested],
+                )[0]
+                assert database.fetch(sql, [organization_id, *tested, 10**6])[0][0] == expected, (
+                    field,
+                    op,
+                    value,
+                )
+                assert database.fetch(sql, [organization_id, *tested, 2])[0][0] == min(expected, 2)
+        plan = _plan(database, walk_plan.count_sql(field, "startswith"), [organization_id, "a", "b", 5])
+        assert ("status_" in plan) == (field in walk_plan.BY_STATUS), plan
+        assert "COVERING INDEX" in plan, plan
+
+
 def _plan(database: Database, sql: str, parameters: list[Any]) -> str:
     rows = database.reader().connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)
     return "\n".join(row[-1] for row in rows)

@@ -18,6 +18,7 @@ from functools import lru_cache
 from typing import Any
 
 from zcontacts.domain.listing import ListQuery
+from zcontacts.storage import walk_plan
 from zcontacts.storage.database import Reader
 from zcontacts.storage.substring_plans import CANDIDATES, MEMBER, SCAN, TRIGRAM_PER_CANDIDATE, Plan
 
@@ -143,7 +144,8 @@ def page(
 def _run_rows(connection: sqlite3.Connection, organization_id: str, sort: str, term: str, most: int) -> int:
     """How many of the organization's rows (any status) the term's run holds, up to `most`."""
     parameters = [int(organization_id), term, term + TOP, most]
-    return int(connection.execute(_count_sql(sort), parameters).fetchone()[0])
+    sql = walk_plan.count_sql(sort.removesuffix("_key"), "startswith")
+    return int(connection.execute(sql, parameters).fetchone()[0])
 
 
 _CANDIDATE_COUNT = f"SELECT count(*) FROM ({CANDIDATES.format(trigrams='?')})"
@@ -160,13 +162,6 @@ def _before_run(connection: sqlite3.Connection, org: int, query: ListQuery, sort
     parameters = [org, *([query.status] if query.status is not None else []), bound, NEAR]
     (count,) = connection.execute(sql, parameters).fetchone()
     return int(count)
-
-
-@lru_cache(maxsize=8)
-def _count_sql(sort: str) -> str:
-    """How many of the organization's rows (any status) are in the run, up to a bound."""
-    run = f"SELECT 1 FROM contacts WHERE organization_id = ? AND {sort} >= ? AND {sort} < ? LIMIT ?"
-    return f"SELECT count(*) FROM ({run})"
 
 
 @lru_cache(maxsize=8)

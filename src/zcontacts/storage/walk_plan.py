@@ -19,7 +19,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import NamedTuple
 
-from zcontacts.domain.listing import ListQuery
+from zcontacts.domain.listing import STATUS_FILTERS, ListQuery
 
 COUNTED = ("eq", "startswith")
 # (field, op) pairs whose own index holds their matches in the order's sequence: a page is its next entries.
@@ -88,13 +88,27 @@ def counted(query: ListQuery) -> tuple[str, str, str]:
     return found.field, found.op, found.value
 
 
+# Keys with a status index (organization, status, key, id): the narrowest index that holds them, read for both
+# statuses. Their own are wider: the company's order index carries every key and the search key, the email's too
+# (`company_name_startswith=iv`, 35,604 entries over 1,000,000 customers: 7.0 -> 2.6 ms; `email_startswith=ivan`
+# 4.5 -> 3.6). A name's unique index is as narrow. A row of another status (none is written) would go uncounted:
+# an estimate here, and storage/run_plan.py and storage/prefix_plan.py take a short count as rows outside.
+BY_STATUS = {"company_name", "email"}
+_BOTH_STATUSES = "contacts.status IN ({}) AND ".format(
+    ", ".join(f"'{s}'" for s in STATUS_FILTERS.values() if s)
+)
+
+
 @lru_cache(maxsize=32)
 def count_sql(field: str, op: str) -> str:
-    """Parameters: organization, the value (or the prefix and its end), CAP + 1. Served by the key's own index."""
+    """Parameters: organization, the value (or the prefix and its end), a bound. Served by the key's own index, or
+    the status indexes (BY_STATUS)."""
     key = f"contacts.{field}_key"
     test = f"{key} = ?" if op == "eq" else f"{key} >= ? AND {key} < ?"
+    statuses = _BOTH_STATUSES if field in BY_STATUS else ""
     return (
-        f"SELECT count(*) FROM (SELECT 1 FROM contacts WHERE contacts.organization_id = ? AND {test} LIMIT ?)"
+        "SELECT count(*) FROM (SELECT 1 FROM contacts "
+        f"WHERE contacts.organization_id = ? AND {statuses}{test} LIMIT ?)"
     )
 
 
