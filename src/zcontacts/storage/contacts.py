@@ -415,17 +415,21 @@ def _planned_page(
         return None
     listing = (organization_id, shape, term)
     if not reader.uneven(listing):
-        plan = substring_plan(reader.connection, query, match, term)
-        if _prefix_first(query, plan):
-            rows = _prefix_page(reader, organization_id, query, term, match, plan.candidates)
+        # One snapshot for the plan and a page read without a deadline: a LISTED plan hands the page the candidates
+        # it found in the index, and the queue the page reads beside them must be the one of that moment (a batch
+        # moved into the index in between took a queued row out of both).
+        with reader.snapshot():
+            plan = substring_plan(reader.connection, query, match, term)
+            if _prefix_first(query, plan):
+                rows = _prefix_page(reader, organization_id, query, term, match, plan.candidates)
+                if rows is not None:
+                    return rows
+            rows = run_plan.read(reader, organization_id, query, term, _term_key(query), plan)
             if rows is not None:
                 return rows
-        rows = run_plan.read(reader, organization_id, query, term, _term_key(query), plan)
-        if rows is not None:
-            return rows
-        planned = _with_plan(shape, plan.kind)
-        if plan.budget is None:
-            return _read_page(reader, organization_id, query, planned, plan)
+            planned = _with_plan(shape, plan.kind)
+            if plan.budget is None:
+                return _read_page(reader, organization_id, query, planned, plan)
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
         if rows is not None:
             return rows
