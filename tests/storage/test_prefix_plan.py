@@ -11,6 +11,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import CONTACTS, Tenant, churned, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
@@ -105,6 +107,9 @@ def test_a_term_inside_some_key_is_left_to_the_other_plans(
     assert _prefix_page(reader, tenant.organization_id, search, "zed", "x", None) is None
     two = parse_list_query([("contact_name_contains", "zed"), ("email_contains", "zed")])
     assert _prefix_page(reader, tenant.organization_id, two, "zed", "x", None) is None
+    # A short term no trigram holds: no query to count candidates with.
+    short = parse_list_query([("contact_name_contains", "zq")])
+    assert _prefix_page(reader, tenant.organization_id, short, "zq", "", None) is None
 
 
 def test_the_counts_and_their_bounds(crowd: list[str], tenant: Tenant, database: Database) -> None:
@@ -206,3 +211,42 @@ def _estimating(real: Any, candidates: int) -> Any:
         return real(*args, **kwargs)._replace(candidates=float(candidates))
 
     return plan
+
+
+def test_any_term_through_the_planner_reads_the_listings_page(
+    crowd: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Random terms, fields, orders and pages through the whole planner, with the prefix plan on for any count
+    and walks overrunning at once or never: the page is the listing's own."""
+    reader = database.reader()
+    overrun = {"now": False}
+    real_within = Reader.within
+
+    def within(self: Reader, seconds: float, read: Any) -> Any:
+        return None if overrun["now"] else real_within(self, seconds, read)
+
+    monkeypatch.setattr(Reader, "within", within)
+    letters = "zedaboivnkmsptlcr.@1"
+
+    @settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        term=st.text(alphabet=letters, min_size=1, max_size=5),
+        field=st.sampled_from(["contact_name", "email", "company_name"]),
+        sort=st.sampled_from(list(SORT_COLUMNS)),
+        order=st.sampled_from("AD"),
+        status=st.sampled_from(STATUSES),
+        page=st.integers(1, 6),
+        walks_overrun=st.booleans(),
+    )
+    def agree(
+        term: str, field: str, sort: str, order: str, status: list[Any], page: int, walks_overrun: bool
+    ) -> None:
+        overrun["now"] = walks_overrun
+        params = [(f"{field}_contains", term), *status, ("sort_column", sort), ("sort_order", order),
+                  ("page", str(page)), ("per_page", "3")]  # fmt: skip
+        query = parse_list_query(params)
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+            database, tenant.organization_id, query
+        ), params
+
+    agree()

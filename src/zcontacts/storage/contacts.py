@@ -462,8 +462,8 @@ def _prefix_page(
     begins with it (storage/prefix_plan.py, counted in the snapshot the page is read in); None when some row may
     not, or for a search or a filter beside it. `estimate`: the term's candidates as the substring plans saw them
     (None: a walk of the listing overran, so its rows sit together)."""
-    if query.search_text or len(query.filters) != 1:
-        return None
+    if query.search_text or len(query.filters) != 1 or not match:
+        return None  # `match` "": a short term no trigram holds, whose rows can only be queued ones
     field = query.filters[0].field
     with reader.snapshot() as facts:
         counted = prefix_plan.prefix_rows(
