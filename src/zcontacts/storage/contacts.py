@@ -443,13 +443,10 @@ def _planned_page(
 
 def _prefix_first(query: ListQuery, plan: Plan) -> bool:
     """Whether a substring filter's page is first tried as the prefix filter's (storage/prefix_plan.py): a term
-    with thousands of candidates, which a walk would meet late if they begin the keys (they sit together in the
-    filter key's order and, names and emails being made of each other, often in the listing's too), and which the
-    trigram plan reads one row at a time; in an order whose prefix page is cheap: the filter's own (its index's
-    next entries) or one its index's entries carry (walk_plan.CARRIED_SORTS: sorted on the entries). In the time
-    orders the prefix's matches would each be read for their time, as the trigram plan reads them, while a walk
-    meets a name's rows evenly. Counting costs ~0.1-0.5 µs a prefix row, and little where few keys begin with the
-    term."""
+    with thousands of candidates, in the filter's own order, where the prefix's page is its index's next entries
+    once the counts (~0.1-0.5 µs a prefix row, little where few keys begin with the term) say the two are the same.
+    In other orders a walk comes first: it meets spread rows soon (`contact_name_contains=ivan` by company 3.7 ms,
+    15-20 ms through the prefix's sort), and the prefix plan is tried after it overruns (_planned_page)."""
     if query.search_text or len(query.filters) != 1 or (plan.candidates or 0) < prefix_plan.LEAST:
         return False
     return query.filters[0].field == query.sort_column
@@ -561,9 +558,8 @@ def _rows_last_sql(shape: Shape, *, seek: bool = False) -> str:
         matches = (
             f"SELECT contacts.rowid AS id, {columns} FROM contacts WHERE {where} ORDER BY {arrival} LIMIT -1"
         )
-        by = ", ".join(
-            f"matches.{name} DESC" for name in names
-        )  # as `order`: only a descending sort reads backwards
+        # As `order`, which is descending: only a descending sort reads backwards.
+        by = ", ".join(f"matches.{name} DESC" for name in names)
         chosen = f"SELECT matches.id FROM ({matches}) AS matches ORDER BY {by} LIMIT ? OFFSET ?"
     return f"SELECT contacts.summary_doc FROM contacts WHERE contacts.rowid IN ({chosen}) ORDER BY {order}"
 
