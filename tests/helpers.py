@@ -11,6 +11,7 @@ from typing import Any
 
 from zcontacts.cli import create_organization, create_token
 from zcontacts.domain.scopes import FULL_ACCESS
+from zcontacts.storage.contacts import sqlite_page
 from zcontacts.storage.database import Database, Reader
 
 REFERENCE = Path(__file__).resolve().parent / "conformance" / "zoho-expense-customers-api.txt"
@@ -155,3 +156,10 @@ def recorded_statements(monkeypatch: Any) -> list[str]:
 
     monkeypatch.setattr(Reader, "fetch", fetch)
     return statements
+
+
+def listing_page(database: Database, organization_id: str, query: Any) -> list[bytes]:
+    """The page a listing's own SQL reads on SQLite (contacts.sqlite_page: the trigram plan, plain OFFSET): what
+    every plan of the hot reader must return."""
+    sql, parameters = sqlite_page(organization_id, query)
+    return [bytes(row[0]) for row in database.fetch(sql, parameters)]

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import Tenant, churned, recorded_statements
-from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
+from tests.helpers import Tenant, churned, listing_page, recorded_statements
+from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import substring_plans
-from zcontacts.storage.contacts import _sqlite_page_rows, sqlite_page
+from zcontacts.storage.contacts import _sqlite_page_rows
 from zcontacts.storage.database import Database
 
 pytestmark = pytest.mark.backends("sqlite")  # the hot reader's plans
@@ -47,11 +47,6 @@ def crowd(client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.M
     return churned(client, tenant, database, bodies, renames, marking)
 
 
-def _expected(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
-    sql, parameters = sqlite_page(organization_id, query)
-    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
-
-
 @pytest.mark.parametrize("common", [0.0, 1.0], ids=["walked", "by the status index"])
 def test_common_term_pages_are_the_listings(
     crowd: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, common: float
@@ -68,7 +63,7 @@ def test_common_term_pages_are_the_listings(
                                   ("page", str(page)), ("per_page", "3")]  # fmt: skip
                         query = parse_list_query(params)
                         rows = _sqlite_page_rows(reader, tenant.organization_id, query)
-                        assert rows == _expected(database, tenant.organization_id, query), params
+                        assert rows == listing_page(database, tenant.organization_id, query), params
                         compared += bool(rows)
     assert compared > 300
 
@@ -85,7 +80,7 @@ def test_a_common_status_walks_the_orders_index_and_a_rare_one_takes_its_own(
         )
         rows = _sqlite_page_rows(reader, tenant.organization_id, query)
         read = statements[-1]
-        assert rows == _expected(database, tenant.organization_id, query)
+        assert rows == listing_page(database, tenant.organization_id, query)
         return read
 
     # Five sixths of the customers are active, a sixth inactive; the bound between is 6 % by default.

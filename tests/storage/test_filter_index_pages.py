@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import CONTACTS, Tenant, churned, make_contact
+from tests.helpers import CONTACTS, Tenant, churned, listing_page, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import value_plan
@@ -21,7 +21,6 @@ from zcontacts.storage.contacts import (
     _rows_last_sql,
     _shape,
     _sqlite_clauses,
-    sqlite_page,
 )
 from zcontacts.storage.database import Database
 
@@ -70,11 +69,6 @@ def named(client: Any, tenant: Tenant, database: Database) -> list[str]:
     return churned(client, tenant, database, bodies, renames, marking)
 
 
-def _expected(database: Database, organization_id: str, query: Any) -> list[bytes]:
-    sql, parameters = sqlite_page(organization_id, query)
-    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
-
-
 @pytest.mark.parametrize("status", STATUSES, ids=lambda s: s[0][1] if s else "any status")
 def test_pages_by_an_indexed_filter_are_the_listings(
     named: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, status: list[Any]
@@ -91,7 +85,7 @@ def test_pages_by_an_indexed_filter_are_the_listings(
                     query = parse_list_query(params)
                     assert _by_filter_index(_shape(query)) == (sort != "last_modified_time")
                     rows = repo.list_summaries(tenant.organization_id, query)
-                    assert rows == _expected(database, tenant.organization_id, query), params
+                    assert rows == listing_page(database, tenant.organization_id, query), params
                     compared += bool(rows)
     assert compared > 100  # most pages hold rows
 
@@ -155,7 +149,7 @@ def _agreeing(database: Database, tenant: Tenant, listings: list[list[Any]], rea
     for params in listings:
         query = parse_list_query(params)
         rows = read(query)
-        assert rows == _expected(database, tenant.organization_id, query), params
+        assert rows == listing_page(database, tenant.organization_id, query), params
         compared += bool(rows)
     return compared
 
@@ -179,7 +173,7 @@ def test_the_value_plan_leaves_varied_columns_and_broad_terms_to_the_substring_p
     make_contact(client, tenant, contact_name="Late Ivan", first_name="Ivan")
     assert value_plan.read(reader, tenant.organization_id, query, order_by) is None
     repo = contacts_storage.ContactsRepo(reader=reader)
-    assert repo.list_summaries(tenant.organization_id, query) == _expected(
+    assert repo.list_summaries(tenant.organization_id, query) == listing_page(
         database, tenant.organization_id, query
     )
 
@@ -280,7 +274,7 @@ def test_too_many_values_under_a_prefix_are_sorted_instead(
     monkeypatch.setattr(value_plan, "RUNS", 1)
     assert value_plan.merged(reader, tenant.organization_id, query) is None
     repo = contacts_storage.ContactsRepo(reader=reader)
-    assert repo.list_summaries(tenant.organization_id, query) == _expected(
+    assert repo.list_summaries(tenant.organization_id, query) == listing_page(
         database, tenant.organization_id, query
     )
     assert not value_plan.merges(parse_list_query([("first_name_startswith", "i"), ("sort_column", "email")]))

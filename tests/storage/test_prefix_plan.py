@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import CONTACTS, Tenant, churned, make_contact
+from tests.helpers import CONTACTS, Tenant, churned, listing_page, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import prefix_plan
-from zcontacts.storage.contacts import _prefix_page, _sqlite_page_rows, _term_key, sqlite_page, term_match
+from zcontacts.storage.contacts import _prefix_page, _sqlite_page_rows, _term_key, term_match
 from zcontacts.storage.database import Database, Reader
 
 pytestmark = pytest.mark.backends("sqlite")  # the plans are SQLite's hot reader's
@@ -62,12 +62,6 @@ def crowd(client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.M
     return churned(client, tenant, database, bodies, renames, marking)
 
 
-def _expected(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
-    """The page the listing's own SQL reads."""
-    sql, parameters = sqlite_page(organization_id, query)
-    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
-
-
 def _by_prefix(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes] | None:
     term = query.filters[0].value
     match = term_match(reader.connection, term, _term_key(query))
@@ -89,7 +83,7 @@ def test_prefix_pages_are_the_listings(crowd: list[str], tenant: Tenant, databas
                             query = parse_list_query(params)
                             rows = _by_prefix(reader, tenant.organization_id, query)
                             assert rows is not None, params
-                            assert rows == _expected(database, tenant.organization_id, query), params
+                            assert rows == listing_page(database, tenant.organization_id, query), params
                             served += bool(rows)
     assert served > 250  # most pages hold rows
 
@@ -153,7 +147,7 @@ def test_a_commit_that_puts_the_term_inside_a_key_ends_the_plan(
     made = make_contact(client, tenant, contact_name="Bo Kazed 99", email="aaa@corp.com")
     assert _by_prefix(reader, tenant.organization_id, query) is None
     rows = _sqlite_page_rows(reader, tenant.organization_id, query)
-    assert rows == _expected(database, tenant.organization_id, query)
+    assert rows == listing_page(database, tenant.organization_id, query)
     assert made["contact_id"].encode() in rows[0]  # first by email
 
 
@@ -179,18 +173,18 @@ def test_the_planner_reads_prefix_pages_first_in_their_own_order_and_after_an_ov
         contacts_storage, "substring_plan", _estimating(contacts_storage.substring_plan, zeds)
     )
     own = parse_list_query([("email_contains", "zed"), ("sort_column", "email"), ("sort_order", "D")])
-    assert _sqlite_page_rows(reader, tenant.organization_id, own) == _expected(
+    assert _sqlite_page_rows(reader, tenant.organization_id, own) == listing_page(
         database, tenant.organization_id, own
     )
     assert taken == [own]
     # In another order a walk comes first; past its deadline (here at once) the prefix plan reads the page.
     other = parse_list_query([("contact_name_contains", "ada"), ("sort_column", "email"), ("page", "2"), ("per_page", "3")])  # fmt: skip
-    assert _sqlite_page_rows(reader, tenant.organization_id, other) == _expected(
+    assert _sqlite_page_rows(reader, tenant.organization_id, other) == listing_page(
         database, tenant.organization_id, other
     )
     assert taken == [own]  # the walk read it
     monkeypatch.setattr(Reader, "within", lambda self, seconds, read: None)
-    assert _sqlite_page_rows(reader, tenant.organization_id, other) == _expected(
+    assert _sqlite_page_rows(reader, tenant.organization_id, other) == listing_page(
         database, tenant.organization_id, other
     )
     assert taken == [own, other]
@@ -245,7 +239,7 @@ def test_any_term_through_the_planner_reads_the_listings_page(
         params = [(f"{field}_contains", term), *status, ("sort_column", sort), ("sort_order", order),
                   ("page", str(page)), ("per_page", "3")]  # fmt: skip
         query = parse_list_query(params)
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == listing_page(
             database, tenant.organization_id, query
         ), params
 

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import Tenant, churned, make_contact
+from tests.helpers import Tenant, churned, listing_page, make_contact
 from zcontacts.domain.listing import ListQuery, parse_list_query
 from zcontacts.errors import ZohoError
 from zcontacts.storage import run_plan, substring_plans
-from zcontacts.storage.contacts import _sqlite_page_rows, _term_key, sqlite_page, term_match
+from zcontacts.storage.contacts import _sqlite_page_rows, _term_key, term_match
 from zcontacts.storage.database import Database
 from zcontacts.storage.substring_plans import LISTED, MEMBER, SCAN, TRIGRAM, Plan
 
@@ -57,12 +57,6 @@ def crowd(client: Any, tenant: Tenant, database: Database) -> list[str]:
     return churned(client, tenant, database, bodies, renames, marking)
 
 
-def _expected(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
-    """The page the listing's own SQL reads."""
-    sql, parameters = sqlite_page(organization_id, query)
-    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
-
-
 def _run_page(
     database: Database, organization_id: str, query: ListQuery, *, apart: bool = False
 ) -> list[bytes] | None:
@@ -97,7 +91,7 @@ def test_the_run_plan_reads_the_listings_pages(
                     rows = _run_page(database, tenant.organization_id, query)
                     if rows is None:
                         continue
-                    expected = _expected(database, tenant.organization_id, query)
+                    expected = listing_page(database, tenant.organization_id, query)
                     assert rows == expected, params
                     assert _run_page(database, tenant.organization_id, query, apart=True) == expected, params
                     compared += bool(rows)
@@ -192,7 +186,7 @@ def test_the_served_listing_reads_a_late_run_by_the_run_plan(
                    [("contact_name_contains", "ada"), ("sort_order", "D"), ("page", "3"), ("per_page", "7")]):  # fmt: skip
         query = parse_list_query(params)
         rows = _sqlite_page_rows(reader, tenant.organization_id, query)
-        assert rows == _expected(database, tenant.organization_id, query)
+        assert rows == listing_page(database, tenant.organization_id, query)
         assert served, params
         assert served[-1] == query, params
 
@@ -249,6 +243,6 @@ def test_the_run_plan_agrees_with_the_listing_on_any_term(
             return  # refused as a parameter (blank once trimmed)
         rows = _run_page(database, tenant.organization_id, query, apart=data.draw(st.booleans()))
         if rows is not None:
-            assert rows == _expected(database, tenant.organization_id, query), (term, sort)
+            assert rows == listing_page(database, tenant.organization_id, query), (term, sort)
 
     agree()

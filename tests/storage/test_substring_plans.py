@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import Tenant, churned, make_contact
-from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
+from tests.helpers import Tenant, churned, listing_page, make_contact
+from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.errors import ZohoError
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import database as database_module
@@ -25,7 +25,6 @@ from zcontacts.storage.contacts import (
     _sqlite_clauses,
     _sqlite_page_rows,
     _trigram_query,
-    sqlite_page,
 )
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.substring_plans import (
@@ -103,12 +102,6 @@ def _forced(kind: str) -> Callable[..., Plan]:
     return plan
 
 
-def _expected(database: Database, organization_id: str, query: ListQuery) -> list[bytes]:
-    """The page the listing's own SQL reads (the trigram plan, plain OFFSET)."""
-    sql, parameters = sqlite_page(organization_id, query)
-    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
-
-
 @pytest.mark.parametrize("kind", [TRIGRAM, LISTED, SCAN, MEMBER])
 def test_every_plan_reads_the_same_pages(
     people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, kind: str
@@ -123,7 +116,7 @@ def test_every_plan_reads_the_same_pages(
                 for page in (1, 2, 5, 9):
                     params = [*listing, (where, term), ("page", str(page)), ("per_page", "3")]
                     query = parse_list_query(params)
-                    expected = _expected(database, tenant.organization_id, query)
+                    expected = listing_page(database, tenant.organization_id, query)
                     assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected, params
                     compared += bool(expected)
     assert compared > 700  # many pages hold rows: the terms are not all absent
@@ -144,7 +137,7 @@ def test_a_walk_past_its_budget_gives_way_to_the_trigram_plan(
     monkeypatch.setattr(reader, "within", overran)
     for page in (1, 4):
         query = parse_list_query([("search_text", "acme"), ("page", str(page)), ("per_page", "3")])
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == listing_page(
             database, tenant.organization_id, query
         )
     # Once overrun, the listing is read the trigram way without another walk (its term's rows sit together).
@@ -285,7 +278,7 @@ def test_a_walk_stopped_mid_page_leaves_the_reader_clean(
     repo = ContactsRepo(reader=reader)
     for page in range(1, 12):
         query = parse_list_query([("search_text", "com"), ("page", str(page)), ("per_page", "4")])
-        expected = _expected(database, tenant.organization_id, query)
+        expected = listing_page(database, tenant.organization_id, query)
         assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
         assert not reader.connection.in_transaction
         # As served: through the page memo, deep pages inside its snapshot.
@@ -485,7 +478,7 @@ def test_a_short_term_finds_keys_equal_to_it(
                                    ("first_name_contains", "w", 1), ("first_name_contains", "z", 1)]:  # fmt: skip
             query = parse_list_query([(where, term)])
             rows = _sqlite_page_rows(reader, tenant.organization_id, query)
-            assert rows == _expected(database, tenant.organization_id, query), (kind, where)
+            assert rows == listing_page(database, tenant.organization_id, query), (kind, where)
             assert len(rows) == found, (kind, where)
     assert {"first_name_key", "last_name_key"} <= set(asked)
     assert len(asked) == 4 * 14
@@ -508,7 +501,7 @@ def test_a_short_term_is_planned_unless_it_starts_many_trigrams(
     monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 2)  # this small index has few trigrams
     queries = [parse_list_query([("search_text", term), ("per_page", "3")]) for term in ("日本", "ty", "a")]
     for query in queries:
-        assert _sqlite_page_rows(reader, tenant.organization_id, query) == _expected(
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == listing_page(
             database, tenant.organization_id, query
         )
     # At this size the cost model walks the name order for 日本 (its index holds the search key: a covered scan)
@@ -549,7 +542,7 @@ def test_short_terms_left_to_the_walk_or_with_no_trigram(
     monkeypatch.setattr(substring_plans, "MAX_LOOKUPS", 2)
     common = parse_list_query([("search_text", "a"), ("per_page", "3")])
     for _ in range(3):
-        assert _sqlite_page_rows(reader, tenant.organization_id, common) == _expected(
+        assert _sqlite_page_rows(reader, tenant.organization_id, common) == listing_page(
             database, tenant.organization_id, common
         )
     assert looked == ["a"]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import CONTACTS, Tenant, churned, recorded_statements
+from tests.helpers import CONTACTS, Tenant, churned, listing_page, recorded_statements
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import walk_plan
@@ -35,7 +35,6 @@ from zcontacts.storage.contacts import (
     _walked_page,
     _with_plan,
     seek_page_sql,
-    sqlite_page,
 )
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.substring_plans import MEMBER, SCAN, Plan
@@ -91,11 +90,6 @@ def timed(client: Any, tenant: Tenant, database: Database) -> list[str]:
     return churned(client, tenant, database, bodies, renames, marking)
 
 
-def _expected(database: Database, organization_id: str, query: Any) -> list[bytes]:
-    sql, parameters = sqlite_page(organization_id, query)
-    return [bytes(row[0]) for row in database.fetch(sql, parameters)]
-
-
 def _listings(status: list[Any]) -> list[list[Any]]:
     """Every filter in every order it is planned in (see walk_plan.ordered), pages deep and shallow."""
     pages = [("page", str(page)) for page in (1, 2, 4, 9, 40)]
@@ -129,7 +123,7 @@ def test_pages_in_time_order_are_the_listings(
         query = parse_list_query(params)
         assert walk_plan.applies(query)
         rows = _walked_page(reader, tenant.organization_id, query, _shape(query))
-        assert rows == _expected(database, tenant.organization_id, query), params
+        assert rows == listing_page(database, tenant.organization_id, query), params
         compared += bool(rows)
     assert len(chosen) == len(_listings(status)) > 500
     assert compared > 300
@@ -321,7 +315,7 @@ def test_a_walk_past_its_budget_gives_the_page_to_the_sort_and_is_remembered(
     query = parse_list_query(
         [("first_name", "ivan"), ("sort_column", "last_modified_time"), ("per_page", "3")]
     )
-    expected = _expected(database, tenant.organization_id, query)
+    expected = listing_page(database, tenant.organization_id, query)
     walks: list[Any] = []
     real_within = Reader.within
 
@@ -336,7 +330,7 @@ def test_a_walk_past_its_budget_gives_the_page_to_the_sort_and_is_remembered(
     assert walks == [0.01]  # the second read went straight to the sort
     monkeypatch.setattr(Reader, "within", real_within)
     other = parse_list_query([("first_name", "ivan"), ("sort_column", "created_time"), ("per_page", "3")])
-    assert _walked_page(reader, tenant.organization_id, other, _shape(other)) == _expected(
+    assert _walked_page(reader, tenant.organization_id, other, _shape(other)) == listing_page(
         database, tenant.organization_id, other
     )
 
@@ -376,7 +370,7 @@ def test_the_sort_reads_the_filters_index_whatever_the_status(
         query = parse_list_query(
             [("phone_startswith", "555"), ("filter_by", "Status.Active"), ("sort_column", sort)]
         )
-        expected = _expected(database, tenant.organization_id, query)
+        expected = listing_page(database, tenant.organization_id, query)
         assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
         assert "+contacts.status = ?" in statements[-1], statements[-1]
         assert f"INDEX {ORDER_INDEX[sort]} " not in _plan(

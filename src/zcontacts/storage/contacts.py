@@ -724,8 +724,7 @@ def _mark_sql(shape: Shape, *, from_mark: bool, backwards: bool = False) -> str:
     where, order = _sqlite_clauses(status, filters, search, sort_column, flipped)
     if from_mark:
         where += " AND " + _seek_clause(sort_column, sort_order, before=backwards, sorted_=_sorts(shape))
-    key = f"contacts.{_SORT_COLUMNS[sort_column].name}"
-    columns = key if _unique_sort(sort_column) else f"{key}, contacts.contact_id"
+    columns = ", ".join(f"contacts.{name}" for name in _sort_names(sort_column))
     return f"SELECT {columns} FROM contacts WHERE {where} ORDER BY {order} LIMIT 1 OFFSET ?"
 
 
