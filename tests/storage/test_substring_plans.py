@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import Tenant, churned, listing_page, make_contact
+from tests.helpers import Tenant, churned, listing_page, make_contact, recorded_statements
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.errors import ZohoError
 from zcontacts.storage import contacts as contacts_storage
@@ -121,6 +121,42 @@ def test_every_plan_reads_the_same_pages(
                     compared += bool(expected)
     assert compared > 700  # many pages hold rows: the terms are not all absent
     assert not reader.connection.in_transaction
+
+
+@pytest.mark.parametrize("kind", [TRIGRAM, LISTED])
+@pytest.mark.parametrize("where", ["search_text", "contact_name_contains"])
+def test_the_trigram_plan_sorts_ids_before_it_reads_the_page(
+    people: list[str],
+    tenant: Tenant,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    kind: str,
+    where: str,
+) -> None:
+    """SQLite's sorter copies the list row of every candidate it keeps a while, so the page's row ids are sorted
+    first and only its rows read; the candidates are still found by id, never by a walk of the order's index (its
+    entries carry every key a rowid-only query reads)."""
+    monkeypatch.setattr(substring_plans, "plan", _forced(kind))
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # page 5 is read from a mark
+    statements = recorded_statements(monkeypatch)
+    reader = database.reader()
+    read = 0
+    for listing in LISTINGS:
+        for page in (1, 5):
+            query = parse_list_query([*listing, (where, "acme"), ("page", str(page)), ("per_page", "3")])
+            statements.clear()
+            rows = _sqlite_page_rows(reader, tenant.organization_id, query)
+            pages = [sql for sql in statements if "summary_doc" in sql]
+            assert rows == listing_page(database, tenant.organization_id, query)
+            read += len(pages)
+            assert len(pages) == 1 or not rows  # no page read past the listing's end
+            for sql in pages:
+                assert sql.startswith(
+                    "SELECT contacts.summary_doc FROM contacts WHERE contacts.rowid IN ("
+                ), sql
+                plan = [row[3] for row in database.fetch(f"EXPLAIN QUERY PLAN {sql}", [1] * sql.count("?"))]
+                assert "SEARCH contacts USING INDEX sqlite_autoindex_contacts_1 (contact_id=?)" in plan, plan
+    assert read > len(LISTINGS)
 
 
 def test_a_walk_past_its_budget_gives_way_to_the_trigram_plan(
