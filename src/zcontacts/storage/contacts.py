@@ -35,7 +35,16 @@ from zcontacts.domain.history import HistoryRow
 from zcontacts.domain.ids import is_id
 from zcontacts.domain.listing import SEARCH_SEPARATOR, FieldFilter, ListQuery
 from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, decode_record, encode, summary_of
-from zcontacts.storage import ids, prefix_plan, run_plan, search_index, substring_plans, value_plan, walk_plan
+from zcontacts.storage import (
+    band_plan,
+    ids,
+    prefix_plan,
+    run_plan,
+    search_index,
+    substring_plans,
+    value_plan,
+    walk_plan,
+)
 from zcontacts.storage.database import Database, Reader
 from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
 from zcontacts.storage.prepared import Prepared, Runner
@@ -392,7 +401,33 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
             if page is not None:
                 return page
             reader.mark_uneven(listing)  # its matches sit together late in the order: sort them next time
+    banded = _band_page(reader, organization_id, query, shape)
+    if banded is not None:
+        return banded
     return _read_page(reader, organization_id, query, sorted_shape, None)
+
+
+def _band_page(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes] | None:
+    """The page of a name prefix sorted by email, read along the band of emails that begin the same way when every
+    match's email does (storage/band_plan.py, counted in the snapshot the page is read in); None when some may not
+    (remembered per reader, as a hint), or for other listings. The email index is walked in the band, the filter
+    tested on each entry (unary +, so SQLite takes neither the filter's index nor a status index)."""
+    if not band_plan.serves(query):
+        return None
+    only = query.filters[0]
+    hint = ("no band", organization_id, only.field, only.value)
+    if reader.uneven(hint):
+        return None
+    with reader.snapshot() as facts:
+        if not band_plan.holds(reader.connection, facts, organization_id, only.field, only.value):
+            reader.mark_uneven(hint)
+            return None
+        banded = msgspec.structs.replace(
+            query, filters=(only, FieldFilter("email", "startswith", only.value))
+        )
+        status, _, _, sort_column, sort_order = shape
+        walked = (status, ((only.field, _WALK_PREFIX), ("email", "startswith")), "", sort_column, sort_order)
+        return _read_page(reader, organization_id, banded, walked, None)
 
 
 _AS_SCANNED = Plan(substring_plans.SCAN)
