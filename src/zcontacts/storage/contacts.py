@@ -372,7 +372,8 @@ def _common_walk(reader: Reader, organization_id: str, query: ListQuery, shape: 
 
 def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes]:
     """A page with a filter by value or prefix (see walk_plan.applies): read by a walk of its order's index when
-    that costs less than sorting the filter's matches (storage/walk_plan.py), else by the sort."""
+    that costs less than sorting the filter's matches (storage/walk_plan.py), else along its email band when it has
+    one (_band_page), else by the sort."""
     sorted_shape = _planned_ops(shape, _SORTED)
     walked = _planned_ops(shape, _WALKED)
     parameters = _filter_parameters(organization_id, query, _AS_SCANNED)

@@ -703,8 +703,9 @@ class Reader:
 
     def uneven(self, listing: Hashable) -> bool:
         """Whether a walk of `listing` once ran past its deadline (storage/substring_plans.py): its term's rows
-        sit together somewhere along the order, so the next page is read the trigram way at once. A hint kept
-        across writes (a stale one costs time, never an answer), for the UNEVEN_KEPT listings seen last."""
+        sit together somewhere along the order, so the next page is read the trigram way at once. Also a plan
+        found not to serve a listing (a common short term, a prefix with no email band). A hint kept across
+        writes (a stale one costs time, never an answer), for the UNEVEN_KEPT listings seen last."""
         return listing in self._uneven
 
     def mark_uneven(self, listing: Hashable) -> None:
