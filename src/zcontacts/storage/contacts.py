@@ -409,25 +409,24 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
 
 
 def _band_page(reader: Reader, organization_id: str, query: ListQuery, shape: Shape) -> list[bytes] | None:
-    """The page of a name prefix sorted by email, read along the band of emails that begin the same way when every
-    match's email does (storage/band_plan.py, counted in the snapshot the page is read in); None when some may not
-    (remembered per reader, as a hint), or for other listings. The email index is walked in the band, the filter
-    tested on each entry (unary +, so SQLite takes neither the filter's index nor a status index)."""
+    """The page of a name prefix sorted by email (or an email prefix by name), read along the band of the sort's
+    keys that begin the same way, when every match's does (storage/band_plan.py, counted in the snapshot the page is
+    read in); None when some may not (remembered per reader, as a hint), or for other listings. The order's index is
+    walked in the band, the filter tested on each entry (unary +, so SQLite takes neither the filter's index nor a
+    status index)."""
     if not band_plan.serves(query):
         return None
-    only = query.filters[0]
-    hint = ("no band", organization_id, only.field, only.value)
+    only, band = query.filters[0], query.sort_column
+    hint = ("no band", organization_id, only.field, band, only.value)
     if reader.uneven(hint):
         return None
     with reader.snapshot() as facts:
-        if not band_plan.holds(reader.connection, facts, organization_id, only.field, only.value):
+        if not band_plan.holds(reader.connection, facts, organization_id, only.field, band, only.value):
             reader.mark_uneven(hint)
             return None
-        banded = msgspec.structs.replace(
-            query, filters=(only, FieldFilter("email", "startswith", only.value))
-        )
+        banded = msgspec.structs.replace(query, filters=(only, FieldFilter(band, "startswith", only.value)))
         status, _, _, sort_column, sort_order = shape
-        walked = (status, ((only.field, _WALK_PREFIX), ("email", "startswith")), "", sort_column, sort_order)
+        walked = (status, ((only.field, _WALK_PREFIX), (band, "startswith")), "", sort_column, sort_order)
         return _read_page(reader, organization_id, banded, walked, None)
 
 
