@@ -79,6 +79,13 @@ def _counting(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, str]]:
     return counted
 
 
+def _renamed_emails(client: Any, tenant: Tenant, people: list[str]) -> None:
+    """The renamed customers kept their emails, which are no longer their names: set apart from the email bands."""
+    for n, contact_id in enumerate(people[:5]):
+        body = {"email": f"zed.renamed.{n}@corp.com"}
+        assert client.put(f"{CONTACTS}/{contact_id}", json=body, headers=tenant.headers).status_code == 200
+
+
 def _listings(where: tuple[str, str], status: list[Any], sort: str = "email") -> list[list[Any]]:
     pages = [("page", str(page)) for page in (1, 2, 3, 7)]
     return [
@@ -98,10 +105,7 @@ def test_band_pages_are_the_listings(
     monkeypatch: pytest.MonkeyPatch,
     status: list[Any],
 ) -> None:
-    # The renamed customers kept their emails, which are no longer their names: set apart from the email bands.
-    for n, contact_id in enumerate(people[:5]):
-        body = {"email": f"zed.renamed.{n}@corp.com"}
-        assert client.put(f"{CONTACTS}/{contact_id}", json=body, headers=tenant.headers).status_code == 200
+    _renamed_emails(client, tenant, people)
     statements = recorded_statements(monkeypatch)
     reader = database.reader()
     compared = banded = 0
@@ -196,3 +200,23 @@ def test_which_listings_a_band_serves() -> None:
     assert not band_plan.serves(
         parse_list_query([("contact_name_startswith", "a"), ("sort_column", "company_name")])
     )
+
+
+@pytest.mark.usefixtures("sorted_listings")
+def test_an_email_prefix_counts_rows_of_any_status(
+    people: list[str], client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An email's count (walk_plan.count_sql) reads the status indexes, for active and inactive: a row of another
+    status, outside the name band, must still keep the band plan off (no status filter lists it)."""
+    _renamed_emails(client, tenant, people)
+    made = make_contact(client, tenant, contact_name="Zz Other", first_name="Zz", email="ivan.other@corp.com")
+    archive = f"UPDATE contacts SET status = 'archived' WHERE contact_id = {int(made['contact_id'])}"
+    database.run(lambda connection: connection.exec_driver_sql(archive), write=True)
+    statements = recorded_statements(monkeypatch)
+    reader = database.reader()
+    for params in _listings(("email_startswith", "ivan"), [], "contact_name"):
+        query = parse_list_query(params)
+        statements.clear()
+        rows = _walked_page(reader, tenant.organization_id, query, _shape(query))
+        assert not _banded(statements, "email", "contact_name"), params
+        assert rows == listing_page(database, tenant.organization_id, query), params

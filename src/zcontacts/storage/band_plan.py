@@ -29,10 +29,11 @@ from zcontacts.storage.run_plan import MOST, TOP
 BANDS = {"email": {"contact_name", "first_name"}, "contact_name": {"email"}}
 # Fewer matches sort from the filter's index within a few ms (~0.35-0.7 µs each): no count is worth it.
 LEAST = walk_plan.CAP
-# The email index carries every filter key (migration 0015), so the band's entries are tested there alone.
-_BANDED = (
-    "SELECT count(*) FROM contacts WHERE contacts.organization_id = ? "
-    "AND contacts.email_key >= ? AND contacts.email_key < ? AND +contacts.{key} >= ? AND +contacts.{key} < ?"
+# Along an email prefix on the email index, which carries every filter key (migration 0015): its entries (any
+# status), and those whose other key begins with the same prefix, tested on the entry alone.
+_ALONG_EMAILS = (
+    "SELECT count(*), count(CASE WHEN +contacts.{key} >= ? AND +contacts.{key} < ? THEN 1 END) FROM contacts "
+    "WHERE contacts.organization_id = ? AND contacts.email_key >= ? AND contacts.email_key < ?"
 )
 
 
@@ -65,11 +66,13 @@ def holds(
 def _counted(connection: sqlite3.Connection, organization_id: str, field: str, band: str, value: str) -> bool:
     bounds = [value, value + TOP]
     sql = walk_plan.count_sql(field, "startswith")
-    (matches,) = connection.execute(sql, [int(organization_id), *bounds, MOST + 1]).fetchone()
-    if not LEAST <= matches <= MOST:
+    (counted,) = connection.execute(sql, [int(organization_id), *bounds, MOST + 1]).fetchone()
+    if not LEAST <= counted <= MOST:
         return False
-    # Both prefixes at once: the email's range of the email index, the other key tested on each entry.
     other = band if field == "email" else field
-    sql = _BANDED.format(key=f"{other}_key")
-    (banded,) = connection.execute(sql, [int(organization_id), *bounds, *bounds]).fetchone()
-    return bool(banded == matches)
+    sql = _ALONG_EMAILS.format(key=f"{other}_key")
+    (emails, both) = connection.execute(sql, [*bounds, int(organization_id), *bounds]).fetchone()
+    # The matches of every status: a name's or a first name's count reads its own index, but an email's the status
+    # indexes (walk_plan.BY_STATUS), so an email prefix's are the entries along it.
+    matches = emails if field == "email" else counted
+    return bool(both == matches)

@@ -640,10 +640,10 @@ def _arrival(shape: Shape) -> str | None:
     if sort_order != "D" or sort_column not in _ARRIVAL_SORTS or search or len(filters) != 1:
         return None
     field, op = filters[0]
-    columns = _ARRIVAL.get(field)
-    if columns is None or _PLAIN.get(op, op) not in ("eq", "startswith"):
+    columns, plain = _ARRIVAL.get(field), _PLAIN.get(op, op)
+    if columns is None or plain not in ("eq", "startswith"):
         return None  # a substring's rows come from the trigram index, in id order
-    exact = _PLAIN.get(op, op) == "eq"
+    exact = plain == "eq"
     held = columns[:2] if exact else columns[:1]
     if _SORT_COLUMNS[sort_column].name in held or (exact and field == "contact_name"):  # a name: one match
         return None
