@@ -839,6 +839,19 @@ _INSERT = {
     table.name: Prepared(insert(table))
     for table in (contact_addresses, contact_persons, contact_custom_fields, contact_history)
 }
+# SQLite: a history entry's id is one past the table's last (read on its primary-key index, a page the insert
+# writes anyway), which spares each update and delete an UPDATE of id_sequences and its page in the commit. One
+# writer at a time keeps it unique and in commit order, across processes too. The ids live from
+# ids.HISTORY_ID_START up, past every id the sequence hands out, so no contact, address or person shares one
+# (and entries drawn from the sequence before stay older). PostgreSQL draws them from the sequence.
+_HISTORY_COLUMNS = [c.name for c in contact_history.columns if c.name != "history_id"]
+_INSERT_HISTORY_NEXT = Prepared(
+    text(
+        f"INSERT INTO contact_history (history_id, {', '.join(_HISTORY_COLUMNS)}) VALUES ("
+        f"(SELECT max(coalesce(max(history_id), 0), {ids.HISTORY_ID_START - 1}) + 1 FROM contact_history), "
+        f"{', '.join(':' + c for c in _HISTORY_COLUMNS)})"
+    )
+)
 # A new contact starts at the version column's default (1).
 _INSERT["contacts"] = Prepared(
     insert(contacts).values({c.name: bindparam(c.name) for c in contacts.columns if c.name != "version"})
@@ -914,8 +927,10 @@ _NAME_TAKEN = Prepared(
         )
     )
 )
-_STATE = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)))
-_STATE_LOCKED = Prepared(select(contacts.c.state_doc).where(_keyed(contacts)).with_for_update())
+_STATE = Prepared(select(contacts.c.state_doc, contacts.c.version).where(_keyed(contacts)))
+_STATE_LOCKED = Prepared(
+    select(contacts.c.state_doc, contacts.c.version).where(_keyed(contacts)).with_for_update()
+)
 _CONTACT_OF_PERSON = Prepared(
     select(contact_persons.c.contact_id).where(
         contact_persons.c.contact_person_id == bindparam("w_person_id"),
@@ -936,6 +951,9 @@ class ContactsRepo:
         # Every write ends with a history entry; its id comes with the write's first allocation (one UPDATE
         # of id_sequences per create instead of two).
         self._history_ids: list[int] = []
+        # Row versions this transaction has read under its lock and followed through its own writes, so an
+        # update's new ETag needs no second read.
+        self._versions: dict[tuple[str, str], int] = {}
 
     @property
     def runner(self) -> Runner:
@@ -978,6 +996,9 @@ class ContactsRepo:
         write lock), or None when there is no such contact."""
         if not is_id(contact_id):
             return None
+        known = self._versions.get((organization_id, contact_id))
+        if known is not None:
+            return known
         rows = self.runner.rows(_VERSION_FOR_UPDATE, _key(organization_id, contact_id))
         return int(rows[0][0]) if rows else None
 
@@ -1043,8 +1064,9 @@ class ContactsRepo:
     # ---- ContactStore -----------------------------------------------------------------------------------
 
     def allocate_ids(self, count: int) -> list[int]:
-        """`count` fresh server-wide ids (and, the first time, one more kept for the history entry)."""
-        if self._history_ids or count <= 0:
+        """`count` fresh server-wide ids (and on PostgreSQL, the first time, one more kept for the history
+        entry)."""
+        if self.sqlite or self._history_ids or count <= 0:
             return ids.allocate(self.runner, count)
         taken = ids.allocate(self.runner, count + 1)
         self._history_ids.append(taken.pop())
@@ -1073,7 +1095,11 @@ class ContactsRepo:
             return None
         statement = _STATE_LOCKED if lock and not self.sqlite else _STATE
         rows = self.runner.rows(statement, _key(organization_id, contact_id))
-        return decode_record(rows[0][0]) if rows else None
+        if not rows:
+            return None
+        if lock:
+            self._versions[(organization_id, contact_id)] = int(rows[0][1])
+        return decode_record(rows[0][0])
 
     def contact_of_person(self, organization_id: str, contact_person_id: str) -> str | None:
         """The contact a person belongs to, within the organization."""
@@ -1132,17 +1158,23 @@ class ContactsRepo:
         body.update({f"k_{name}": values[name] for name in _INDEXED_COLUMNS}, **key)
         moves = self._moves()
         # Only the parameters each statement names: SQLAlchemy would add other column-named ones to its SET.
-        if self.runner.execute(_UPDATE_CONTACT_BODY, body):
+        updated = self.runner.execute(_UPDATE_CONTACT_BODY, body)
+        if updated:
             if moves is not None:
                 moves.append(Move(key["w_organization_id"], None, None, touched=True))
         else:
             old = self._read_position(key) if moves is not None else None
             values.update(key)
             with _duplicates_named(record.contact):
-                self.runner.execute(_UPDATE_CONTACT, values)
+                updated = self.runner.execute(_UPDATE_CONTACT, values)
             if old is not None and moves is not None:  # no row, nothing updated: nothing moved
                 new = _written_position({**values, "created_at_ms": old.created_at_ms})
                 moves.append(Move(key["w_organization_id"], old, new))
+        followed = (organization_id, record.contact.contact_id)
+        if updated and followed in self._versions:
+            self._versions[followed] += 1  # both statements bump it by one
+        else:
+            self._versions.pop(followed, None)
         if not children:
             return
         for kind in children:
@@ -1158,27 +1190,29 @@ class ContactsRepo:
         """Append entries to contacts' histories (one executemany: imports write a batch's at once)."""
         if not changes:
             return
+        org = int(organization_id)
+        rows = [
+            {
+                "organization_id": org,
+                "contact_id": int(change.contact_id),
+                "contact_name": change.contact_name,
+                "at_ms": change.stamp.at_ms,
+                "actor_id": change.stamp.actor_id,
+                "actor_name": change.stamp.actor_name,
+                "operation": change.operation,
+                "description": change.description,
+                "changed_fields": encode(change.changed_fields).decode(),
+            }
+            for change in changes
+        ]
+        if self.sqlite:
+            self.runner.execute_many(_INSERT_HISTORY_NEXT, rows)
+            return
         kept, self._history_ids = self._history_ids[: len(changes)], self._history_ids[len(changes) :]
         history_ids = kept + ids.allocate(self.runner, len(changes) - len(kept))
-        org = int(organization_id)
-        self.runner.execute_many(
-            _INSERT["contact_history"],
-            [
-                {
-                    "history_id": history_id,
-                    "organization_id": org,
-                    "contact_id": int(change.contact_id),
-                    "contact_name": change.contact_name,
-                    "at_ms": change.stamp.at_ms,
-                    "actor_id": change.stamp.actor_id,
-                    "actor_name": change.stamp.actor_name,
-                    "operation": change.operation,
-                    "description": change.description,
-                    "changed_fields": encode(change.changed_fields).decode(),
-                }
-                for history_id, change in zip(history_ids, changes, strict=True)
-            ],
-        )
+        for row, history_id in zip(rows, history_ids, strict=True):
+            row["history_id"] = history_id
+        self.runner.execute_many(_INSERT["contact_history"], rows)
 
     def history(
         self, organization_id: str, contact_id: str, *, limit: int, offset: int, live_only: bool = False
@@ -1231,6 +1265,7 @@ class ContactsRepo:
         if not is_id(contact_id):
             return None
         key = _key(organization_id, contact_id)
+        self._versions.pop((organization_id, contact_id), None)
         rows = self.runner.rows(_NAME_AND_POSITION, key)
         # The DELETE's own count decides (PostgreSQL: a concurrent delete of the row may commit in between).
         if not rows or not self.runner.execute(_DELETE_CONTACT, key):

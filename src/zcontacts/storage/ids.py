@@ -8,6 +8,9 @@ from zcontacts.storage.prepared import Prepared, Runner
 
 # Zoho ids are long numeric strings; ours start where they look alike (17 digits).
 CONTACT_ID_START = 46_000_000_000_000_001
+# SQLite's history entries (comment ids) count up from here (storage/contacts.py): a range of their own that
+# the sequence, a quadrillion ids below, never reaches.
+HISTORY_ID_START = 47_000_000_000_000_001
 # The first organization gets the id the reference's examples use, so they work as written.
 ORGANIZATION_ID_START = 10_234_695
 
