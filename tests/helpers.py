@@ -73,7 +73,9 @@ def churned(
 ) -> list[str]:
     """Customers made from `bodies`, then `marking` (SQL over the contacts table: statuses, times) run, the first
     six deleted and the next ones updated with `renames`' bodies: the stale index entries, and the queue not yet
-    in the index, that searches must see through. Returns the ids of those left."""
+    in the index, that searches must see through. Returns the ids of those left. A marking spreads its values
+    by SQLite's `rowid` (1, 2, 3, … in the order the customers were made), not by contact_id, whose spacing
+    follows how many ids each create draws."""
     ids = [make_contact(client, tenant, **body)["contact_id"] for body in bodies]
     database.run(lambda connection: connection.exec_driver_sql(marking), write=True)
     for contact_id in ids[:6]:

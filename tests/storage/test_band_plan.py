@@ -44,7 +44,7 @@ def people(client: Any, tenant: Tenant, database: Database) -> list[str]:
         email = f"{first}.{last}.{n:02d}@{rng.choice(['corp', 'mail'])}.com".lower()
         bodies.append({"contact_name": f"{first} {last} {n:02d}", "first_name": first, "email": email})
     renames = [{"contact_name": f"Zed Renamed {n}", "first_name": "Zed"} for n in range(5)]
-    marking = "UPDATE contacts SET status = CASE WHEN contact_id % 3 = 0 THEN 'inactive' ELSE 'active' END"
+    marking = "UPDATE contacts SET status = CASE WHEN rowid % 3 = 0 THEN 'inactive' ELSE 'active' END"
     return churned(client, tenant, database, bodies, renames, marking)
 
 

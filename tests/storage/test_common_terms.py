@@ -43,7 +43,7 @@ def crowd(client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.M
         for n in range(60)
     ]
     renames = [{"contact_name": f"Zoe Renamed {n}", "first_name": "Zoe"} for n in range(4)]
-    marking = "UPDATE contacts SET status = CASE WHEN contact_id % 6 = 0 THEN 'inactive' ELSE 'active' END"
+    marking = "UPDATE contacts SET status = CASE WHEN rowid % 6 = 1 THEN 'inactive' ELSE 'active' END"
     return churned(client, tenant, database, bodies, renames, marking)
 
 

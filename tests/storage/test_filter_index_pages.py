@@ -63,8 +63,8 @@ def named(client: Any, tenant: Tenant, database: Database) -> list[str]:
     ]
     renames = [{"contact_name": f"Aaron {n}", "first_name": "Ivan", "last_name": "Kim"} for n in range(5)]
     marking = (
-        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 4, updated_at_ms = 5000 - contact_id % 3, "
-        "status = CASE WHEN contact_id % 3 = 0 THEN 'inactive' ELSE 'active' END"
+        "UPDATE contacts SET created_at_ms = 1000 + rowid % 4, updated_at_ms = 5000 - rowid % 3, "
+        "status = CASE WHEN rowid % 3 = 0 THEN 'inactive' ELSE 'active' END"
     )
     return churned(client, tenant, database, bodies, renames, marking)
 

@@ -97,7 +97,7 @@ def crowd(client: Any, tenant: Tenant, database: Database) -> list[str]:
         for i in range(37)
     ]  # fmt: skip
     database.run(lambda c: c.exec_driver_sql(
-        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 4, updated_at_ms = 5000 - contact_id % 3, "
+        "UPDATE contacts SET created_at_ms = 1000 + rowid % 4, updated_at_ms = 5000 - rowid % 3, "
         "status = CASE WHEN CAST(substr(contact_name, 8) AS INTEGER) % 5 = 0 THEN 'inactive' ELSE 'active' END"), write=True)  # fmt: skip
     return ids
 

@@ -58,7 +58,7 @@ def crowd(client: Any, tenant: Tenant, database: Database, monkeypatch: pytest.M
             }
         )
     renames = [{"contact_name": f"Zed Renamed {n}", "email": f"zed.r{n}@corp.com"} for n in range(6)]
-    marking = "UPDATE contacts SET status = CASE WHEN contact_id % 3 = 0 THEN 'inactive' ELSE 'active' END"
+    marking = "UPDATE contacts SET status = CASE WHEN rowid % 3 = 0 THEN 'inactive' ELSE 'active' END"
     return churned(client, tenant, database, bodies, renames, marking)
 
 

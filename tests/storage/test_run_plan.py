@@ -53,7 +53,7 @@ def crowd(client: Any, tenant: Tenant, database: Database) -> list[str]:
     renames = [
         {"contact_name": f"{rng.choice(LAST)} Renamed {n}", "email": f"ivan{n}@corp.com"} for n in range(8)
     ]
-    marking = "UPDATE contacts SET status = CASE WHEN contact_id % 4 = 0 THEN 'inactive' ELSE 'active' END"
+    marking = "UPDATE contacts SET status = CASE WHEN rowid % 4 = 0 THEN 'inactive' ELSE 'active' END"
     return churned(client, tenant, database, bodies, renames, marking)
 
 

@@ -80,8 +80,8 @@ def people(client: Any, tenant: Tenant, database: Database) -> list[str]:
         {"contact_name": f"Renamed {n} {rng.choice(WORDS)}", "email": f"r{n}@gmail.com"} for n in range(6)
     ]
     marking = (
-        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 4, updated_at_ms = 5000 - contact_id % 3, "
-        "status = CASE WHEN contact_id % 5 = 0 THEN 'inactive' ELSE 'active' END"
+        "UPDATE contacts SET created_at_ms = 1000 + rowid % 4, updated_at_ms = 5000 - rowid % 3, "
+        "status = CASE WHEN rowid % 5 = 0 THEN 'inactive' ELSE 'active' END"
     )
     return churned(client, tenant, database, bodies, renames, marking)
 

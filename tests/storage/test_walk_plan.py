@@ -84,8 +84,8 @@ def timed(client: Any, tenant: Tenant, database: Database) -> list[str]:
         {"contact_name": f"Zed Renamed {n}", "first_name": "Ivan", "last_name": "Kim"} for n in range(6)
     ]
     marking = (
-        "UPDATE contacts SET created_at_ms = 1000 + contact_id % 5, updated_at_ms = 5000 - contact_id % 4, "
-        "status = CASE WHEN contact_id % 3 = 0 THEN 'inactive' ELSE 'active' END"
+        "UPDATE contacts SET created_at_ms = 1000 + rowid % 5, updated_at_ms = 5000 - rowid % 4, "
+        "status = CASE WHEN rowid % 3 = 2 THEN 'inactive' ELSE 'active' END"
     )
     return churned(client, tenant, database, bodies, renames, marking)
 
