@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -61,6 +62,22 @@ def make_contact(client: Any, tenant: Tenant, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.text
     contact: dict[str, Any] = response.json()["contact"]
     return contact
+
+
+def varied_bodies(count: int, seed: int) -> list[dict[str, Any]]:
+    """`count` customers' bodies with few distinct names, companies, emails and phones (many ties)."""
+    rng = random.Random(seed)
+    return [
+        {
+            "contact_name": f"{rng.choice(['Zed', 'Ann', 'Mo'])} {n:02d}",
+            "first_name": rng.choice(["Ivan", "Ivana", "Ada", "Bo"]),
+            "last_name": rng.choice(["Kim", "Kimura", "Patel"]),
+            "company_name": rng.choice(["Acme", "Initech", "Inflate"]),
+            "email": f"{rng.choice(['a', 'b'])}{n % 3}@corp.com",
+            "phone": f"555-01{n % 4:02d}",
+        }
+        for n in range(count)
+    ]
 
 
 def churned(

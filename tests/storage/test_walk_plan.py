@@ -8,13 +8,12 @@ budget gives the page to the sort and the listing is remembered."""
 from __future__ import annotations
 
 import itertools
-import random
 import re
 from typing import Any
 
 import pytest
 
-from tests.helpers import CONTACTS, Tenant, churned, listing_page, recorded_statements
+from tests.helpers import CONTACTS, Tenant, churned, listing_page, recorded_statements, varied_bodies
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import walk_plan
@@ -68,18 +67,7 @@ FILTERS = [
 def timed(client: Any, tenant: Tenant, database: Database) -> list[str]:
     """90 customers with few distinct names, companies and phones, ties in both times, a third inactive, some
     deleted and some renamed after they were made (the renames take new times of last change)."""
-    rng = random.Random(7)
-    bodies = [
-        {
-            "contact_name": f"{rng.choice(['Zed', 'Ann', 'Mo'])} {n:02d}",
-            "first_name": rng.choice(["Ivan", "Ivana", "Ada", "Bo"]),
-            "last_name": rng.choice(["Kim", "Kimura", "Patel"]),
-            "company_name": rng.choice(["Acme", "Initech", "Inflate"]),
-            "email": f"{rng.choice(['a', 'b'])}{n % 3}@corp.com",
-            "phone": f"555-01{n % 4:02d}",
-        }
-        for n in range(90)
-    ]
+    bodies = varied_bodies(90, 7)
     renames = [
         {"contact_name": f"Zed Renamed {n}", "first_name": "Ivan", "last_name": "Kim"} for n in range(6)
     ]

@@ -38,6 +38,7 @@ from zcontacts.domain.schemas import AddressDetail, Contact, ContactRecord, deco
 from zcontacts.storage import (
     band_plan,
     ids,
+    postgres_pages,
     prefix_plan,
     run_plan,
     search_index,
@@ -828,6 +829,11 @@ def _in_column(key: str, match: str) -> str:
 # Every statement of a write request, built once (see storage/prepared.py: on SQLite they run on the driver).
 
 
+def _directed(columns: Sequence[Any], sort_order: str) -> list[Any]:
+    """`columns` as ORDER BY terms, descending for "D"."""
+    return [column.desc() if sort_order == "D" else column.asc() for column in columns]
+
+
 def _keyed(table: Any) -> Any:
     """`table`'s tenant key as bound parameters: contact_id and organization_id."""
     return (table.c.contact_id == bindparam("w_contact_id")) & (
@@ -1012,24 +1018,56 @@ class ContactsRepo:
                 lambda: _sqlite_page_rows(reader, organization_id, query),
                 marks=query.offset >= PAGE_MARK_EVERY,
             )
-        return [bytes(row[0]) for row in self.connection.execute(self.list_statement(organization_id, query))]
+        statement = self.list_statement(organization_id, query)
+        if self.sqlite or not (query.filters or query.search_text):
+            return [bytes(row[0]) for row in self.connection.execute(statement)]
+        return postgres_pages.page_rows(
+            self.connection, statement, self.matches_first_statement(organization_id, query)
+        )
 
     def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
         """The page query (exposed so tests can read its plan)."""
-        statement = select(contacts.c.summary_doc).where(contacts.c.organization_id == int(organization_id))
-        if query.status is not None:
-            statement = statement.where(contacts.c.status == query.status)
-        for condition in self._conditions(query):
-            statement = statement.where(condition)
+        statement = select(contacts.c.summary_doc).where(*self._listed(organization_id, query))
         sort = _SORT_COLUMNS[query.sort_column]
         # Names are unique per organization, so a name sort needs no id tie-break; without one PostgreSQL reads
         # the (organization_id, contact_name_key) unique index in order instead of sorting (as SQLite does).
         order = [sort] if _unique_sort(query.sort_column) else [sort, contacts.c.contact_id]
-        if query.sort_order == "D":
-            statement = statement.order_by(*(column.desc() for column in order))
-        else:
-            statement = statement.order_by(*(column.asc() for column in order))
+        statement = statement.order_by(*_directed(order, query.sort_order))
         return statement.limit(query.per_page + 1).offset(query.offset)
+
+    def matches_first_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
+        """The same page read matches first (PostgreSQL; storage/postgres_pages.py): every match's id and sort
+        key, materialized, the page's ids sorted out of them, then their list rows in that order."""
+        matches = (
+            select(contacts.c.contact_id, _SORT_COLUMNS[query.sort_column].label("sort_key"))
+            .where(*self._listed(organization_id, query))
+            .cte("matches")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        order = _directed([matches.c.sort_key, matches.c.contact_id], query.sort_order)
+        page = (
+            select(matches.c.contact_id, matches.c.sort_key)
+            .order_by(*order)
+            .limit(query.per_page + 1)
+            .offset(query.offset)
+            .subquery("page")
+        )
+        return (
+            select(contacts.c.summary_doc)
+            .join(
+                page,
+                (contacts.c.contact_id == page.c.contact_id)
+                & (contacts.c.organization_id == int(organization_id)),
+            )
+            .order_by(*_directed([page.c.sort_key, page.c.contact_id], query.sort_order))
+        )
+
+    def _listed(self, organization_id: str, query: ListQuery) -> list[ColumnElement[bool]]:
+        """What puts a contact in the listing: its organization, the status asked for, filters and search."""
+        conditions: list[ColumnElement[bool]] = [contacts.c.organization_id == int(organization_id)]
+        if query.status is not None:
+            conditions.append(contacts.c.status == query.status)
+        return conditions + self._conditions(query)
 
     def _conditions(self, query: ListQuery) -> list[ColumnElement[bool]]:
         conditions = [self._filter(f) for f in query.filters]

@@ -1,0 +1,49 @@
+"""PostgreSQL list pages whose matches sit together somewhere along the sort order.
+
+PostgreSQL plans a filtered page as if the matches were spread evenly along the sort: it walks the sort's index
+and tests each row, which is right for most filters (a page after a few hundred rows). But names, emails and
+companies are made of each other, so a name prefix's matches can all sit at one end of email order, or a
+first-name prefix's at the far end of a descending name walk: over 1,000,000 customers such pages took 1.5–3.4 s
+(`python -m bench.pg_audit`). Nothing in the statistics says where the matches sit, so the walk runs under a
+deadline; past it, the page is read matches first: every match's id and sort key from the filter's own index
+(materialized, so the planner cannot turn it back into the walk), the page's ids sorted out of those, then their
+list rows. Both statements are the same listing; only their cost differs.
+
+Reading matches first costs 50–300 ms for a filter with tens of thousands of matches, and more for a broad one
+(a 2-character substring, which pg_trgm cannot narrow: ~1.2 s), so it is a safety net for walks gone far astray,
+not a way under 20 ms: the deadline is long enough that a walk which finds its page in time is never cut short.
+Over 1,000,000 customers the audit's slow walks fall in two groups: 182 pages at 20–150 ms, 6 at 150–250 ms, and
+92 at 1.0–3.4 s. With the deadline at 300 ms, 16 pages still take over a second (`first_name_contains=iv`, whose
+matches no index narrows) instead of 92, and the pages at or over 20 ms took 72 s in all instead of 188 s (301
+pages against 280: the slow walks' times vary ±30 % from run to run). At 10 ms, 504 pages were at or over 20 ms
+(walks of 10–150 ms cut short for a slower read)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select
+from sqlalchemy.exc import OperationalError
+
+# How long a walk may take before the page is read matches first (see above).
+WALK_DEADLINE_MS = 300
+
+# One round trip each. Rolling back to the savepoint ends the deadline (a SET LOCAL after a savepoint goes with
+# it) and, after a cancelled walk, the aborted state; the walk only read, so nothing else is undone.
+_BEGIN = f"SAVEPOINT zc_walk; SET LOCAL statement_timeout = '{WALK_DEADLINE_MS}ms'"
+_END = "ROLLBACK TO SAVEPOINT zc_walk; RELEASE SAVEPOINT zc_walk"
+
+
+def page_rows(connection: Connection, walk: Select[Any], matches_first: Select[Any]) -> list[bytes]:
+    """The page's list rows: `walk` within the deadline, else `matches_first` (inside the caller's
+    transaction)."""
+    connection.exec_driver_sql(_BEGIN)
+    try:
+        rows = connection.execute(walk).all()
+    except OperationalError as exc:
+        if type(exc.orig).__name__ != "QueryCanceled":
+            raise
+        connection.exec_driver_sql(_END)
+        return [bytes(row[0]) for row in connection.execute(matches_first)]
+    connection.exec_driver_sql(_END)
+    return [bytes(row[0]) for row in rows]

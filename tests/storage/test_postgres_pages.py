@@ -1,0 +1,114 @@
+"""PostgreSQL's filtered list pages (storage/postgres_pages.py): the walk under a deadline, else the same page
+read matches first. Both statements must be the listing, and the deadline must end with the read."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+from sqlalchemy import Connection, literal_column, select, text
+from sqlalchemy.exc import DBAPIError
+
+from tests.helpers import Tenant, churned, varied_bodies
+from zcontacts.domain.listing import parse_list_query
+from zcontacts.storage import postgres_pages
+from zcontacts.storage.contacts import ContactsRepo
+from zcontacts.storage.database import Database
+
+pytestmark = [pytest.mark.postgres, pytest.mark.backends("postgresql")]
+
+FILTERS = [
+    [("first_name_startswith", "iv")],
+    [("first_name", "Ivan")],
+    [("last_name_contains", "kim")],
+    [("email_startswith", "a")],
+    [("phone_contains", "0102")],
+    [("company_name_contains", "init")],
+    [("contact_name_startswith", "zed")],
+    [("search_text", "corp")],
+    [("search_text", "an")],
+]
+ORDERS = ["contact_name", "company_name", "email", "created_time", "last_modified_time"]
+
+
+@pytest.fixture
+def customers(client: Any, tenant: Tenant, database: Database) -> list[str]:
+    """60 customers with few distinct names, companies and phones, ties in both times, some inactive, some
+    deleted and renamed."""
+    bodies = varied_bodies(60, 11)
+    renames = [{"contact_name": f"Zed Renamed {n}", "first_name": "Ivan"} for n in range(4)]
+    marking = (  # by the order they were made (1, 2, 3, …): contact ids are spaced by what each create drew
+        "UPDATE contacts SET created_at_ms = 1000 + mod(r.n, 5), updated_at_ms = 5000 - mod(r.n, 7), "
+        "status = CASE WHEN mod(r.n, 3) = 0 THEN 'inactive' ELSE 'active' END "
+        "FROM (SELECT contact_id, row_number() OVER (ORDER BY contact_id) AS n FROM contacts) AS r "
+        "WHERE r.contact_id = contacts.contact_id"
+    )
+    return churned(client, tenant, database, bodies, renames, marking)
+
+
+def _rows(connection: Connection, statement: Any) -> list[bytes]:
+    return [bytes(row[0]) for row in connection.execute(statement)]
+
+
+def test_matches_first_pages_are_the_listings(
+    customers: list[str], tenant: Tenant, database: Database
+) -> None:
+    statuses: list[list[tuple[str, str]]] = [[], [("filter_by", "Status.Inactive")]]
+    listings = [
+        [*by, *status, ("sort_column", sort), ("sort_order", order), ("page", page), ("per_page", "4")]
+        for by, sort, order, status, page in itertools.product(FILTERS, ORDERS, "AD", statuses, "125")
+    ]
+
+    def check(connection: Connection) -> int:
+        repo, seen = ContactsRepo(connection), 0
+        for params in listings:
+            query = parse_list_query(params)
+            walked = _rows(connection, repo.list_statement(tenant.organization_id, query))
+            first = _rows(connection, repo.matches_first_statement(tenant.organization_id, query))
+            assert first == walked, params
+            assert repo.list_summaries(tenant.organization_id, query) == walked, params
+            seen += bool(walked)
+        return seen
+
+    assert database.run(check, write=False) > 300  # most pages hold rows
+
+
+def test_a_walk_past_its_deadline_reads_the_page_matches_first(database: Database) -> None:
+    def read(connection: Connection) -> tuple[list[bytes], str, int]:
+        before = connection.execute(text("SHOW statement_timeout")).scalar()
+        walk = select(literal_column("'walked'::bytea")).where(text("pg_sleep(1) IS NOT NULL"))
+        first = select(literal_column("'matches first'::bytea"))
+        rows = postgres_pages.page_rows(connection, walk, first)
+        assert connection.execute(text("SHOW statement_timeout")).scalar() == before
+        return rows, str(before), int(connection.execute(text("SELECT 1")).scalar_one())
+
+    rows, _, usable = database.run(read, write=False)
+    assert rows == [b"matches first"]
+    assert usable == 1  # the transaction goes on after the cancelled walk
+
+
+def test_the_deadline_ends_with_a_walk_that_finds_its_page(database: Database) -> None:
+    def read(connection: Connection) -> tuple[list[bytes], Any, Any]:
+        before = connection.execute(text("SHOW statement_timeout")).scalar()
+        rows = postgres_pages.page_rows(
+            connection, select(literal_column("'walked'::bytea")), select(literal_column("'first'::bytea"))
+        )
+        after = connection.execute(text("SHOW statement_timeout")).scalar()
+        # A later statement of the same transaction may take longer than the walk's deadline.
+        connection.execute(text("SELECT pg_sleep(:s)"), {"s": postgres_pages.WALK_DEADLINE_MS * 3 / 1000})
+        return rows, before, after
+
+    rows, before, after = database.run(read, write=False)
+    assert rows == [b"walked"]
+    assert after == before
+
+
+def test_other_errors_of_the_walk_are_not_taken_for_its_deadline(database: Database) -> None:
+    def read(connection: Connection) -> list[bytes]:
+        walk = select(literal_column("1 / 0"))
+        return postgres_pages.page_rows(connection, walk, select(literal_column("'first'::bytea")))
+
+    with pytest.raises(DBAPIError) as raised:
+        database.run(read, write=False)
+    assert "division by zero" in str(raised.value)
