@@ -1,0 +1,37 @@
+"""bench.pg_audit on a small set: the copy into PostgreSQL, its timing pass and its comparison with SQLite's pages."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from bench.data import dataset
+from bench.pg_audit import _urls, audit, compare, copy_dataset
+
+from tests.backends import postgres_unreachable
+
+pytestmark = pytest.mark.postgres
+
+
+def test_the_copy_serves_every_listing_as_sqlite_does() -> None:
+    reason = postgres_unreachable()
+    if reason:
+        pytest.skip(reason)
+    loaded = dataset(300)
+    admin_url, _ = _urls("unused")
+    name = f"zcontacts_audit_{loaded.count}"
+    try:
+        engine = copy_dataset(loaded, fresh=True)
+        again = copy_dataset(loaded)  # kept: the second call finds it loaded
+        assert again.url == engine.url
+        again.dispose()
+        with engine.connect() as connection:
+            count = connection.exec_driver_sql("SELECT count(*) FROM contacts").scalar()
+        assert count == loaded.count
+        compared, differ = compare(engine, loaded, [1, 5])
+        assert (compared, differ) == (1240, [])
+        read, slow = audit(engine, loaded.organization_id, [1], 0.0, only="email")
+        assert read == len(slow) > 100  # every page read, each slower than 0 ms
+        engine.dispose()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
