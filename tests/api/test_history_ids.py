@@ -62,11 +62,10 @@ def test_ids_follow_the_commits_of_two_apps(
         assert _sequence(database) == before
 
 
+@pytest.mark.backends("sqlite")  # PostgreSQL draws history ids from its sequence
 def test_sqlite_ids_continue_past_entries_drawn_from_the_sequence(
-    client: Any, tenant: Tenant, database: Database, database_url: str
+    client: Any, tenant: Tenant, database: Database
 ) -> None:
-    if not database_url.startswith("sqlite"):
-        pytest.skip("PostgreSQL draws history ids from its sequence")
     contact = make_contact(client, tenant, contact_name="Older")
     (created,) = _comment_ids(client, tenant, contact["contact_id"])
     # An entry as a database written before HISTORY_ID_START kept it: an id from the contacts' range.
