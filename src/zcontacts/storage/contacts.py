@@ -750,6 +750,11 @@ def _sorts(shape: Shape) -> bool:
 _PLAIN = {_SORT_EQ: "eq", _SORT_PREFIX: "startswith"}
 
 
+def _directed(columns: Sequence[Any], sort_order: str) -> list[Any]:
+    """`columns` as ORDER BY terms, descending for "D"."""
+    return [column.desc() if sort_order == "D" else column.asc() for column in columns]
+
+
 def _unique_sort(sort_column: str) -> bool:
     """Names are unique per organization: a name sort needs no id to order ties or mark a row."""
     return sort_column == "contact_name"
@@ -827,11 +832,6 @@ def _in_column(key: str, match: str) -> str:
 
 # ---- the writes ------------------------------------------------------------------------------------------
 # Every statement of a write request, built once (see storage/prepared.py: on SQLite they run on the driver).
-
-
-def _directed(columns: Sequence[Any], sort_order: str) -> list[Any]:
-    """`columns` as ORDER BY terms, descending for "D"."""
-    return [column.desc() if sort_order == "D" else column.asc() for column in columns]
 
 
 def _keyed(table: Any) -> Any:
@@ -954,8 +954,8 @@ class ContactsRepo:
         self._runner = None if connection is None else Runner(connection)
         self.reader = reader
         self.sqlite = reader is not None or (connection is not None and connection.dialect.name == "sqlite")
-        # Every write ends with a history entry; its id comes with the write's first allocation (one UPDATE
-        # of id_sequences per create instead of two).
+        # PostgreSQL: every write ends with a history entry, whose id comes with the write's first allocation
+        # (one draw from the sequence per create instead of two). SQLite's come from the table (_INSERT_HISTORY_NEXT).
         self._history_ids: list[int] = []
         # Row versions this transaction has read under its lock and followed through its own writes, so an
         # update's new ETag needs no second read.

@@ -27,6 +27,8 @@ from sqlalchemy.exc import OperationalError
 
 # How long a walk may take before the page is read matches first (see above).
 WALK_DEADLINE_MS = 300
+# PostgreSQL's SQLSTATE for a statement cancelled, by statement_timeout among others.
+_QUERY_CANCELED = "57014"
 
 # One round trip each. Rolling back to the savepoint ends the deadline (a SET LOCAL after a savepoint goes with
 # it) and, after a cancelled walk, the aborted state; the walk only read, so nothing else is undone.
@@ -41,7 +43,7 @@ def page_rows(connection: Connection, walk: Select[Any], matches_first: Select[A
     try:
         rows = connection.execute(walk).all()
     except OperationalError as exc:
-        if type(exc.orig).__name__ != "QueryCanceled":
+        if getattr(exc.orig, "sqlstate", None) != _QUERY_CANCELED:
             raise
         connection.exec_driver_sql(_END)
         return [bytes(row[0]) for row in connection.execute(matches_first)]
