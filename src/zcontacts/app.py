@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None, *, served: bool = False) -> Lit
         pool_size=settings.pool_size,
         max_overflow=settings.max_overflow,
         pool_timeout=settings.pool_timeout,
+        walk_deadline_ms=settings.postgres_walk_deadline_ms,
         group_commit=settings.group_commit,
         read_cache_mb=settings.sqlite_read_cache_mb,
         page_memo_mb=settings.sqlite_page_memo_mb,

@@ -21,6 +21,9 @@ class Settings:
     max_overflow: int = 10
     # Seconds a request waits for a free pooled connection (PostgreSQL) before it gets a 503 with Retry-After.
     pool_timeout: float = 10.0
+    # PostgreSQL: how long a filtered list page may walk its sort's index before it is read matches first
+    # (storage/postgres_pages.py); 0 lets every walk run to its end.
+    postgres_walk_deadline_ms: int = 300
     max_body_bytes: int = 1024 * 1024
     # How long a token lookup is reused: revocation takes effect within this many seconds.
     token_cache_seconds: float = 1.0

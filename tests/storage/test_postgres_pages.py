@@ -11,6 +11,8 @@ from sqlalchemy import Connection, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
 from tests.helpers import Tenant, churned, varied_bodies
+from zcontacts.app import create_app
+from zcontacts.config import Settings
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.storage import postgres_pages
 from zcontacts.storage.contacts import ContactsRepo
@@ -112,3 +114,57 @@ def test_other_errors_of_the_walk_are_not_taken_for_its_deadline(database: Datab
     with pytest.raises(DBAPIError) as raised:
         database.run(read, write=False)
     assert "division by zero" in str(raised.value)
+
+
+@pytest.mark.parametrize(("short_term", "settings"), [(False, b"on 0"), (True, b"off 0")])
+def test_a_short_term_is_read_matches_first_without_bitmap_scans(
+    database: Database, short_term: bool, settings: bytes
+) -> None:
+    # pg_trgm cannot narrow a term under 3 characters: its bitmap scan would recheck every row.
+    def read(connection: Connection) -> tuple[list[bytes], Any]:
+        walk = select(literal_column("'walked'::bytea")).where(text("pg_sleep(1) IS NOT NULL"))
+        seen = "current_setting('enable_bitmapscan') || ' ' || current_setting('statement_timeout')"
+        first = select(literal_column(f"convert_to({seen}, 'UTF8')"))
+        rows = postgres_pages.page_rows(connection, walk, first, short_term=short_term)
+        return rows, connection.execute(text("SHOW enable_bitmapscan")).scalar()
+
+    rows, after = database.run(read, write=False)
+    assert rows == [settings]
+    assert after == "on"  # only for that read
+
+
+@pytest.mark.parametrize(("term", "short"), [("iv", True), ("ivan", False)])
+def test_listings_say_whether_they_hold_a_short_term(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, term: str, short: bool
+) -> None:
+    seen: list[bool] = []
+
+    def page_rows(connection: Connection, walk: Any, first: Any, *, short_term: bool = False) -> list[bytes]:
+        seen.append(short_term)
+        return []
+
+    monkeypatch.setattr(postgres_pages, "page_rows", page_rows)
+    for params in ([("first_name_contains", term)], [("search_text", term)]):
+        query = parse_list_query(params)
+        database.run(
+            lambda c, q=query: ContactsRepo(c).list_summaries(tenant.organization_id, q), write=False
+        )
+    assert seen == [short, short]
+
+
+@pytest.mark.parametrize(("deadline_ms", "expected"), [("50", b"first"), ("0", b"walked")])
+def test_the_walk_deadline_is_a_setting(database_url: str, deadline_ms: str, expected: bytes) -> None:
+    # 50 ms cuts a 0.2 s walk short; 0 lets a walk past the default deadline (0.4 s) run to its end.
+    settings = Settings.from_env(
+        {"ZCONTACTS_POSTGRES_WALK_DEADLINE_MS": deadline_ms}, database_url=database_url
+    )
+    app = create_app(settings)
+    database: Database = app.state["database"]
+    sleep = 0.2 if expected == b"first" else postgres_pages.WALK_DEADLINE_MS * 1.3 / 1000
+    walk = select(literal_column("'walked'::bytea")).where(text(f"pg_sleep({sleep}) IS NOT NULL"))
+    first = select(literal_column("'first'::bytea"))
+    try:
+        rows = database.run(lambda c: postgres_pages.page_rows(c, walk, first), write=False)
+    finally:
+        database.dispose()
+    assert rows == [expected]

@@ -1022,7 +1022,10 @@ class ContactsRepo:
         if self.sqlite or not (query.filters or query.search_text):
             return [bytes(row[0]) for row in self.connection.execute(statement)]
         return postgres_pages.page_rows(
-            self.connection, statement, self.matches_first_statement(organization_id, query)
+            self.connection,
+            statement,
+            self.matches_first_statement(organization_id, query),
+            short_term=scans(query),
         )
 
     def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:

@@ -48,6 +48,7 @@ from zcontacts.storage.engine import (
     probe_engine,
 )
 from zcontacts.storage.page_marks import MOVES_KEY, MarkLedger, Marks, Move
+from zcontacts.storage.postgres_pages import WALK_DEADLINE_MS
 from zcontacts.storage.search_index import APPLY_EVERY, IndexCompactor, apply_pending, apply_step
 
 T = TypeVar("T")
@@ -164,18 +165,20 @@ class Database:
         pool_size: int = 10,
         max_overflow: int = 10,
         pool_timeout: float = 10.0,
+        walk_deadline_ms: int = WALK_DEADLINE_MS,
         group_commit: bool = True,
         read_cache_mb: int = READ_CACHE_MB,
         page_memo_mb: int = PAGE_MEMO_MB,
         compact_search_index: bool = True,
         wal_buffer: bool | None = None,
     ) -> Database:
-        """Open the database at `url` (`wal_buffer`: see make_engine)."""
+        """Open the database at `url` (`walk_deadline_ms`, `wal_buffer`: see make_engine)."""
         engine = make_engine(
             url,
             pool_size=pool_size,
             max_overflow=max_overflow,
             pool_timeout=pool_timeout,
+            walk_deadline_ms=walk_deadline_ms,
             wal_buffer=wal_buffer,
         )
         return cls(

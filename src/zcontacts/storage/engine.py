@@ -11,6 +11,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from zcontacts.storage import wal_buffer as wal_buffer_module
+from zcontacts.storage.postgres_pages import WALK_DEADLINE, WALK_DEADLINE_MS
 
 SQLITE_WRITE = "zcontacts_write"
 BUSY_TIMEOUT_MS = 5000
@@ -36,10 +37,12 @@ def make_engine(
     pool_size: int = 10,
     max_overflow: int = 10,
     pool_timeout: float = 10.0,
+    walk_deadline_ms: int = WALK_DEADLINE_MS,
     wal_buffer: bool | None = None,
 ) -> Engine:
     """An engine for `url`, configured for zcontacts' access pattern. On PostgreSQL each process holds at most
-    `pool_size + max_overflow` connections: replicas × workers × that must stay under max_connections.
+    `pool_size + max_overflow` connections: replicas × workers × that must stay under max_connections, and a
+    filtered list page walks for at most `walk_deadline_ms` (storage/postgres_pages.py).
     `wal_buffer` turns SQLite's WAL buffering on or off for the process (storage/wal_buffer.py); None leaves
     it as it is."""
     parsed = normalize_url(url)
@@ -47,7 +50,7 @@ def make_engine(
         if wal_buffer is not None:
             wal_buffer_module.configure(wal_buffer)
         return _sqlite_engine(parsed)
-    return create_engine(
+    engine = create_engine(
         parsed,
         pool_size=pool_size,
         max_overflow=max_overflow,
@@ -57,6 +60,12 @@ def make_engine(
         pool_recycle=1800,
         connect_args=_connect_args(parsed),
     )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(_dbapi_connection: Any, record: Any) -> None:
+        record.info[WALK_DEADLINE] = walk_deadline_ms
+
+    return engine
 
 
 def probe_engine(engine: Engine) -> Engine:

@@ -25,27 +25,41 @@ from typing import Any
 from sqlalchemy import Connection, Select
 from sqlalchemy.exc import OperationalError
 
-# How long a walk may take before the page is read matches first (see above).
+# How long a walk may take before the page is read matches first (see above), unless the engine's connections
+# carry their own (the `postgres_walk_deadline_ms` setting, storage/engine.py); 0 lets every walk run to its end.
 WALK_DEADLINE_MS = 300
+WALK_DEADLINE = "zcontacts_walk_deadline_ms"  # its key in a pooled connection's info
 # PostgreSQL's SQLSTATE for a statement cancelled, by statement_timeout among others.
 _QUERY_CANCELED = "57014"
 
 # One round trip each. Rolling back to the savepoint ends the deadline (a SET LOCAL after a savepoint goes with
 # it) and, after a cancelled walk, the aborted state; the walk only read, so nothing else is undone.
-_BEGIN = f"SAVEPOINT zc_walk; SET LOCAL statement_timeout = '{WALK_DEADLINE_MS}ms'"
+_BEGIN = "SAVEPOINT zc_walk; SET LOCAL statement_timeout = '{}ms'"
 _END = "ROLLBACK TO SAVEPOINT zc_walk; RELEASE SAVEPOINT zc_walk"
+# After a cancelled walk for a term too short for pg_trgm: the aborted walk undone, the deadline gone, and
+# bitmap scans off until _END, so the planner reads the filter's covering index instead of the trigram index.
+_SHORT_TERM = "ROLLBACK TO SAVEPOINT zc_walk; SET LOCAL enable_bitmapscan = off"
 
 
-def page_rows(connection: Connection, walk: Select[Any], matches_first: Select[Any]) -> list[bytes]:
+def page_rows(
+    connection: Connection, walk: Select[Any], matches_first: Select[Any], *, short_term: bool = False
+) -> list[bytes]:
     """The page's list rows: `walk` within the deadline, else `matches_first` (inside the caller's
-    transaction)."""
-    connection.exec_driver_sql(_BEGIN)
+    transaction). `short_term`: the listing holds a substring under 3 characters (see _SHORT_TERM)."""
+    deadline = int(connection.info.get(WALK_DEADLINE, WALK_DEADLINE_MS))
+    if deadline <= 0:
+        return [bytes(row[0]) for row in connection.execute(walk)]
+    connection.exec_driver_sql(_BEGIN.format(deadline))
     try:
         rows = connection.execute(walk).all()
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != _QUERY_CANCELED:
             raise
-        connection.exec_driver_sql(_END)
-        return [bytes(row[0]) for row in connection.execute(matches_first)]
+        if not short_term:
+            connection.exec_driver_sql(_END)
+            return [bytes(row[0]) for row in connection.execute(matches_first)]
+        # An error in this read aborts the caller's transaction, which ends the SET LOCAL with it.
+        connection.exec_driver_sql(_SHORT_TERM)
+        rows = connection.execute(matches_first).all()
     connection.exec_driver_sql(_END)
     return [bytes(row[0]) for row in rows]
