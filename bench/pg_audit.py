@@ -18,15 +18,15 @@ import os
 import sqlite3
 import sys
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import Engine
 
 from bench import data
-from bench.page_audit import Timed, listings, query_of
-from zcontacts.storage import migrate
+from bench.page_audit import listings, query_of
+from zcontacts.storage import migrate, postgres_pages
 from zcontacts.storage.contacts import ContactsRepo, _sqlite_page_rows
 from zcontacts.storage.database import Reader
 from zcontacts.storage.tables import contacts, organizations
@@ -103,28 +103,42 @@ def copy_dataset(loaded: data.Dataset, *, fresh: bool = False) -> Engine:
     return engine
 
 
+class PgTimed(NamedTuple):
+    """A page's best of three reads (`ms`) and its first (`first_ms`, before any walk of it went astray)."""
+
+    listing: str
+    ms: float
+    rows: int
+    first_ms: float
+
+
 def audit(
     engine: Engine, organization_id: str, pages: list[int], over_ms: float, only: str = ""
-) -> tuple[int, list[Timed]]:
-    """As bench.page_audit.audit, through a PostgreSQL connection (a read transaction per page)."""
+) -> tuple[int, list[PgTimed]]:
+    """As bench.page_audit.audit, through a PostgreSQL connection (a read transaction per page). Each listing's
+    first read starts with no walk remembered as gone astray (storage/postgres_pages.py); the next two read it as
+    a server asked for the page again would. Listed: pages whose best or first read is at or over `over_ms`."""
     slow, count = [], 0
     with engine.connect() as connection:
         repo = ContactsRepo(connection)
         for listing in listings(pages):
             if only not in listing:
                 continue
-            best, rows = float("inf"), 0
-            for _ in range(3):
+            postgres_pages.forget_astray()
+            best, first, rows = float("inf"), 0.0, 0
+            for attempt in range(3):
                 began = time.perf_counter()
                 rows = _read(repo, organization_id, listing)
                 connection.rollback()
-                best = min(best, (time.perf_counter() - began) * 1000)
+                took = (time.perf_counter() - began) * 1000
+                first = took if attempt == 0 else first
+                best = min(best, took)
                 if best < over_ms:
                     break
             count += 1
-            if best >= over_ms:
-                slow.append(Timed(listing, best, rows))
-    return count, sorted(slow, key=lambda timed: -timed.ms)
+            if max(best, first) >= over_ms:
+                slow.append(PgTimed(listing, best, rows, first))
+    return count, sorted(slow, key=lambda timed: (-timed.ms, -timed.first_ms))
 
 
 def _read(repo: ContactsRepo, organization_id: str, listing: str) -> int:
@@ -195,10 +209,18 @@ def main() -> None:
     pages = [int(page) for page in args.pages.split(",")]
     audit(engine, loaded.organization_id, pages, float("inf"), args.only)  # a first pass warms the cache
     count, slow = audit(engine, loaded.organization_id, pages, args.over, args.only)
-    print(f"PostgreSQL list pages over {loaded.count:,} customers at or over {args.over:g} ms (best of 3):")
+    print(
+        f"PostgreSQL list pages over {loaded.count:,} customers at or over {args.over:g} ms "
+        "(best of 3; first read)"
+    )
     for timed in slow:
-        print(f"{timed.ms:9.1f} ms {timed.rows:4d} rows  {timed.listing}")
-    print(f"{len(slow)} of {count} pages at or over {args.over:g} ms ({time.perf_counter() - began:.0f} s)")
+        print(f"{timed.ms:9.1f} ms {timed.first_ms:9.1f} ms {timed.rows:4d} rows  {timed.listing}")
+    over = sum(timed.ms >= args.over for timed in slow)
+    first_over = sum(timed.first_ms >= args.over for timed in slow)
+    print(
+        f"{over} of {count} pages at or over {args.over:g} ms, {first_over} on their first read "
+        f"({time.perf_counter() - began:.0f} s)"
+    )
     for timed in slow[: args.plans]:
         print(f"\n{timed.listing} ({timed.ms:.1f} ms):")
         for line in plan(engine, loaded.organization_id, timed.listing):

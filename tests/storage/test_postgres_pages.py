@@ -4,6 +4,7 @@ read matches first. Both statements must be the listing, and the deadline must e
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -139,7 +140,9 @@ def test_listings_say_whether_they_hold_a_short_term(
 ) -> None:
     seen: list[bool] = []
 
-    def page_rows(connection: Connection, walk: Any, first: Any, *, short_term: bool = False) -> list[bytes]:
+    def page_rows(
+        connection: Connection, walk: Any, first: Any, *, short_term: bool, **_: Any
+    ) -> list[bytes]:
         seen.append(short_term)
         return []
 
@@ -168,3 +171,80 @@ def test_the_walk_deadline_is_a_setting(database_url: str, deadline_ms: str, exp
     finally:
         database.dispose()
     assert rows == [expected]
+
+
+@pytest.fixture
+def astray() -> Iterator[None]:
+    postgres_pages.forget_astray()
+    yield
+    postgres_pages.forget_astray()
+
+
+_SLOW = select(literal_column("'walked'::bytea")).where(text("pg_sleep(1) IS NOT NULL"))
+_FAILS = select(literal_column("1 / 0"))  # a walk that must not run
+_QUICK = select(literal_column("'walked'::bytea"))
+
+
+def _page(database: Database, walk: Any, offset: int, *, listing: Any = "L", short: bool = False) -> bytes:
+    seen = "convert_to('first ' || current_setting('enable_bitmapscan'), 'UTF8')"
+    first = select(literal_column(seen))
+    rows = database.run(
+        lambda c: postgres_pages.page_rows(c, walk, first, short_term=short, listing=listing, offset=offset),
+        write=False,
+    )
+    return bytes(rows[0])
+
+
+def test_a_listing_whose_walk_went_astray_is_read_matches_first_from_that_page_on(
+    database: Database, astray: None
+) -> None:
+    assert _page(database, _SLOW, 400) == b"first on"
+    assert _page(database, _FAILS, 400) == b"first on"  # no second deadline for the same page
+    assert _page(database, _FAILS, 800) == b"first on"  # nor for deeper ones
+    assert _page(database, _QUICK, 200) == b"walked"  # a shallower page still walks
+    assert _page(database, _QUICK, 400, listing="M") == b"walked"  # other listings too
+    assert _page(database, _SLOW, 200) == b"first on"
+    assert _page(database, _FAILS, 200) == b"first on"  # from the shallowest page that went astray
+    assert _page(database, _QUICK, 0, listing=None) == b"walked"  # no listing: nothing remembered
+
+
+def test_a_remembered_short_term_is_read_without_bitmap_scans(database: Database, astray: None) -> None:
+    assert _page(database, _SLOW, 0, short=True) == b"first off"
+    assert _page(database, _FAILS, 0, short=True) == b"first off"
+    assert database.run(lambda c: c.execute(text("SHOW enable_bitmapscan")).scalar(), write=False) == "on"
+
+
+def test_walks_gone_astray_are_forgotten_in_time(
+    database: Database, astray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(postgres_pages, "ASTRAY_SECONDS", 0.0)
+    assert _page(database, _SLOW, 0) == b"first on"
+    assert _page(database, _QUICK, 0) == b"walked"
+
+
+def test_every_page_of_a_listing_is_one_listing(
+    tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[Any, int]] = []
+
+    def page_rows(
+        connection: Connection, walk: Any, first: Any, *, listing: Any, offset: int, **_: Any
+    ) -> list[bytes]:
+        seen.append((listing, offset))
+        return []
+
+    monkeypatch.setattr(postgres_pages, "page_rows", page_rows)
+    for params in (
+        [("email_contains", "ivan"), ("page", "1")],
+        [("email_contains", "ivan"), ("page", "3"), ("per_page", "200")],
+        [("email_contains", "ivan"), ("page", "3"), ("sort_order", "D")],
+        [("email_contains", "ivan"), ("page", "3"), ("filter_by", "Status.Active")],
+    ):
+        query = parse_list_query(params)
+        database.run(
+            lambda c, q=query: ContactsRepo(c).list_summaries(tenant.organization_id, q), write=False
+        )
+    assert [offset for _, offset in seen] == [0, 400, 400, 400]
+    assert seen[0][0] == seen[1][0]
+    assert len({listing for listing, _ in seen}) == 3
+    hash(seen[0][0])

@@ -1026,6 +1026,8 @@ class ContactsRepo:
             statement,
             self.matches_first_statement(organization_id, query),
             short_term=scans(query),
+            listing=(organization_id, msgspec.structs.replace(query, page=1)),
+            offset=query.offset,
         )
 
     def list_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:

@@ -16,10 +16,18 @@ Over 1,000,000 customers the audit's slow walks fall in two groups: 182 pages at
 92 at 1.0–3.4 s. With the deadline at 300 ms, 16 pages still take over a second (`first_name_contains=iv`, whose
 matches no index narrows) instead of 92, and the pages at or over 20 ms took 72 s in all instead of 188 s (301
 pages against 280: the slow walks' times vary ±30 % from run to run). At 10 ms, 504 pages were at or over 20 ms
-(walks of 10–150 ms cut short for a slower read)."""
+(walks of 10–150 ms cut short for a slower read).
+
+A listing whose walk ran past the deadline is remembered for a while (`_astray`): its next pages, and the same
+page asked for again, are read matches first without paying the deadline again, since where a filter's matches
+sit changes slowly. A deeper page walks further, so a listing is remembered from the shallowest page that went
+astray: a shallower one still walks."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections.abc import Hashable
 from typing import Any
 
 from sqlalchemy import Connection, Select
@@ -39,22 +47,47 @@ _END = "ROLLBACK TO SAVEPOINT zc_walk; RELEASE SAVEPOINT zc_walk"
 # After a cancelled walk for a term too short for pg_trgm: the aborted walk undone, the deadline gone, and
 # bitmap scans off until _END, so the planner reads the filter's covering index instead of the trigram index.
 _SHORT_TERM = "ROLLBACK TO SAVEPOINT zc_walk; SET LOCAL enable_bitmapscan = off"
+_SHORT_TERM_ONLY = "SAVEPOINT zc_walk; SET LOCAL enable_bitmapscan = off"
+
+# Listings (a page's shape without its page) whose walk went past the deadline, per process: the shallowest
+# offset that did, and until when (time.monotonic()) the walk is skipped from there on.
+ASTRAY_SECONDS = 600.0
+ASTRAY_LISTINGS = 4096  # then forgotten all at once: a bound on memory, not a cache policy
+_astray: dict[Hashable, tuple[int, float]] = {}
+_astray_lock = threading.Lock()
 
 
 def page_rows(
-    connection: Connection, walk: Select[Any], matches_first: Select[Any], *, short_term: bool = False
+    connection: Connection,
+    walk: Select[Any],
+    matches_first: Select[Any],
+    *,
+    short_term: bool = False,
+    listing: Hashable = None,
+    offset: int = 0,
 ) -> list[bytes]:
     """The page's list rows: `walk` within the deadline, else `matches_first` (inside the caller's
-    transaction). `short_term`: the listing holds a substring under 3 characters (see _SHORT_TERM)."""
+    transaction). `short_term`: the listing holds a substring under 3 characters (see _SHORT_TERM). `listing`
+    (hashable, the same for every page of one listing) and `offset`: the page, for remembering walks gone astray;
+    None remembers nothing."""
     deadline = int(connection.info.get(WALK_DEADLINE, WALK_DEADLINE_MS))
     if deadline <= 0:
         return [bytes(row[0]) for row in connection.execute(walk)]
+    if listing is not None and _went_astray(listing, offset):
+        if not short_term:
+            return [bytes(row[0]) for row in connection.execute(matches_first)]
+        connection.exec_driver_sql(_SHORT_TERM_ONLY)
+        rows = connection.execute(matches_first).all()
+        connection.exec_driver_sql(_END)
+        return [bytes(row[0]) for row in rows]
     connection.exec_driver_sql(_BEGIN.format(deadline))
     try:
         rows = connection.execute(walk).all()
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != _QUERY_CANCELED:
             raise
+        if listing is not None:
+            _remember_astray(listing, offset)
         if not short_term:
             connection.exec_driver_sql(_END)
             return [bytes(row[0]) for row in connection.execute(matches_first)]
@@ -63,3 +96,22 @@ def page_rows(
         rows = connection.execute(matches_first).all()
     connection.exec_driver_sql(_END)
     return [bytes(row[0]) for row in rows]
+
+
+def _went_astray(listing: Hashable, offset: int) -> bool:
+    known = _astray.get(listing)
+    return known is not None and offset >= known[0] and time.monotonic() < known[1]
+
+
+def _remember_astray(listing: Hashable, offset: int) -> None:
+    with _astray_lock:
+        if len(_astray) >= ASTRAY_LISTINGS:
+            _astray.clear()
+        # Only a page shallower than the one remembered (or past its time) walks, so this one is the shallowest.
+        _astray[listing] = (offset, time.monotonic() + ASTRAY_SECONDS)
+
+
+def forget_astray() -> None:
+    """Forget every walk gone astray (tests, and bench.pg_audit's first reads)."""
+    with _astray_lock:
+        _astray.clear()
