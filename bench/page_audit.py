@@ -1,6 +1,6 @@
 """Every shape of list page over a loaded dataset, timed in process: which still take 20 ms or more.
 
-    python -m bench.page_audit [--size 1000000] [--over 20] [--pages 1,5] [--only TEXT]
+    python -m bench.page_audit [--size 1000000] [--over 20] [--pages 1,5] [--only TEXT] [--isolated]
 
 "Any list page over 1,000,000 customers < 20 ms server time" (issue 7) covers listings no benchmark cell asks for.
 This crosses every filter (a common value, a broad and a narrow prefix, a substring) and a few searches with every
@@ -68,9 +68,12 @@ def query_of(listing: str) -> ListQuery:
     return parse_list_query([tuple(part.split("=", 1)) for part in listing.split("&")])  # type: ignore[misc]
 
 
-def audit(loaded: data.Dataset, pages: list[int], over_ms: float, only: str = "") -> tuple[int, list[Timed]]:
+def audit(
+    loaded: data.Dataset, pages: list[int], over_ms: float, only: str = "", *, isolated: bool = False
+) -> tuple[int, list[Timed]]:
     """How many listings were read (those holding `only`), and those at or over `over_ms` (best of three),
-    slowest first."""
+    slowest first. `isolated`: each listing on a fresh Reader (the same connection and page cache), so no hint a
+    listing before it left (Reader.uneven, counts kept until a commit) chooses its plan."""
     connection = sqlite3.connect(f"file:{loaded.path}?mode=ro", uri=True, check_same_thread=False)
     connection.execute("PRAGMA cache_size=-32768")  # as the served reader (ZCONTACTS_SQLITE_READ_CACHE_MB)
     reader = Reader(connection)
@@ -80,6 +83,8 @@ def audit(loaded: data.Dataset, pages: list[int], over_ms: float, only: str = ""
             if only not in listing:
                 continue
             query = query_of(listing)
+            if isolated:
+                reader = Reader(connection)
             best, rows = float("inf"), 0
             for _ in range(3):
                 began = time.perf_counter()
@@ -105,11 +110,17 @@ def main() -> None:
     parser.add_argument(
         "--only", default="", help="read only the listings whose query string holds this text"
     )
+    parser.add_argument(
+        "--isolated",
+        action="store_true",
+        help="read each listing on a reader of its own, with no plan hints left by the listings before it",
+    )
     args = parser.parse_args()
     loaded = data.dataset(args.size)
     data.warm(loaded)
     began = time.perf_counter()
-    count, slow = audit(loaded, [int(page) for page in args.pages.split(",")], args.over, args.only)
+    pages = [int(page) for page in args.pages.split(",")]
+    count, slow = audit(loaded, pages, args.over, args.only, isolated=args.isolated)
     print(
         f"list pages over {loaded.count:,} customers at or over {args.over:g} ms (best of 3), slowest first:"
     )

@@ -8,6 +8,7 @@ import sys
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -20,8 +21,9 @@ from bench.workloads import JSON_SERVER, PLACEHOLDER, Inputs, last_page, plan
 from bench.wrk import lua_script, lua_string, parse
 from rich.console import Console
 
-from bench import servers
+from bench import page_audit, servers
 from zcontacts.cli import SERVE_HTTP, event_loop_for
+from zcontacts.storage.database import Reader
 
 INPUTS = Inputs(
     count=1_000_000,
@@ -296,6 +298,24 @@ def test_the_page_audit_reads_every_listing_and_keeps_the_slow_ones() -> None:
     assert [timed.ms for timed in slow] == sorted((timed.ms for timed in slow), reverse=True)
     assert {timed.listing for timed in slow} == set(every)
     assert audit(loaded, [1], over_ms=10_000.0)[1] == []
+    isolated = audit(loaded, [1], over_ms=0.0, only="search_text", isolated=True)
+    assert isolated[0] == len(isolated[1]) == sum("search_text" in listing for listing in listings([1]))
+
+
+def test_an_isolated_audit_reads_each_listing_on_a_reader_of_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A reader keeps hints (Reader.uneven) that choose later listings' plans: an isolated audit starts each afresh.
+    made: list[Reader] = []
+
+    def reader(connection: Any) -> Reader:
+        made.append(Reader(connection))
+        return made[-1]
+
+    monkeypatch.setattr(page_audit, "Reader", reader)
+    count, _ = page_audit.audit(dataset(300), [1], over_ms=10_000.0, only="phone", isolated=True)
+    assert len(made) == count + 1 > 10  # the audit's own, then one per listing
+    made.clear()
+    page_audit.audit(dataset(300), [1], over_ms=10_000.0, only="phone")
+    assert len(made) == 1
 
 
 def test_await_quiet_waits_for_leftover_work_and_gives_up_on_endless_work() -> None:

@@ -381,6 +381,40 @@ def test_uneven_listings_are_remembered_up_to_a_bound(database: Database) -> Non
     assert reader.uneven(database_module.UNEVEN_KEPT - 1)
 
 
+def test_uneven_listings_are_judged_again_in_time(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reader = database.reader()
+    monkeypatch.setattr(database_module, "UNEVEN_SECONDS", 0.0)
+    reader.mark_uneven("walked late")
+    assert not reader.uneven("walked late")
+    reader.mark_uneven("for long", 60.0)
+    assert reader.uneven("for long")
+
+
+@pytest.mark.parametrize(("reads", "kept"), [([0, 0], True), ([0, 4096], False), ([None, None], True)])
+def test_an_overrun_while_pages_came_from_storage_is_a_brief_hint(
+    database: Database, monkeypatch: pytest.MonkeyPatch, reads: list[int | None], kept: bool
+) -> None:
+    # A cold page cache slows a walk without saying where its listing's rows sit (Reader.within).
+    reader = database.reader()
+    counted = iter(reads)
+    monkeypatch.setattr(database_module, "storage_reads", lambda: next(counted))
+    monkeypatch.setattr(database_module, "COLD_UNEVEN_SECONDS", 0.0)
+    assert reader.within(0.01, lambda: reader.fetch(SLOW, ())) is None
+    reader.mark_overrun("listing")
+    assert reader.uneven("listing") is kept
+
+
+def test_storage_reads_are_this_threads_count() -> None:
+    first = database_module.storage_reads()
+    if first is None:
+        pytest.skip("this system keeps no per-thread I/O accounting (/proc/thread-self/io)")
+    later = database_module.storage_reads()
+    assert isinstance(later, int)
+    assert later >= first >= 0
+
+
 def test_candidates_are_counted_by_the_key_the_listing_looks_in(
     people: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -16,6 +16,7 @@ import pytest
 from tests.helpers import CONTACTS, Tenant, churned, listing_page, recorded_statements, varied_bodies
 from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
+from zcontacts.storage import database as database_module
 from zcontacts.storage import walk_plan
 from zcontacts.storage.contacts import (
     _SORTED,
@@ -296,8 +297,9 @@ def test_a_descending_name_or_email_sort_reads_its_filters_index_backwards(
     assert backwards >= 20
 
 
+@pytest.mark.parametrize("on_storage", [False, True])
 def test_a_walk_past_its_budget_gives_the_page_to_the_sort_and_is_remembered(
-    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, on_storage: bool
 ) -> None:
     reader = database.reader()
     query = parse_list_query(
@@ -309,13 +311,17 @@ def test_a_walk_past_its_budget_gives_the_page_to_the_sort_and_is_remembered(
 
     def within(self: Reader, seconds: float, read: Any) -> Any:
         walks.append(seconds)
-        return None  # the walk ran past its deadline
+        # The walk ran past its deadline; on_storage: while pages came from storage (a cold cache).
+        self._stopped_on_storage = on_storage
+        return None
 
     monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(0.01, 0.0, 0.0))
     monkeypatch.setattr(Reader, "within", within)
+    monkeypatch.setattr(database_module, "COLD_UNEVEN_SECONDS", 0.0)
     assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
     assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
-    assert walks == [0.01]  # the second read went straight to the sort
+    # The second read went straight to the sort, unless the first waited on storage: then it walks again soon.
+    assert walks == ([0.01, 0.01] if on_storage else [0.01])
     monkeypatch.setattr(Reader, "within", real_within)
     other = parse_list_query([("first_name", "ivan"), ("sort_column", "created_time"), ("per_page", "3")])
     assert _walked_page(reader, tenant.organization_id, other, _shape(other)) == listing_page(

@@ -402,7 +402,7 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
             )
             if page is not None:
                 return page
-            reader.mark_uneven(listing)  # its matches sit together late in the order: sort them next time
+            reader.mark_overrun(listing)  # its matches sit together late in the order: sort them next time
     banded = _band_page(reader, organization_id, query, shape)
     if banded is not None:
         return banded
@@ -469,7 +469,7 @@ def _planned_page(
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
         if rows is not None:
             return rows
-        reader.mark_uneven(listing)
+        reader.mark_overrun(listing)
     rows = _prefix_page(reader, organization_id, query, term, match, None)
     if rows is not None:
         return rows
