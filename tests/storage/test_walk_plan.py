@@ -118,6 +118,35 @@ def test_pages_in_time_order_are_the_listings(
     assert compared > 300
 
 
+def test_a_deep_page_is_costed_from_its_listings_nearest_mark(
+    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
+    wanted: list[int] = []
+    real = walk_plan.choose
+
+    def choose(matches: int, rows: int, want: int, **kwargs: Any) -> walk_plan.Choice:
+        wanted.append(want)
+        return real(matches, rows, want, **kwargs)
+
+    monkeypatch.setattr(walk_plan, "choose", choose)
+    reader = database.reader()
+    query = parse_list_query(
+        [
+            ("company_name_startswith", "a"),
+            ("sort_column", "last_modified_time"),
+            ("page", "4"),
+            ("per_page", "2"),
+        ]
+    )
+    assert walk_plan.applies(query)
+    expected = listing_page(database, tenant.organization_id, query)
+    assert len(expected) == 3
+    for _ in range(2):
+        assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
+    assert wanted == [9, 3]  # offset 6 and 3 rows: from the start, then from the mark at row 6
+
+
 def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
     million = 1_000_000
     # One row in 40 (a common first name): page 1 after ~8,000 entries, ~1 ms; sorting 25,000 rows ~90 ms.

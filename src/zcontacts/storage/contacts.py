@@ -390,7 +390,8 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
                 facts[counted] = reader.fetch(sql, [int(organization_id), *tested, walk_plan.CAP + 1])[0][0]
             matches: int = facts[counted]
             rows = search_index.indexed_rows(reader.connection)
-        wanted = query.offset + query.per_page + 1
+            marked = _marked(facts, organization_id, query)
+        wanted = query.offset - marked + query.per_page + 1
         wide = query.sort_column == "contact_name"
         entries = walk_plan.sorts_entries(query)
         choice = walk_plan.choose(
@@ -454,8 +455,10 @@ def _planned_page(
         # One snapshot for the plan and a page read without a deadline: a LISTED plan hands the page the candidates
         # it found in the index, and the queue the page reads beside them must be the one of that moment (a batch
         # moved into the index in between took a queued row out of both).
-        with reader.snapshot():
-            plan = substring_plan(reader.connection, query, match, term)
+        with reader.snapshot() as facts:
+            plan = substring_plan(
+                reader.connection, query, match, term, marked=_marked(facts, organization_id, query)
+            )
             if _prefix_first(query, plan):
                 rows = _prefix_page(reader, organization_id, query, term, match, plan.candidates)
                 if rows is not None:
@@ -514,10 +517,12 @@ def _prefix_page(
         return _sqlite_page_rows(reader, organization_id, prefixed)
 
 
-def substring_plan(connection: sqlite3.Connection, query: ListQuery, match: str, term: str) -> Plan:
+def substring_plan(
+    connection: sqlite3.Connection, query: ListQuery, match: str, term: str, *, marked: int = 0
+) -> Plan:
     """The plan storage/substring_plans.py picks for a planned listing's page (see _planned_term), whose term's
-    candidates `match` finds."""
-    wanted = query.offset + query.per_page + 1
+    candidates `match` finds; `marked`: rows before the page a walk need not pass (_marked)."""
+    wanted = query.offset - marked + query.per_page + 1
     narrow = query.sort_column != "contact_name"  # only the name order's index holds list rows
     # Covered: each order's walked index carries every filter key, the search key and the status (migrations 0012
     # and 0014-0016), and a walk tests the status there too (_WALKING).
@@ -662,8 +667,7 @@ def _deep_page(
 ) -> list[bytes]:
     step = PAGE_MARK_EVERY
     with reader.snapshot(marks=True) as facts:
-        # Marks belong to the listing, whichever plan reads it.
-        listing = ("page marks", _shape(query), tuple(_filter_parameters(organization_id, query)))
+        listing = _marks_key(organization_id, query)
         marks = _marks_of(reader, facts, listing, organization_id, query)
         rank, key = marks.nearest(query.offset)
         if key is None or query.offset - rank >= step:
@@ -676,6 +680,21 @@ def _deep_page(
         args = [*parameters, *_seek_parameters(key), query.per_page + 1, query.offset - rank]
         sql = _rows_last_sql(shape, seek=True) if _rows_last(shape) else seek_page_sql(shape)
         return [row[0] for row in reader.fetch(sql, args)]
+
+
+def _marks_key(organization_id: str, query: ListQuery) -> tuple[str, Shape, tuple[Any, ...]]:
+    """The key of a listing's deep-page marks: they belong to the listing, whichever plan reads it."""
+    return ("page marks", _shape(query), tuple(_filter_parameters(organization_id, query)))
+
+
+def _marked(facts: dict[Any, Any], organization_id: str, query: ListQuery) -> int:
+    """How many of a deep page's rows before it its listing's nearest mark passes (0: none yet), as this snapshot
+    knows them: a plan that walks from the mark passes only the rest (_deep_page), so it is costed for those. A
+    mark of a listing with no filter but status is not looked up here (those are not planned)."""
+    if query.offset < PAGE_MARK_EVERY:
+        return 0
+    marks: Marks | None = facts.get(_marks_key(organization_id, query))
+    return 0 if marks is None else marks.nearest(query.offset)[0]
 
 
 def _find_mark(
