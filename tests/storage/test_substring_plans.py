@@ -644,7 +644,7 @@ def test_short_terms_left_to_the_walk_or_with_no_trigram(
         )
     assert looked == ["a"]
     absent = parse_list_query([("search_text", "ty")])
-    reader.mark_uneven((tenant.organization_id, contacts_storage._shape(absent), "ty"))
+    reader.mark_uneven((tenant.organization_id, contacts_storage._shape(absent), "ty", False))
     assert _sqlite_page_rows(reader, tenant.organization_id, absent) == []
 
 

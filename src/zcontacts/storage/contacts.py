@@ -378,7 +378,8 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
     sorted_shape = _planned_ops(shape, _SORTED)
     walked = _planned_ops(shape, _WALKED)
     parameters = _filter_parameters(organization_id, query, _AS_SCANNED)
-    listing = ("walk", organization_id, walked, tuple(parameters))
+    marked = _marked_now(reader, organization_id, query)
+    listing = ("walk", organization_id, walked, tuple(parameters), _walks_far(query, marked))
     if not reader.uneven(listing):
         field, op, value = walk_plan.counted(query)
         with reader.snapshot() as facts:
@@ -390,7 +391,6 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
                 facts[counted] = reader.fetch(sql, [int(organization_id), *tested, walk_plan.CAP + 1])[0][0]
             matches: int = facts[counted]
             rows = search_index.indexed_rows(reader.connection)
-            marked = _marked(facts, organization_id, query)
         wanted = query.offset - marked + query.per_page + 1
         wide = query.sort_column == "contact_name"
         entries = walk_plan.sorts_entries(query)
@@ -450,15 +450,14 @@ def _planned_page(
         # A hint kept across writes, as for walks that overran: looking its trigrams up again costs ~3 ms.
         reader.mark_uneven(("common", term))
         return None
-    listing = (organization_id, shape, term)
+    marked = _marked_now(reader, organization_id, query)
+    listing = (organization_id, shape, term, _walks_far(query, marked))
     if not reader.uneven(listing):
         # One snapshot for the plan and a page read without a deadline: a LISTED plan hands the page the candidates
         # it found in the index, and the queue the page reads beside them must be the one of that moment (a batch
         # moved into the index in between took a queued row out of both).
-        with reader.snapshot() as facts:
-            plan = substring_plan(
-                reader.connection, query, match, term, marked=_marked(facts, organization_id, query)
-            )
+        with reader.snapshot():
+            plan = substring_plan(reader.connection, query, match, term, marked=marked)
             if _prefix_first(query, plan):
                 rows = _prefix_page(reader, organization_id, query, term, match, plan.candidates)
                 if rows is not None:
@@ -687,14 +686,23 @@ def _marks_key(organization_id: str, query: ListQuery) -> tuple[str, Shape, tupl
     return ("page marks", _shape(query), tuple(_filter_parameters(organization_id, query)))
 
 
-def _marked(facts: dict[Any, Any], organization_id: str, query: ListQuery) -> int:
-    """How many of a deep page's rows before it its listing's nearest mark passes (0: none yet), as this snapshot
-    knows them: a plan that walks from the mark passes only the rest (_deep_page), so it is costed for those. A
-    mark of a listing with no filter but status is not looked up here (those are not planned)."""
+def _marked_now(reader: Reader, organization_id: str, query: ListQuery) -> int:
+    """How many of a deep page's rows before it its listing's nearest mark passes (0: none yet, or a shallow page),
+    as the reader knows them now: a plan that walks from the mark passes only the rest (_deep_page), so it is costed
+    for those. A mark of a listing with no filter but status is not looked up here (those are not planned)."""
     if query.offset < PAGE_MARK_EVERY:
         return 0
-    marks: Marks | None = facts.get(_marks_key(organization_id, query))
-    return 0 if marks is None else marks.nearest(query.offset)[0]
+    with reader.snapshot() as facts:
+        marks: Marks | None = facts.get(_marks_key(organization_id, query))
+        return 0 if marks is None else marks.nearest(query.offset)[0]
+
+
+def _walks_far(query: ListQuery, marked: int) -> bool:
+    """Whether a walk for the page starts at the listing's start and a deep page: one that overruns says more about
+    how far it went than where the listing's rows sit, so its hint (Reader.mark_overrun) is kept apart from those
+    of walks from a mark or for a shallow page. Reading the page the other way leaves a mark (_deep_page), and the
+    next read, unless a commit has dropped it, walks from there."""
+    return marked == 0 and query.offset >= PAGE_MARK_EVERY
 
 
 def _find_mark(
