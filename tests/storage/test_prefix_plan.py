@@ -17,9 +17,10 @@ from hypothesis import strategies as st
 from tests.helpers import CONTACTS, Tenant, churned, listing_page, make_contact
 from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
 from zcontacts.storage import contacts as contacts_storage
-from zcontacts.storage import prefix_plan
+from zcontacts.storage import prefix_plan, substring_plans
 from zcontacts.storage.contacts import _prefix_page, _sqlite_page_rows, _term_key, term_match
 from zcontacts.storage.database import Database, Reader
+from zcontacts.storage.substring_plans import SCAN
 
 pytestmark = pytest.mark.backends("sqlite")  # the plans are SQLite's hot reader's
 
@@ -244,3 +245,42 @@ def test_any_term_through_the_planner_reads_the_listings_page(
         ), params
 
     agree()
+
+
+def test_a_deep_walk_from_the_start_that_overruns_leaves_the_listings_own_mark(
+    crowd: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A far walk's page (a deep page with no mark yet, contacts._walks_far) is read the trigram way, whose deep page
+    leaves this listing's mark, so the next read walks from it; the prefix plan's would leave the prefix listing's
+    mark and the next read would sort every match again (~100 ms over 1,000,000)."""
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
+    real_plan = substring_plans.plan
+    monkeypatch.setattr(  # a walk, as a page costed from the listing's start would get
+        substring_plans, "plan", lambda *a, **k: real_plan(*a, **k)._replace(kind=SCAN, budget=30.0)
+    )
+    walks: list[float] = []
+    real_within = Reader.within
+
+    def within(self: Reader, seconds: float, read: Any) -> Any:
+        walks.append(seconds)
+        return None if len(walks) == 1 else real_within(self, seconds, read)  # the first walk overruns
+
+    prefixed: list[Any] = []
+    real_prefix = contacts_storage._prefix_page
+    monkeypatch.setattr(Reader, "within", within)
+    monkeypatch.setattr(contacts_storage, "_prefix_page", lambda *a: prefixed.append(a) or real_prefix(*a))
+    query = parse_list_query(
+        [
+            ("contact_name_contains", "bo"),
+            ("sort_column", "last_modified_time"),
+            ("page", "3"),
+            ("per_page", "3"),
+        ]
+    )
+    expected = listing_page(database, tenant.organization_id, query)
+    assert len(expected) == 4
+    reader = database.reader()
+    for _ in range(2):
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected
+    assert prefixed == []
+    assert len(walks) == 2  # the second read walked (from the mark), it did not take the overrun as a hint

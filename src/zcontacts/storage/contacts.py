@@ -451,7 +451,8 @@ def _planned_page(
         reader.mark_uneven(("common", term))
         return None
     marked = _marked_now(reader, organization_id, query)
-    listing = (organization_id, shape, term, _walks_far(query, marked))
+    far = _walks_far(query, marked)
+    listing = (organization_id, shape, term, far)
     if not reader.uneven(listing):
         # One snapshot for the plan and a page read without a deadline: a LISTED plan hands the page the candidates
         # it found in the index, and the queue the page reads beside them must be the one of that moment (a batch
@@ -472,7 +473,9 @@ def _planned_page(
         if rows is not None:
             return rows
         reader.mark_overrun(listing)
-    rows = _prefix_page(reader, organization_id, query, term, match, None)
+    # A far walk's page is read by the trigram plan, whose deep page leaves this listing's mark for the next read
+    # to walk from (_walks_far); the prefix plan's would leave the prefix listing's.
+    rows = None if far else _prefix_page(reader, organization_id, query, term, match, None)
     if rows is not None:
         return rows
     trigram = substring_plans.trigram_plan(match)
