@@ -523,7 +523,7 @@ def substring_plan(
     connection: sqlite3.Connection, query: ListQuery, match: str, term: str, *, marked: int = 0
 ) -> Plan:
     """The plan storage/substring_plans.py picks for a planned listing's page (see _planned_term), whose term's
-    candidates `match` finds; `marked`: rows before the page a walk need not pass (_marked)."""
+    candidates `match` finds; `marked`: rows before the page a walk need not pass (_marked_now)."""
     wanted = query.offset - marked + query.per_page + 1
     narrow = query.sort_column != "contact_name"  # only the name order's index holds list rows
     # Covered: each order's walked index carries every filter key, the search key and the status (migrations 0012
