@@ -147,28 +147,36 @@ def test_a_deep_page_is_costed_from_its_listings_nearest_mark(
     assert wanted == [9, 3]  # offset 6 and 3 rows: from the start, then from the mark at row 6
 
 
-def test_a_deep_walk_from_the_listings_start_that_overruns_leaves_other_walks_alone(
-    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    "pages",
+    [
+        ["4", "4", "1"],  # the overrun walked from the listing's start
+        ["3", "9", "9", "1"],  # from the mark page 3 left, far behind page 9
+    ],
+)
+def test_a_deep_walk_from_far_behind_that_overruns_leaves_other_walks_alone(
+    timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, pages: list[str]
 ) -> None:
-    # It says how far it went more than where the rows sit: the sort's read leaves a mark, and the next read walks
-    # from there; the listing's shallow pages still walk.
+    # It says how far it went more than where the rows sit: the sort's read leaves the page's mark, and the next
+    # read walks from there; the listing's shallow pages still walk.
     monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
     monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(60.0, 0.0, 0.0))
     walks: list[int] = []
     real_within = Reader.within
+    overruns = len(pages) - 2  # the walk for the first deep page that has no mark of its own
 
     def within(self: Reader, seconds: float, read: Any) -> Any:
         walks.append(len(walks))
-        return None if len(walks) == 1 else real_within(self, seconds, read)  # the first walk overruns
+        return None if len(walks) == overruns else real_within(self, seconds, read)
 
     monkeypatch.setattr(Reader, "within", within)
     reader = database.reader()
-    for page in ("4", "4", "1"):
+    for page in pages:
         params = [("company_name_startswith", "a"), ("sort_column", "last_modified_time"), ("per_page", "2")]
         query = parse_list_query([*params, ("page", page)])
         expected = listing_page(database, tenant.organization_id, query)
         assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
-    assert walks == [0, 1, 2]  # every read walked
+    assert walks == list(range(len(pages)))  # every read walked
 
 
 def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:

@@ -701,11 +701,12 @@ def _marked_now(reader: Reader, organization_id: str, query: ListQuery) -> int:
 
 
 def _walks_far(query: ListQuery, marked: int) -> bool:
-    """Whether a walk for the page starts at the listing's start and a deep page: one that overruns says more about
-    how far it went than where the listing's rows sit, so its hint (Reader.mark_overrun) is kept apart from those
-    of walks from a mark or for a shallow page. Reading the page the other way leaves a mark (_deep_page), and the
-    next read, unless a commit has dropped it, walks from there."""
-    return marked == 0 and query.offset >= PAGE_MARK_EVERY
+    """Whether a walk for the page passes a mark's step or more before the page (from the listing's start, or from
+    a mark far behind it): one that overruns says more about how far it went than where the listing's rows sit,
+    so its hint (Reader.mark_overrun) is kept apart from those of walks from the page's own mark or for a shallow
+    page. Reading the page the other way leaves its mark (_deep_page), and the next read, unless a commit has
+    dropped it, walks from there."""
+    return query.offset - marked >= PAGE_MARK_EVERY
 
 
 def _find_mark(
