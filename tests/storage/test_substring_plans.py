@@ -5,9 +5,12 @@ sorting; the cheapest plan is chosen; and a walk that runs past its budget gives
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
+import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -433,13 +436,44 @@ def test_an_overrun_while_pages_came_from_storage_is_a_brief_hint(
     assert reader.uneven("listing") is kept
 
 
-def test_storage_reads_are_this_threads_count() -> None:
-    first = database_module.storage_reads()
-    if first is None:
+def test_storage_reads_count_this_threads_page_cache_misses(tmp_path: Path) -> None:
+    if database_module.storage_reads() is None:
         pytest.skip("this system keeps no per-thread I/O accounting (/proc/thread-self/io)")
-    later = database_module.storage_reads()
-    assert isinstance(later, int)
-    assert later >= first >= 0
+    probe = tmp_path / "probe"
+    size = 1 << 20
+    with probe.open("wb") as written:
+        written.write(os.urandom(size))
+        written.flush()
+        os.fsync(written.fileno())
+
+    def read_cold() -> None:
+        descriptor = os.open(probe, os.O_RDONLY)
+        try:
+            os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)  # out of the page cache
+            while os.read(descriptor, 65536):
+                pass
+        finally:
+            os.close(descriptor)
+
+    def counted(read: Callable[[], None]) -> int:
+        before = database_module.storage_reads()
+        read()
+        after = database_module.storage_reads()
+        assert before is not None
+        assert after is not None
+        return after - before
+
+    here = counted(read_cold)
+    if here == 0:
+        pytest.skip(f"{tmp_path} is not on a block device (tmpfs?): its reads never come from storage")
+    assert here >= size
+
+    def in_another_thread() -> None:
+        elsewhere = threading.Thread(target=read_cold)
+        elsewhere.start()
+        elsewhere.join()
+
+    assert counted(in_another_thread) == 0  # counted for that thread, not this one
 
 
 def test_candidates_are_counted_by_the_key_the_listing_looks_in(
