@@ -724,9 +724,9 @@ class Reader:
     def uneven(self, listing: Hashable) -> bool:
         """Whether a walk of `listing` ran past its deadline lately (UNEVEN_SECONDS; COLD_UNEVEN_SECONDS when it
         waited on storage, see mark_overrun; storage/substring_plans.py): its term's rows sit together somewhere
-        along the order, so the next page is read the trigram way at once.
-        Also a plan found not to serve a listing (a common short term, a prefix with no email band). A hint kept
-        across writes (a stale one costs time, never an answer), for the UNEVEN_KEPT listings seen last."""
+        along the order, so the next page is read the trigram way at once. Also a plan found not to serve a
+        listing (a common short term, a prefix with no email band). A hint kept across writes (a stale one costs
+        time, never an answer), for the UNEVEN_KEPT listings seen last."""
         until = self._uneven.get(listing)
         if until is None:
             return False

@@ -184,17 +184,22 @@ def _page_sql(sort: str, key: str, status: bool, descending: bool) -> str:
     list row, a few ms now)."""
     where = "contacts.organization_id = ?" + (" AND contacts.status = ?" if status else "")
     inside = f"contacts.{sort} >= ? AND contacts.{sort} < ?"
-    columns = f"contacts.contact_id AS id, contacts.{sort} AS sort_key"
+    # The rowid finds the page's rows afterwards; ties in a sort go by contact id.
+    columns = f"contacts.rowid AS row, contacts.contact_id AS id, contacts.{sort} AS sort_key"
     direction = "DESC" if descending else "ASC"
-    # Names are unique in an organization: no id tie-break, as the listing's own SQL.
-    tie = "" if sort == "contact_name_key" else f", id {direction}"
+
+    def order(table: str) -> str:
+        # Names are unique in an organization: no id tie-break, as the listing's own SQL.
+        tie = "" if sort == "contact_name_key" else f", {table}id {direction}"
+        return f"{table}sort_key {direction}{tie}"
+
     page = (
         f"SELECT {columns} FROM contacts WHERE {where} AND {inside} "
         f"UNION ALL SELECT {columns} FROM contacts WHERE contacts.contact_id IN (SELECT value FROM json_each(?)) "
         f"AND {where} AND NOT ({inside}) AND instr(contacts.{key}, ?) > ? "
-        f"ORDER BY sort_key {direction}{tie} LIMIT ? OFFSET ?"
+        f"ORDER BY {order('')} LIMIT ? OFFSET ?"
     )
     return (
-        f"SELECT contacts.summary_doc FROM ({page}) AS page JOIN contacts ON contacts.contact_id = page.id "
-        f"ORDER BY page.sort_key {direction}{tie.replace('id', 'page.id')}"
+        f"SELECT contacts.summary_doc FROM ({page}) AS page JOIN contacts ON contacts.rowid = page.row "
+        f"ORDER BY {order('page.')}"
     )
