@@ -41,12 +41,12 @@ from zcontacts.domain.listing import parse_list_query
 from zcontacts.storage.contacts import (
     ContactsRepo,
     _filter_parameters,
-    _seek_parameters,
     _shape,
     _unique_sort,
     seek_page_sql,
 )
 from zcontacts.storage.database import Database
+from zcontacts.storage.page_marks import seek_parameters
 
 RESULTS = Path(__file__).resolve().parent / "results"
 JSON_SERVER_SIZE = 10_000  # json-server keeps everything in one JSON document in memory
@@ -199,7 +199,7 @@ def print_plans(loaded: data.Dataset, workloads: list[str]) -> None:
                 mark = ("",) if _unique_sort(query.sort_column) else ("", 0)
                 args = [
                     *_filter_parameters(loaded.organization_id, query),
-                    *_seek_parameters(mark),
+                    *seek_parameters(mark),
                     query.per_page + 1,
                     0,
                 ]

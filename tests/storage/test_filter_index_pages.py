@@ -204,21 +204,32 @@ def test_a_value_plan_page_reads_only_its_covering_index(database: Database, par
     for status in (False, True):
         for sort in INDEXED_SORTS:
             for order in "AD":
-                query = parse_list_query(
-                    [(f"{part}_contains", "iv"), ("sort_column", sort), ("sort_order", order)]
-                )
+                listed = [(f"{part}_contains", "iv"), ("sort_column", sort), ("sort_order", order)]
+                query = parse_list_query(listed)
                 backwards = sort == "email" and order == "D"
                 order_by = _sqlite_clauses(*_shape(query))[1]
-                sql = value_plan._page_sql(f"{part}_key", status, order_by, backwards=backwards)
-                parameters = [1, *(["active"] if status else []), '["ivan", "ivo"]', 2, 0]
-                plan = "\n".join(
-                    row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)
-                )
-                assert f"COVERING INDEX ix_contacts_by_{part} " in plan, plan
-                assert "SCAN contacts" not in plan, plan
-                assert "status_" not in plan, plan
-                assert ("AS matches" in sql) == backwards, sql
-                if backwards:  # the values and their entries read in reverse, no sort before the page's
+                seek = contacts_storage._value_seek("1", parse_list_query([*listed, ("page", "3")]))
+                assert seek is not None
+                for sought in (False, True):
+                    sql = value_plan._page_sql(
+                        f"{part}_key",
+                        status,
+                        order_by,
+                        backwards=backwards,
+                        seek=seek.clause if sought else "",
+                        names=seek.names if sought else (),
+                    )
+                    mark = [None] * (1 if sort == "contact_name" else 3) if sought else []
+                    parameters = [1, *(["active"] if status else []), '["ivan", "ivo"]', *mark, 2, 0]
+                    plan = "\n".join(
+                        row[-1] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)
+                    )
+                    assert f"COVERING INDEX ix_contacts_by_{part} " in plan, plan
+                    assert "SCAN contacts" not in plan, plan
+                    assert "status_" not in plan, plan
+                    assert ("AS matches" in sql) == backwards, sql
+                # The values and their entries read in reverse (here from a mark), no sort before the page's.
+                if backwards:
                     inner = sql[sql.index("FROM (") + len("FROM (") : sql.index(") AS matches")]
                     explained = list(connection.execute(f"EXPLAIN QUERY PLAN {inner}", parameters[:-2]))
                     assert not any("TEMP B-TREE" in row[-1] for row in explained), explained
@@ -263,6 +274,59 @@ def test_value_plan_pages_are_the_listings(
                 for by in PREFIXES for order in "AD" for page in pages]  # fmt: skip
     assert _agreeing(database, tenant, substrings, read) > 80
     assert _agreeing(database, tenant, prefixes, read) > 30
+
+
+@pytest.mark.parametrize("status", STATUSES[:2], ids=lambda s: s[0][1] if s else "any status")
+def test_value_plan_deep_pages_seek_from_the_marks_they_leave(
+    client: Any,
+    named: list[str],
+    tenant: Tenant,
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+    status: list[Any],
+) -> None:
+    """A deep page the value plan reads leaves marks at its first and look-ahead rows; the page read again, the
+    next one and one further on seek from them, and each is still the listing's own SQL's page, also after a
+    commit (which lets the marks go) and on the API's path."""
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)  # deep pages from the third row
+    reader = database.reader()
+    sought: list[bool] = []
+    read = value_plan.read
+
+    def spy(*args: Any) -> list[bytes] | None:
+        seek = args[4]
+        if seek is not None:
+            with reader.snapshot() as facts:
+                marks = facts.get(seek.listing)
+                sought.append(marks is not None and marks.nearest(args[2].offset)[1] is not None)
+        return read(*args)
+
+    monkeypatch.setattr(value_plan, "read", spy)
+    repo = contacts_storage.ContactsRepo(reader=reader)
+    pages = ["4", "4", "5", "9", "2", "6", "6"]
+    listings = [[by, *status, ("sort_column", sort), ("sort_order", order), ("per_page", "2")]
+                for by in SUBSTRINGS[:2] + SUBSTRINGS[-5:-3] for sort in INDEXED_SORTS for order in "AD"]  # fmt: skip
+    compared = 0
+    for number, params in enumerate(listings):
+        for round_ in range(2):
+            for page in pages:
+                query = parse_list_query([*params, ("page", page)])
+                rows = repo.list_summaries(tenant.organization_id, query)
+                assert rows == listing_page(database, tenant.organization_id, query), (params, page)
+                compared += bool(rows)
+            if round_ == 0:  # a new Ivan Kim comes first in some orders: every later row moves by one
+                make_contact(
+                    client, tenant, contact_name=f"Aa Ivan {number}", first_name="Ivan", last_name="Kim"
+                )
+    assert compared > 100
+    # Each listing's first deep page found no mark; its repeat and the pages after it (but a page before the
+    # first mark, 2) sought from one, until the commit.
+    assert sought.count(True) > sought.count(False) > 0
+    query = parse_list_query([*listings[0], ("page", "4")])
+    repo.list_summaries(tenant.organization_id, query)
+    with reader.snapshot() as facts:
+        marks = facts[contacts_storage._marks_key(tenant.organization_id, query)]
+        assert {6, 8} <= set(marks.ranks)  # page 4's first row and page 5's
 
 
 def test_too_many_values_under_a_prefix_are_sorted_instead(

@@ -179,6 +179,32 @@ def test_a_deep_walk_from_far_behind_that_overruns_leaves_other_walks_alone(
     assert walks == list(range(len(pages)))  # every read walked
 
 
+def test_a_walk_costed_from_a_mark_a_commit_took_leaves_no_overrun(
+    client: Any, timed: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The mark is read in one snapshot and the walk runs in the next: a commit in between sends the walk from the
+    # listing's start. Its overrun must not condemn walks from the mark, which the next read has again.
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
+    monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(60.0, 0.0, 0.0))
+    real_within, walks = Reader.within, []
+
+    def within(self: Reader, seconds: float, read: Any) -> Any:
+        walks.append(len(walks))
+        if len(walks) == 2:  # the second read: a commit takes the mark, then its walk overruns
+            client.post(CONTACTS, json={"contact_name": "Mark Taker"}, headers=tenant.headers)
+            return None
+        return real_within(self, seconds, read)
+
+    monkeypatch.setattr(Reader, "within", within)
+    reader = database.reader()
+    params = [("company_name_startswith", "a"), ("sort_column", "created_time"), ("per_page", "2")]
+    query = parse_list_query([*params, ("page", "4")])
+    for _ in range(3):
+        expected = listing_page(database, tenant.organization_id, query)
+        assert _walked_page(reader, tenant.organization_id, query, _shape(query)) == expected
+    assert walks == [0, 1, 2]  # the third read walked from the mark the second one's sort left
+
+
 def test_the_cost_model_walks_common_filters_and_sorts_rare_ones() -> None:
     million = 1_000_000
     # One row in 40 (a common first name): page 1 after ~8,000 entries, ~1 ms; sorting 25,000 rows ~90 ms.

@@ -47,7 +47,7 @@ from zcontacts.storage import (
     walk_plan,
 )
 from zcontacts.storage.database import Database, Reader
-from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position
+from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position, seek_parameters
 from zcontacts.storage.prepared import Prepared, Runner
 from zcontacts.storage.substring_plans import Plan
 from zcontacts.storage.tables import (
@@ -328,7 +328,9 @@ def _sqlite_page_rows(reader: Reader, organization_id: str, query: ListQuery) ->
     """A page's stored list rows, plus the look-ahead row, read on the hot reader."""
     shape = _shape(query)
     if value_plan.serves(query):
-        rows = value_plan.page(reader, organization_id, query, _sqlite_clauses(*shape)[1])
+        rows = value_plan.page(
+            reader, organization_id, query, _sqlite_clauses(*shape)[1], _value_seek(organization_id, query)
+        )
         if rows is not None:
             return rows
     if walk_plan.applies(query):
@@ -403,7 +405,8 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
             )
             if page is not None:
                 return page
-            reader.mark_overrun(listing)  # its matches sit together late in the order: sort them next time
+            # Its matches sit together late in the order: sort them next time.
+            _mark_overrun(reader, listing, organization_id, query, marked)
     banded = _band_page(reader, organization_id, query, shape)
     if banded is not None:
         return banded
@@ -472,7 +475,7 @@ def _planned_page(
         rows = reader.within(plan.budget, lambda: _read_page(reader, organization_id, query, planned, plan))
         if rows is not None:
             return rows
-        reader.mark_overrun(listing)
+        _mark_overrun(reader, listing, organization_id, query, marked)
     # A far walk's page is read by the trigram plan, whose deep page leaves this listing's mark for the next read
     # to walk from (_walks_far); the prefix plan's would leave the prefix listing's.
     rows = None if far else _prefix_page(reader, organization_id, query, term, match, None)
@@ -679,9 +682,18 @@ def _deep_page(
                 return []  # fewer rows than the page's offset: an empty page, as OFFSET gives
             rank, key = target, found
             marks.add(rank, key)
-        args = [*parameters, *_seek_parameters(key), query.per_page + 1, query.offset - rank]
+        args = [*parameters, *seek_parameters(key), query.per_page + 1, query.offset - rank]
         sql = _rows_last_sql(shape, seek=True) if _rows_last(shape) else seek_page_sql(shape)
         return [row[0] for row in reader.fetch(sql, args)]
+
+
+def _value_seek(organization_id: str, query: ListQuery) -> value_plan.Seek | None:
+    """A deep page's way to its listing's marks when the value plan reads it (storage/value_plan.py); None for a
+    shallow page. The plan sorts the name part's entries, so the seek's range must not walk the order's index."""
+    if query.offset < PAGE_MARK_EVERY:
+        return None
+    clause = _seek_clause(query.sort_column, query.sort_order, sorted_=True)
+    return value_plan.Seek(_marks_key(organization_id, query), clause, _sort_names(query.sort_column))
 
 
 def _marks_key(organization_id: str, query: ListQuery) -> tuple[str, Shape, tuple[Any, ...]]:
@@ -709,6 +721,17 @@ def _walks_far(query: ListQuery, marked: int) -> bool:
     return query.offset - marked >= PAGE_MARK_EVERY
 
 
+def _mark_overrun(
+    reader: Reader, listing: tuple[Any, ...], organization_id: str, query: ListQuery, marked: int
+) -> None:
+    """Remember that `listing`'s walk overran (Reader.mark_overrun), unless it was costed from a mark that a
+    commit took before the walk began (_marked_now reads marks in a snapshot of their own): that walk started
+    further back than costed, so its overrun says nothing of a walk from the mark, and the next read, costed from
+    the listing's start, is judged apart (_walks_far)."""
+    if _marked_now(reader, organization_id, query) >= marked:
+        reader.mark_overrun(listing)
+
+
 def _find_mark(
     reader: Reader,
     shape: Shape,
@@ -724,12 +747,12 @@ def _find_mark(
     after = marks.following(target)
     if after is not None and after[0] - target < target - rank:
         sql = _mark_sql(shape, from_mark=True, backwards=True)
-        rows = reader.fetch(sql, [*parameters, *_seek_parameters(after[1]), after[0] - target - 1])
+        rows = reader.fetch(sql, [*parameters, *seek_parameters(after[1]), after[0] - target - 1])
     elif key is None:
         rows = reader.fetch(_mark_sql(shape, from_mark=False), [*parameters, target])
     else:
         sql = _mark_sql(shape, from_mark=True)
-        rows = reader.fetch(sql, [*parameters, *_seek_parameters(key), target - rank])
+        rows = reader.fetch(sql, [*parameters, *seek_parameters(key), target - rank])
     return tuple(rows[0]) if rows else None
 
 
@@ -760,13 +783,6 @@ def _marks_of(
     if marks is None:
         marks = facts[listing] = Marks(descending=descending)
     return marks
-
-
-def _seek_parameters(mark: tuple[Any, ...]) -> tuple[Any, ...]:
-    if len(mark) == 1:
-        return mark
-    key, contact_id = mark
-    return key, key, contact_id
 
 
 def _sorts(shape: Shape) -> bool:

@@ -77,6 +77,15 @@ def sort_key(position: Position, sort_column: str) -> tuple[Any, ...]:
     return (position.updated_at_ms, position.contact_id)
 
 
+def seek_parameters(mark: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A mark's parameters for a seek clause (storage/contacts.py, _seek_clause): a name's key alone (names are
+    unique), else the key twice (its range, then ties) and the id."""
+    if len(mark) == 1:
+        return mark
+    key, contact_id = mark
+    return key, key, contact_id
+
+
 class _Reversed:
     """A key compared the other way round: bisect over a descending listing."""
 
