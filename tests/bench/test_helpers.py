@@ -318,6 +318,30 @@ def test_an_isolated_audit_reads_each_listing_on_a_reader_of_its_own(monkeypatch
     assert len(made) == 1
 
 
+def test_a_first_read_audit_reads_each_listing_once_on_a_reader_of_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # What a page costs with nothing kept for it: one read, a fresh reader (no marks, no counts), even if slow.
+    made: list[Reader] = []
+    reads: list[Any] = []
+
+    def reader(connection: Any) -> Reader:
+        made.append(Reader(connection))
+        return made[-1]
+
+    def page_rows(reader: Reader, organization_id: str, query: Any) -> list[bytes]:
+        reads.append(query)
+        return []
+
+    monkeypatch.setattr(page_audit, "Reader", reader)
+    monkeypatch.setattr(page_audit, "_sqlite_page_rows", page_rows)
+    count, slow = page_audit.audit(dataset(300), [1, 5], over_ms=0.0, only="phone", first=True)
+    assert count == len(slow) == len(reads) == len(made) - 1 > 10
+    reads.clear()
+    page_audit.audit(dataset(300), [1, 5], over_ms=0.0, only="phone")
+    assert len(reads) == 3 * count  # best of three: a page at or over the bound is read three times
+
+
 def test_await_quiet_waits_for_leftover_work_and_gives_up_on_endless_work() -> None:
     # A child that keeps working ~0.8 s after it is started, as a server working through requests whose
     # clients have gone, then idles; and one that never stops.
