@@ -10,12 +10,12 @@ import msgspec
 import pytest
 from sqlalchemy import create_engine
 
-from tests.helpers import CONTACTS, Tenant, make_contact
+from tests.helpers import CONTACTS, Tenant, make_contact, recorded_statements
 from tests.storage.test_sqlite import LISTINGS
 from zcontacts.domain.listing import FILTER_FIELDS, SORT_COLUMNS, parse_list_query
 from zcontacts.errors import DuplicateName
 from zcontacts.storage import contacts as contacts_storage
-from zcontacts.storage.contacts import _DOC_SQL, _GET_DOC, ContactsRepo, sqlite_page
+from zcontacts.storage.contacts import _DOC_SQL, _GET_DOC, ContactsRepo, _sqlite_page_rows, sqlite_page
 from zcontacts.storage.database import Database
 
 pytestmark = pytest.mark.backends("sqlite")  # the raw reader and its marks are SQLite-only
@@ -127,6 +127,38 @@ def test_deep_pages_from_marks_match_offset(
             query = parse_list_query([*kind, ("page", str(page)), ("per_page", str(per_page))])
             expected = _offset_page(database, tenant.organization_id, query)
             assert repo.list_summaries(tenant.organization_id, query) == expected, (per_page, page)
+
+
+FILTERED_KINDS = [
+    [("search_text", "person"), ("sort_order", "D")],
+    [("contact_name_contains", "son"), ("sort_column", "email")],
+    [("company_name", "firm 1"), ("sort_column", "created_time")],
+    [("email_startswith", "p"), ("sort_column", "last_modified_time"), ("sort_order", "D")],
+]
+
+
+@pytest.mark.parametrize("kind", FILTERED_KINDS, ids=lambda p: "&".join(f"{k}={v}" for k, v in p))
+def test_a_filtered_deep_page_is_one_statement_that_leaves_marks(
+    crowd: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, kind: list[tuple[str, str]]
+) -> None:  # fmt: skip
+    # These listings' marks go at any commit: a deep page with none near it is read from the nearest (or the
+    # start) in one statement, not a mark's walk and then the page, and leaves marks at its first row and the
+    # next page's, from which the next page, or this one again, is read.
+    monkeypatch.setattr(contacts_storage, "PAGE_MARK_EVERY", 3)
+    statements = recorded_statements(monkeypatch)
+    reader = database.reader()
+    for page in (4, 5, 4, 9):
+        query = parse_list_query([*kind, ("page", str(page)), ("per_page", "1")])
+        expected = _offset_page(database, tenant.organization_id, query)
+        assert expected
+        statements.clear()
+        assert _sqlite_page_rows(reader, tenant.organization_id, query) == expected, page
+        pages = [sql for sql in statements if "summary_doc" in sql]
+        assert len(pages) == 1, "\n\n".join(statements)
+        assert "LIMIT 1 OFFSET" not in " ".join(statements)  # no mark walked to first
+    with reader.snapshot() as facts:
+        marks = facts[contacts_storage._marks_key(tenant.organization_id, query)]
+    assert marks.ranks == [3, 4, 5, 8, 9]  # pages 4, 5 and 9, and the pages after them
 
 
 def test_marks_are_forgotten_when_the_data_changes(

@@ -166,10 +166,19 @@ def sqlite_page(organization_id: str, query: ListQuery) -> tuple[str, list[Any]]
 
 
 @lru_cache(maxsize=512)
-def _page_sql(shape: Shape) -> str:
-    """A page of a listing shape: its WHERE and ORDER BY, then LIMIT and OFFSET (as list_statement compiles)."""
+def _page_sql(shape: Shape, *, keyed: bool = False) -> str:
+    """A page of a listing shape: its WHERE and ORDER BY, then LIMIT and OFFSET (as list_statement compiles).
+    `keyed`: each row followed by its sort key (_sort_key_columns)."""
     where, order = _sqlite_clauses(*shape)
-    return f"SELECT contacts.summary_doc \nFROM contacts \nWHERE {where} ORDER BY {order}\n LIMIT ? OFFSET ?"
+    return (
+        f"SELECT contacts.summary_doc{_sort_key_columns(shape, keyed)} \nFROM contacts \nWHERE {where} ORDER BY {order}\n "
+        "LIMIT ? OFFSET ?"
+    )
+
+
+def _sort_key_columns(shape: Shape, keyed: bool) -> str:
+    """The sort key's columns after a page's list row, when `keyed`: a deep page leaves marks (_marking_page)."""
+    return "".join(f", contacts.{name}" for name in _sort_names(shape[3])) if keyed else ""
 
 
 def _shape(query: ListQuery) -> Shape:
@@ -598,12 +607,12 @@ _INDEXED_FILTERS = {
 
 
 @lru_cache(maxsize=512)
-def _rows_last_sql(shape: Shape, *, seek: bool = False) -> str:
+def _rows_last_sql(shape: Shape, *, seek: bool = False, keyed: bool = False) -> str:
     """The page of a listing that _rows_last picks (`seek`: from a mark on, as seek_page_sql), its rows chosen
     from the index's entries (or the candidates' rows) first and only then read. The one statement reads
     the row of every entry its sorter keeps for a while: over 1,000,000 customers, in another order than the
     name's, 15-43 ms for the 24,947 Ivans, and 0.3-1.3 s when they come in the order's reverse (by email
-    descending), against 2-32 ms. Same rows, same order, same parameters."""
+    descending), against 2-32 ms. Same rows, same order, same parameters. `keyed`: as _page_sql's."""
     # Unary + keeps SQLite off the status indexes (_SORTED): from a mark on, it took the status index's range past
     # the mark and read each row there to test its filter (the whole rest of the listing for a rare value).
     sorted_shape = _planned_ops(shape, _SORTED)
@@ -623,7 +632,10 @@ def _rows_last_sql(shape: Shape, *, seek: bool = False) -> str:
         # As `order`, which is descending: only a descending sort reads backwards.
         by = ", ".join(f"matches.{name} DESC" for name in names)
         chosen = f"SELECT matches.id FROM ({matches}) AS matches ORDER BY {by} LIMIT ? OFFSET ?"
-    return f"SELECT contacts.summary_doc FROM contacts WHERE contacts.rowid IN ({chosen}) ORDER BY {order}"
+    return (
+        f"SELECT contacts.summary_doc{_sort_key_columns(shape, keyed)} FROM contacts WHERE contacts.rowid IN ({chosen}) "
+        f"ORDER BY {order}"
+    )
 
 
 # A first name, last name, email or name filter's own index holds its matches in this order (its key, then the
@@ -675,6 +687,8 @@ def _deep_page(
         listing = _marks_key(organization_id, query)
         marks = _marks_of(reader, facts, listing, organization_id, query)
         rank, key = marks.nearest(query.offset)
+        if query.filters or query.search_text:
+            return _marking_page(reader, query, shape, parameters, marks, rank, key)
         if key is None or query.offset - rank >= step:
             target = query.offset // step * step
             found = _find_mark(reader, shape, parameters, marks, target, rank, key)
@@ -694,6 +708,32 @@ def _value_seek(organization_id: str, query: ListQuery) -> value_plan.Seek | Non
         return None
     clause = _seek_clause(query.sort_column, query.sort_order, sorted_=True)
     return value_plan.Seek(_marks_key(organization_id, query), clause, _sort_names(query.sort_column))
+
+
+def _marking_page(
+    reader: Reader,
+    query: ListQuery,
+    shape: Shape,
+    parameters: list[Any],
+    marks: Marks,
+    rank: int,
+    key: tuple[Any, ...] | None,
+) -> list[bytes]:
+    """A filtered or searched listing's deep page, read from its nearest mark (`rank`, `key`; None: the start)
+    with OFFSET for the rest, leaving marks at its first row and its look-ahead row (the next page's first).
+    These listings' marks go at any commit, so a deep page is often read with none near it; finding one first
+    (_find_mark) read the rows up to it twice where the page sorts its matches (a trigram plan's candidates, a
+    filter's index in another order): once for the mark, once more for the page from it."""
+    if _rows_last(shape):
+        sql = _rows_last_sql(shape, seek=key is not None, keyed=True)
+    else:
+        sql = seek_page_sql(shape, keyed=True) if key is not None else _page_sql(shape, keyed=True)
+    sought = seek_parameters(key) if key is not None else ()
+    rows = reader.fetch(sql, [*parameters, *sought, query.per_page + 1, query.offset - rank])
+    for at in (0, query.per_page):
+        if at < len(rows):
+            marks.add(query.offset + at, tuple(rows[at][1:]))
+    return [row[0] for row in rows]
 
 
 def _marks_key(organization_id: str, query: ListQuery) -> tuple[str, Shape, tuple[Any, ...]]:
@@ -833,11 +873,15 @@ def _mark_sql(shape: Shape, *, from_mark: bool, backwards: bool = False) -> str:
 
 
 @lru_cache(maxsize=512)
-def seek_page_sql(shape: Shape) -> str:
-    """A page read from a mark on: the listing's WHERE plus the seek, same order, LIMIT and OFFSET."""
+def seek_page_sql(shape: Shape, *, keyed: bool = False) -> str:
+    """A page read from a mark on: the listing's WHERE plus the seek, same order, LIMIT and OFFSET. `keyed`: as
+    _page_sql's."""
     where, order = _sqlite_clauses(*shape)
     seek = _seek_clause(shape[3], shape[4], sorted_=_sorts(shape))
-    return f"SELECT contacts.summary_doc FROM contacts WHERE {where} AND {seek} ORDER BY {order} LIMIT ? OFFSET ?"
+    return (
+        f"SELECT contacts.summary_doc{_sort_key_columns(shape, keyed)} FROM contacts WHERE {where} AND {seek} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?"
+    )
 
 
 # A substring of 3 or more characters: the trigram index finds the rows holding trigrams that cover it in its
