@@ -16,7 +16,9 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 from bench import data
+from zcontacts.config import Settings
 from zcontacts.domain.listing import SORT_COLUMNS, ListQuery, parse_list_query
+from zcontacts.storage import wal_buffer
 from zcontacts.storage.contacts import _sqlite_page_rows
 from zcontacts.storage.database import Reader
 
@@ -82,6 +84,9 @@ def audit(
     listing before it left (Reader.uneven, counts kept until a commit) chooses its plan. `first`: each listing
     read once, on a fresh Reader: what a page costs with nothing kept for it (no marks, no counts), as the
     first read after a commit finds it (but for hints, which a commit keeps)."""
+    # Opened as the server opens its readers: through the WAL shim where it is on (ZCONTACTS_SQLITE_WAL_BUFFER),
+    # which also times page reads for a walk's deadline (Reader.within).
+    wal_buffer.configure(Settings.from_env().sqlite_wal_buffer)
     connection = sqlite3.connect(f"file:{loaded.path}?mode=ro", uri=True, check_same_thread=False)
     connection.execute("PRAGMA cache_size=-32768")  # as the served reader (ZCONTACTS_SQLITE_READ_CACHE_MB)
     reader = Reader(connection)

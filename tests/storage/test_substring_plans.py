@@ -10,6 +10,7 @@ import random
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from zcontacts.domain.listing import SORT_COLUMNS, parse_list_query
 from zcontacts.errors import ZohoError
 from zcontacts.storage import contacts as contacts_storage
 from zcontacts.storage import database as database_module
-from zcontacts.storage import search_index, substring_plans, value_plan
+from zcontacts.storage import search_index, substring_plans, value_plan, wal_buffer
 from zcontacts.storage.contacts import (
     ContactsRepo,
     _sqlite_clauses,
@@ -421,6 +422,33 @@ def test_uneven_listings_are_judged_again_in_time(
     assert not reader.uneven("walked late")
     reader.mark_uneven("for long", 60.0)
     assert reader.uneven("for long")
+
+
+def test_within_does_not_charge_a_read_for_its_waits_on_pages(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # On a cold page cache a walk's time goes to page reads (timed by the WAL shim, storage/wal_buffer.py): the
+    # deadline counts the rest, up to COLD_STRETCH times the budget in all, and such a stop is a cold one.
+    reader = database.reader()
+    finite = SLOW.replace("100000000", "3000000")  # ~0.1-0.5 s of VM steps
+    began = time.perf_counter()
+    assert reader.within(0.01, lambda: reader.fetch(finite, ())) is None  # no waits: stopped at 10 ms
+    assert not reader._stopped_cold
+    assert time.perf_counter() - began < 0.5
+
+    def all_waits() -> float:  # a read that spends all its time waiting for pages
+        return time.perf_counter()
+
+    monkeypatch.setattr(wal_buffer, "read_clock", lambda: all_waits)
+    monkeypatch.setattr(database_module, "COLD_STRETCH", 10_000.0)
+    assert reader.within(0.01, lambda: reader.fetch(finite, ())) == [(3_000_000,)]
+    monkeypatch.setattr(database_module, "COLD_STRETCH", 3.0)
+    began = time.perf_counter()
+    assert reader.within(0.01, lambda: reader.fetch(SLOW, ())) is None  # stopped at 3 x 10 ms in all
+    assert time.perf_counter() - began < 0.5
+    assert reader._stopped_cold
+    reader.mark_overrun("cold")
+    assert reader._uneven["cold"] - time.monotonic() <= database_module.COLD_UNEVEN_SECONDS
 
 
 @pytest.mark.parametrize(("reads", "kept"), [([0, 0], True), ([0, 4096], False), ([None, None], True)])

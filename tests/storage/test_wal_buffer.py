@@ -8,6 +8,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 from collections.abc import Iterator
 from contextlib import closing
 from pathlib import Path
@@ -259,3 +260,31 @@ def test_without_the_extension_zcontacts_runs_unbuffered(
     with caplog.at_level(logging.INFO, logger="zcontacts.storage"):
         assert wal_buffer.configure(True) is False
     assert "not built" in caplog.text
+
+
+def test_the_shim_times_each_threads_page_reads(tmp_path: Path) -> None:
+    # What SQLite's cache misses cost a thread: a read under a deadline is not charged for them (Reader.within).
+    path = tmp_path / "timed.db"
+    with closing(_connect(path)) as connection:
+        _fill(connection, 200)
+    clock = wal_buffer.read_clock()
+    assert clock is walbuffer.read_seconds
+
+    def scan() -> float:
+        before = clock()
+        with closing(sqlite3.connect(path)) as reader:
+            reader.execute("PRAGMA cache_size=0")  # every page read through the VFS
+            assert reader.execute("SELECT count(*), sum(length(v)) FROM t").fetchone()[0] == 200
+        return clock() - before
+
+    assert scan() > 0
+    # Another thread's reads are its own: this one's clock stands still meanwhile.
+    before, theirs = clock(), []
+    thread = threading.Thread(target=lambda: theirs.append(scan()))
+    thread.start()
+    thread.join()
+    assert theirs[0] > 0
+    assert clock() == before
+    # Connections opened without the shim are not timed, and there is no clock to read.
+    wal_buffer.configure(False)
+    assert wal_buffer.read_clock() is None

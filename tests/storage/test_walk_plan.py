@@ -399,7 +399,7 @@ def test_a_walk_past_its_budget_gives_the_page_to_the_sort_and_is_remembered(
     def within(self: Reader, seconds: float, read: Any) -> Any:
         walks.append(seconds)
         # The walk ran past its deadline; on_storage: while pages came from storage (a cold cache).
-        self._stopped_on_storage = on_storage
+        self._stopped_cold = on_storage
         return None
 
     monkeypatch.setattr(walk_plan, "choose", lambda *a, **k: walk_plan.Choice(0.01, 0.0, 0.0))

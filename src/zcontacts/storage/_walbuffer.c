@@ -12,12 +12,16 @@
  *     second guard for the same promise: other connections only read frames the wal-index lists.
  * Durability is SQLite's own: the bytes reach the file before the commit is visible, as without the shim;
  * syncs happen where SQLite asks for them. Every other file passes straight through.
+ *
+ * It also times each thread's reads (read_seconds): SQLite reads a page only when its own cache misses, and
+ * what such a read costs says how cold the pages were (a read under a deadline, storage/database.py).
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define VFS_NAME "zcontacts-walbuffer"
 #define BUFFER_BYTES (1 << 20)
@@ -42,6 +46,8 @@ static sqlite3_vfs *base;
 /* For tests and diagnostics: WAL writes SQLite asked for, and writes this shim made to WAL files. */
 static unsigned long long asked, made;
 #define COUNT(counter) __atomic_fetch_add(&(counter), 1, __ATOMIC_RELAXED)
+/* Nanoseconds the calling thread has spent in the wrapped VFS's xRead (any file opened through the shim). */
+static _Thread_local unsigned long long read_ns;
 static sqlite3_vfs vfs;
 static sqlite3_io_methods methods[3]; /* by the wrapped file's iVersion (1..3) */
 
@@ -69,10 +75,20 @@ static int xClose(sqlite3_file *p) {
   return rc != SQLITE_OK ? rc : closed;
 }
 
+static unsigned long long now_ns(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (unsigned long long)t.tv_sec * 1000000000ull + (unsigned long long)t.tv_nsec;
+}
+
 static int xRead(sqlite3_file *p, void *out, int amount, sqlite3_int64 offset) {
   File *f = (File *)p;
   int rc = flush(f);
-  return rc != SQLITE_OK ? rc : f->real->pMethods->xRead(f->real, out, amount, offset);
+  if (rc != SQLITE_OK) return rc;
+  unsigned long long began = now_ns();
+  rc = f->real->pMethods->xRead(f->real, out, amount, offset);
+  read_ns += now_ns() - began;
+  return rc;
 }
 
 static int xWrite(sqlite3_file *p, const void *data, int amount, sqlite3_int64 offset) {
@@ -270,7 +286,15 @@ static PyObject *counters(PyObject *module, PyObject *unused) {
   return Py_BuildValue("(KK)", __atomic_load_n(&asked, __ATOMIC_RELAXED), __atomic_load_n(&made, __ATOMIC_RELAXED));
 }
 
+static PyObject *read_seconds(PyObject *module, PyObject *unused) {
+  (void)module;
+  (void)unused;
+  return PyFloat_FromDouble((double)read_ns / 1e9);
+}
+
 static PyMethodDef module_methods[] = {
+    {"read_seconds", read_seconds, METH_NOARGS,
+     "read_seconds() -> float: seconds the calling thread has spent reading files opened through the shim."},
     {"counters", counters, METH_NOARGS,
      "counters() -> (asked, made): WAL writes SQLite asked for and writes made to WAL files, since import."},
     {"set_default", set_default, METH_VARARGS,

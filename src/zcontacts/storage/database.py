@@ -39,6 +39,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.pool import PoolProxiedConnection
 
 from zcontacts.errors import DatabaseUnavailable, ServiceBusy
+from zcontacts.storage import wal_buffer
 from zcontacts.storage.engine import (
     BUSY_TIMEOUT_MS,
     SQLITE_WRITE,
@@ -676,10 +677,13 @@ def _sqlite_busy(exc: OperationalError) -> bool:
 # How often a read under a deadline looks at the clock: every 1,000 SQLite VM steps (a few µs of work each time).
 DEADLINE_STEPS = 1000
 # Listings whose search walk overran, remembered per reader (Reader.uneven), each for UNEVEN_SECONDS (a hint
-# judged on a busy machine is judged again), or COLD_UNEVEN_SECONDS when the walk waited on storage (see within).
+# judged on a busy machine is judged again), or COLD_UNEVEN_SECONDS when the walk found the cache cold (see within).
 UNEVEN_KEPT = 256
 UNEVEN_SECONDS = 120.0
 COLD_UNEVEN_SECONDS = 5.0
+# A read under a deadline is not charged for its waits on SQLite's page reads (where the WAL shim times them,
+# storage/wal_buffer.py), up to this many times its budget in all: see Reader.within.
+COLD_STRETCH = 4.0
 
 
 def storage_reads() -> int | None:
@@ -713,8 +717,8 @@ class Reader:
         self._memo_budget = memo_bytes
         self._hits = self._misses = 0
         self._uneven: dict[Hashable, float] = {}
-        # Whether the last read `within` stopped had pages read from storage meanwhile (see within).
-        self._stopped_on_storage = False
+        # Whether the last read `within` stopped found the page cache cold (see within).
+        self._stopped_cold = False
 
     def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
         """Rows of one read-only statement (`?` parameters); the driver keeps it prepared between calls."""
@@ -723,7 +727,7 @@ class Reader:
 
     def uneven(self, listing: Hashable) -> bool:
         """Whether a walk of `listing` ran past its deadline lately (UNEVEN_SECONDS; COLD_UNEVEN_SECONDS when it
-        waited on storage, see mark_overrun; storage/substring_plans.py): its term's rows sit together somewhere
+        found the page cache cold, see mark_overrun; storage/substring_plans.py): its term's rows sit together somewhere
         along the order, so the next page is read the trigram way at once. Also a plan found not to serve a
         listing (a common short term, a prefix with no email band). A hint kept across writes (a stale one costs
         time, never an answer), for the UNEVEN_KEPT listings seen last."""
@@ -745,31 +749,50 @@ class Reader:
 
     def mark_overrun(self, listing: Hashable) -> None:
         """Remember that the last read `within` stopped, a walk of `listing`, ran past its deadline: briefly when
-        it waited on storage meanwhile (see within)."""
-        self.mark_uneven(listing, COLD_UNEVEN_SECONDS if self._stopped_on_storage else None)
+        it found the page cache cold (see within)."""
+        self.mark_uneven(listing, COLD_UNEVEN_SECONDS if self._stopped_cold else None)
 
     def within(self, seconds: float, read: Callable[[], T]) -> T | None:
         """What `read` returns (it reads through this reader), or None when its statements ran past `seconds`:
         SQLite stops them (a progress handler every DEADLINE_STEPS VM steps), ending any read transaction (one
-        `read` began is rolled back here; a caller's, SQLite rolls back itself). A read stopped while pages came
-        from storage (a cold page cache: after a start, or pages the system reclaimed) says how warm the cache
-        was more than where a listing's rows sit, so `mark_overrun` keeps that hint for seconds only. Over
-        1,000,000 customers an audit on a cold cache stopped 122 walks, 108 of them on storage reads, where a warm
-        one stopped 41; kept as long as the others, such a hint had a listing read the slow way for the reader's
-        life (`search_text=ivan` by company, 4 -> ~90 ms)."""
-        deadline = time.perf_counter() + seconds
+        `read` began is rolled back here; a caller's, SQLite rolls back itself).
+
+        The deadline is for the read's own work, so its waits on page reads (SQLite's cache misses, timed by the
+        WAL shim where it is SQLite's VFS) are not charged, up to COLD_STRETCH times `seconds` in all. A walk's
+        budget is a few times what it costs warm, but on a cold page cache each page costs tens of µs: over
+        1,000,000 customers `phone_startswith=+1-2` by email, a 7 ms budget, walked in 13 ms on its first read, 10
+        of them in page reads, and 0.7 ms after; stopped, its listing was sorted (25 ms) until the hint expired.
+
+        A read stopped while pages came from storage, or after waiting on page reads for half its budget, says how
+        warm the cache was more than where a listing's rows sit, so `mark_overrun` keeps that hint for seconds
+        only. Over 1,000,000 customers an audit on a cold cache stopped 122 walks, 108 of them on storage reads,
+        where a warm one stopped 41; kept as long as the others, such a hint had a listing read the slow way for
+        the reader's life (`search_text=ivan` by company, 4 -> ~90 ms)."""
+        began = time.perf_counter()
+        deadline, latest = began + seconds, began + seconds * COLD_STRETCH
+        waits = wal_buffer.read_clock()
+        waited = waits() if waits is not None else 0.0
         reads = storage_reads()
-        self._stopped_on_storage = False
+        self._stopped_cold = False
+
+        def past() -> bool:
+            now = time.perf_counter()
+            if waits is None:
+                return now > deadline
+            return now > latest or now - (waits() - waited) > deadline
+
         # A caller's snapshot: SQLite ends it itself if a statement is stopped.
         outer = self.connection.in_transaction
-        self.connection.set_progress_handler(lambda: time.perf_counter() > deadline, DEADLINE_STEPS)
+        self.connection.set_progress_handler(past, DEADLINE_STEPS)
         try:
             return read()
         except sqlite3.OperationalError as exc:
             if str(exc) != "interrupted":
                 raise
             after = storage_reads()
-            self._stopped_on_storage = reads is not None and after is not None and after > reads
+            on_storage = reads is not None and after is not None and after > reads
+            waiting = waits is not None and waits() - waited > seconds / 2
+            self._stopped_cold = on_storage or waiting
             return None
         finally:
             self.connection.set_progress_handler(None, 0)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger("zcontacts.storage")
 
 _lock = threading.Lock()
 _usable: bool | None = None  # None until first checked
+_enabled = False
 
 
 def configure(enabled: bool) -> bool:
@@ -29,8 +31,20 @@ def configure(enabled: bool) -> bool:
             return False
         from zcontacts.storage import _walbuffer
 
+        global _enabled
         _walbuffer.set_default(enabled)
+        _enabled = enabled
         return enabled
+
+
+def read_clock() -> Callable[[], float] | None:
+    """A clock of the seconds the calling thread has spent in SQLite's file reads (its page cache's misses), for
+    connections opened while the shim is SQLite's default VFS (`configure`); None when it is not."""
+    if not _enabled:
+        return None
+    from zcontacts.storage import _walbuffer
+
+    return _walbuffer.read_seconds
 
 
 def _check() -> bool:
