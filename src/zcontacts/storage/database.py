@@ -681,9 +681,6 @@ DEADLINE_STEPS = 1000
 UNEVEN_KEPT = 256
 UNEVEN_SECONDS = 120.0
 COLD_UNEVEN_SECONDS = 5.0
-# A read under a deadline is not charged for its waits on SQLite's page reads (where the WAL shim times them,
-# storage/wal_buffer.py), up to this many times its budget in all: see Reader.within.
-COLD_STRETCH = 4.0
 
 
 def storage_reads() -> int | None:
@@ -757,33 +754,25 @@ class Reader:
         SQLite stops them (a progress handler every DEADLINE_STEPS VM steps), ending any read transaction (one
         `read` began is rolled back here; a caller's, SQLite rolls back itself).
 
-        The deadline is for the read's own work, so its waits on page reads (SQLite's cache misses, timed by the
-        WAL shim where it is SQLite's VFS) are not charged, up to COLD_STRETCH times `seconds` in all. A walk's
-        budget is a few times what it costs warm, but on a cold page cache each page costs tens of µs: over
-        1,000,000 customers `phone_startswith=+1-2` by email, a 7 ms budget, walked in 13 ms on its first read, 10
-        of them in page reads, and 0.7 ms after; stopped, its listing was sorted (25 ms) until the hint expired.
-
-        A read stopped while pages came from storage, or after waiting on page reads for half its budget, says how
-        warm the cache was more than where a listing's rows sit, so `mark_overrun` keeps that hint for seconds
-        only. Over 1,000,000 customers an audit on a cold cache stopped 122 walks, 108 of them on storage reads,
-        where a warm one stopped 41; kept as long as the others, such a hint had a listing read the slow way for
-        the reader's life (`search_text=ivan` by company, 4 -> ~90 ms)."""
-        began = time.perf_counter()
-        deadline, latest = began + seconds, began + seconds * COLD_STRETCH
+        A read stopped while pages came from storage, or after waiting on SQLite's page reads (its cache's misses,
+        timed by the WAL shim where it is SQLite's VFS) for more than half its budget, says how warm the cache was
+        more than where a listing's rows sit, so `mark_overrun` keeps that hint for seconds only. Over 1,000,000
+        customers an audit on a cold cache stopped 122 walks, 108 of them on storage reads, where a warm one
+        stopped 41; kept as long as the others, such a hint had a listing read the slow way for the reader's life
+        (`search_text=ivan` by company, 4 -> ~90 ms). Page reads need not come from storage to be slow: on a
+        machine whose memory is touched cold (36-54 µs per 4 KiB read of the file, with no storage read counted),
+        `phone_startswith=+1-2` by email walked in 13 ms on its first read, 10 of them in page reads, against a
+        7 ms budget, and in 0.7 ms after; stopped and judged warm, its listing was sorted (25 ms) for 120 s.
+        The deadline itself stays wall time: not charging those waits let cold walks whose rows sit together run
+        on, and first reads cost more (docs/PERFORMANCE.md, "Measured in session 38")."""
+        deadline = time.perf_counter() + seconds
         waits = wal_buffer.read_clock()
         waited = waits() if waits is not None else 0.0
         reads = storage_reads()
         self._stopped_cold = False
-
-        def past() -> bool:
-            now = time.perf_counter()
-            if waits is None:
-                return now > deadline
-            return now > latest or now - (waits() - waited) > deadline
-
         # A caller's snapshot: SQLite ends it itself if a statement is stopped.
         outer = self.connection.in_transaction
-        self.connection.set_progress_handler(past, DEADLINE_STEPS)
+        self.connection.set_progress_handler(lambda: time.perf_counter() > deadline, DEADLINE_STEPS)
         try:
             return read()
         except sqlite3.OperationalError as exc:
