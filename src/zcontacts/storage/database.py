@@ -681,6 +681,10 @@ DEADLINE_STEPS = 1000
 UNEVEN_KEPT = 256
 UNEVEN_SECONDS = 120.0
 COLD_UNEVEN_SECONDS = 5.0
+# Counts that only choose a plan (Reader.estimate) are kept this long across commits, for the ESTIMATES_KEPT seen
+# last: every commit by another connection empties SQLite's page cache, and counting again cost 1-2 ms.
+ESTIMATE_SECONDS = 30.0
+ESTIMATES_KEPT = 1024
 
 
 def storage_reads() -> int | None:
@@ -714,6 +718,7 @@ class Reader:
         self._memo_budget = memo_bytes
         self._hits = self._misses = 0
         self._uneven: dict[Hashable, float] = {}
+        self._estimates: dict[Hashable, tuple[float, int]] = {}  # key: (when counted, count)
         # Whether the last read `within` stopped found the page cache cold (see within).
         self._stopped_cold = False
 
@@ -743,6 +748,21 @@ class Reader:
         self._uneven[listing] = time.monotonic() + (UNEVEN_SECONDS if seconds is None else seconds)
         if len(self._uneven) > UNEVEN_KEPT:
             del self._uneven[next(iter(self._uneven))]
+
+    def estimate(self, key: Hashable, count: Callable[[], int]) -> int:
+        """What `count` returns, kept under `key` for ESTIMATE_SECONDS across commits: for counts that only choose
+        a plan (a walk plan's matches, a status's rows), never one a page's rows depend on. A stale count costs
+        time, never an answer: a walk chosen wrongly overruns its budget and the other plan reads the page."""
+        found = self._estimates.get(key)
+        now = time.monotonic()
+        if found is not None and now - found[0] < ESTIMATE_SECONDS:
+            return found[1]
+        value = count()
+        self._estimates.pop(key, None)
+        self._estimates[key] = (now, value)
+        if len(self._estimates) > ESTIMATES_KEPT:
+            del self._estimates[next(iter(self._estimates))]
+        return value
 
     def mark_overrun(self, listing: Hashable) -> None:
         """Remember that the last read `within` stopped, a walk of `listing`, ran past its deadline: briefly when
