@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from functools import partial
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import anyio
 import anyio.to_thread
@@ -687,6 +687,32 @@ ESTIMATE_SECONDS = 30.0
 ESTIMATES_KEPT = 1024
 
 
+V = TypeVar("V")
+
+
+class _Kept(Generic[V]):
+    """Values each kept until a time of its own, for the `bound` put last (the oldest go first): hints and
+    estimates a reader keeps across commits, which may go stale at the cost of time, never of an answer."""
+
+    def __init__(self) -> None:
+        self._items: dict[Hashable, tuple[float, V]] = {}  # key: (until, value), the oldest first
+
+    def get(self, key: Hashable) -> V | None:
+        found = self._items.get(key)
+        if found is None:
+            return None
+        if time.monotonic() < found[0]:
+            return found[1]
+        del self._items[key]
+        return None
+
+    def put(self, key: Hashable, value: V, seconds: float, bound: int) -> None:
+        self._items.pop(key, None)
+        self._items[key] = (time.monotonic() + seconds, value)
+        if len(self._items) > bound:
+            del self._items[next(iter(self._items))]
+
+
 def storage_reads() -> int | None:
     """Bytes the calling thread has had read from storage (Linux's per-task I/O accounting: page-cache misses), or
     None where the system does not say."""
@@ -717,8 +743,8 @@ class Reader:
         self._memo_used = 0
         self._memo_budget = memo_bytes
         self._hits = self._misses = 0
-        self._uneven: dict[Hashable, float] = {}
-        self._estimates: dict[Hashable, tuple[float, int]] = {}  # key: (when counted, count)
+        self._uneven: _Kept[bool] = _Kept()
+        self._estimates: _Kept[int] = _Kept()
         # Whether the last read `within` stopped found the page cache cold (see within).
         self._stopped_cold = False
 
@@ -729,39 +755,27 @@ class Reader:
 
     def uneven(self, listing: Hashable) -> bool:
         """Whether a walk of `listing` ran past its deadline lately (UNEVEN_SECONDS; COLD_UNEVEN_SECONDS when it
-        found the page cache cold, see mark_overrun; storage/substring_plans.py): its term's rows sit together somewhere
-        along the order, so the next page is read the trigram way at once. Also a plan found not to serve a
-        listing (a common short term, a prefix with no email band). A hint kept across writes (a stale one costs
+        found the page cache cold, see mark_overrun; storage/substring_plans.py): its term's rows sit together
+        somewhere along the order, so the next page is read the trigram way at once. Also a plan found not to serve
+        a listing (a common short term, a prefix with no email band). A hint kept across writes (a stale one costs
         time, never an answer), for the UNEVEN_KEPT listings seen last."""
-        until = self._uneven.get(listing)
-        if until is None:
-            return False
-        if time.monotonic() < until:
-            return True
-        del self._uneven[listing]
-        return False
+        return self._uneven.get(listing) is not None
 
     def mark_uneven(self, listing: Hashable, seconds: float | None = None) -> None:
         """Remember for `seconds` (UNEVEN_SECONDS) that a walk of `listing` ran past its deadline, or another hint
         (see `uneven`)."""
-        self._uneven.pop(listing, None)
-        self._uneven[listing] = time.monotonic() + (UNEVEN_SECONDS if seconds is None else seconds)
-        if len(self._uneven) > UNEVEN_KEPT:
-            del self._uneven[next(iter(self._uneven))]
+        self._uneven.put(listing, True, UNEVEN_SECONDS if seconds is None else seconds, UNEVEN_KEPT)
 
     def estimate(self, key: Hashable, count: Callable[[], int]) -> int:
-        """What `count` returns, kept under `key` for ESTIMATE_SECONDS across commits: for counts that only choose
-        a plan (a walk plan's matches, a status's rows), never one a page's rows depend on. A stale count costs
-        time, never an answer: a walk chosen wrongly overruns its budget and the other plan reads the page."""
+        """What `count` returns, kept under `key` for ESTIMATE_SECONDS across commits (for the ESTIMATES_KEPT seen
+        last): for counts that only choose a plan (a walk plan's matches, a status's rows), never one a page's
+        rows depend on. A stale count costs time, never an answer: a walk chosen wrongly overruns its budget and
+        the other plan reads the page."""
         found = self._estimates.get(key)
-        now = time.monotonic()
-        if found is not None and now - found[0] < ESTIMATE_SECONDS:
-            return found[1]
+        if found is not None:
+            return found
         value = count()
-        self._estimates.pop(key, None)
-        self._estimates[key] = (now, value)
-        if len(self._estimates) > ESTIMATES_KEPT:
-            del self._estimates[next(iter(self._estimates))]
+        self._estimates.put(key, value, ESTIMATE_SECONDS, ESTIMATES_KEPT)
         return value
 
     def mark_overrun(self, listing: Hashable) -> None:

@@ -23,7 +23,7 @@ def configure(enabled: bool) -> bool:
     """Make the shim SQLite's default VFS (or stop); True when SQLite connections opened from now on buffer
     their WAL writes. False, with one log line, when the extension was not built or was linked to another
     SQLite library than the `sqlite3` module's (a VFS registered there would never be used)."""
-    global _usable
+    global _usable, _enabled
     with _lock:
         if _usable is None:
             _usable = _check()
@@ -31,7 +31,6 @@ def configure(enabled: bool) -> bool:
             return False
         from zcontacts.storage import _walbuffer
 
-        global _enabled
         _walbuffer.set_default(enabled)
         _enabled = enabled
         return enabled
