@@ -731,9 +731,7 @@ def _marking_page(
         sql = seek_page_sql(shape, keyed=True) if key is not None else _page_sql(shape, keyed=True)
     sought = seek_parameters(key) if key is not None else ()
     rows = reader.fetch(sql, [*parameters, *sought, query.per_page + 1, query.offset - rank])
-    for at in (0, query.per_page):
-        if at < len(rows):
-            marks.add(query.offset + at, tuple(rows[at][1:]))
+    marks.add_page(query.offset, query.per_page, rows)
     return [row[0] for row in rows]
 
 

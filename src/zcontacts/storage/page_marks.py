@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import threading
 from bisect import bisect_right
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any, NamedTuple
 
 # Pending moves a ledger keeps before it gives up its marks: a listing catches up on them at ~3 µs a move when
@@ -136,6 +136,13 @@ class Marks:
             return
         self.keys.insert(index, key)
         self.ranks.insert(index, rank)
+
+    def add_page(self, offset: int, per_page: int, rows: Sequence[Sequence[Any]]) -> None:
+        """Marks at a page's first row and its look-ahead row (the next page's first), the page read `offset`
+        rows into the listing as (list row, *sort key) rows: the page read again, or the next one, starts there."""
+        for at in (0, per_page):
+            if at < len(rows):
+                self.add(offset + at, tuple(rows[at][1:]))
 
     def _after(self, key: tuple[Any, ...]) -> int:
         """Index of the first mark whose key comes after `key` in the listing's order."""

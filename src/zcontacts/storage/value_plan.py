@@ -112,9 +112,7 @@ def read(
         )
         rows = reader.fetch(sql, parameters)
         if marks is not None:
-            for at in (0, query.per_page):  # the page's first row and the next page's
-                if at < len(rows):
-                    marks.add(query.offset + at, tuple(rows[at][1:]))
+            marks.add_page(query.offset, query.per_page, rows)
         return [row[0] for row in rows]
 
 
