@@ -91,3 +91,29 @@ def test_a_common_status_walks_the_orders_index_and_a_rare_one_takes_its_own(
     plain = page_sql("Status.Inactive")
     assert "contacts.status = ?" in plain
     assert "+contacts.status" not in plain
+
+
+def test_the_status_count_is_kept_while_the_customer_count_moves_a_little(
+    crowd: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The count only chooses the plan (Reader.estimate): a batch of creates the trigram index takes in moves the
+    # bound (COMMON_STATUS of the indexed rows) but must not make every listing count again.
+    reader = database.reader()
+    statements = recorded_statements(monkeypatch)
+    indexed = [60]
+    monkeypatch.setattr(contacts_storage.search_index, "indexed_rows", lambda connection: indexed[0])
+    query = parse_list_query(
+        [("email_contains", "e"), ("filter_by", "Status.Active"), ("sort_column", "email")]
+    )
+
+    def counts() -> int:
+        before = len(statements)
+        rows = _sqlite_page_rows(reader, tenant.organization_id, query)
+        assert rows == listing_page(database, tenant.organization_id, query)
+        return sum("count(*)" in sql and "status = ?" in sql for sql in statements[before:])
+
+    assert counts() == 1
+    indexed[0] = 70  # 6 % of 60 and of 70: a bound of 4, then 5
+    assert counts() == 0
+    indexed[0] = 140  # a bound of 9: past what the first count counted up to
+    assert counts() == 1
