@@ -9,7 +9,7 @@ the organization and the contact rows (list pages read nothing else), loaded wit
 indexes dropped and built again after, then VACUUMed and ANALYZEd. The copy is kept for the next run (`--fresh` makes it
 again). Timings include the round trip to the server, as a served page's do. With --compare, every page must
 also be the page SQLite's planner serves over the same customers (its walk, run, prefix and band plans against
-PostgreSQL's statement, and its matches-first one for a filtered page): the differences are printed, and the exit status is 1 if there are any."""
+PostgreSQL's statement, and for a filtered page both its walk and its matches-first one): the differences are printed, and the exit status is 1 if there are any."""
 
 from __future__ import annotations
 
@@ -163,7 +163,10 @@ def compare(engine: Engine, loaded: data.Dataset, pages: list[int], only: str = 
                 # Both of PostgreSQL's ways to a filtered page (storage/postgres_pages.py), whichever is served.
                 statements = [repo.list_statement(loaded.organization_id, query)]
                 if query.filters or query.search_text:
-                    statements.append(repo.matches_first_statement(loaded.organization_id, query))
+                    statements = [
+                        repo.walk_statement(loaded.organization_id, query),
+                        repo.matches_first_statement(loaded.organization_id, query),
+                    ]
                 for statement in statements:
                     theirs = [bytes(row[0]) for row in connection.execute(statement)]
                     connection.rollback()
@@ -177,9 +180,11 @@ def compare(engine: Engine, loaded: data.Dataset, pages: list[int], only: str = 
 
 
 def plan(engine: Engine, organization_id: str, listing: str) -> list[str]:
-    """EXPLAIN of a listing's page query, as PostgreSQL would run it."""
+    """EXPLAIN of a listing's page query (a filtered page's walk), as PostgreSQL would run it."""
     with engine.connect() as connection:
-        statement: Any = ContactsRepo(connection).list_statement(organization_id, query_of(listing))
+        repo, query = ContactsRepo(connection), query_of(listing)
+        filtered = query.filters or query.search_text
+        statement: Any = (repo.walk_statement if filtered else repo.list_statement)(organization_id, query)
         compiled = statement.compile(dialect=engine.dialect, compile_kwargs={"literal_binds": True})
         return [row[0] for row in connection.execute(text(f"EXPLAIN {compiled}"))]
 

@@ -70,11 +70,33 @@ def test_matches_first_pages_are_the_listings(
             walked = _rows(connection, repo.list_statement(tenant.organization_id, query))
             first = _rows(connection, repo.matches_first_statement(tenant.organization_id, query))
             assert first == walked, params
+            assert _rows(connection, repo.walk_statement(tenant.organization_id, query)) == walked, params
             assert repo.list_summaries(tenant.organization_id, query) == walked, params
             seen += bool(walked)
         return seen
 
     assert database.run(check, write=False) > 300  # most pages hold rows
+
+
+@pytest.mark.parametrize("sort", ["email", "created_time", "last_modified_time"])
+@pytest.mark.parametrize("by", [*FILTERS, [("first_name_contains", "iv")]], ids=str)
+def test_a_walk_in_a_covered_order_reads_the_index_alone(
+    customers: list[str], tenant: Tenant, database: Database, sort: str, by: list[tuple[str, str]]
+) -> None:
+    # Its index carries every key a listing tests: the walk tests entries, not the rows behind them (an index scan
+    # reads the row of every entry it passes: 1.0-2.1 s for clustered matches over 1,000,000 customers).
+    query = parse_list_query([*by, ("sort_column", sort), ("sort_order", "D"), ("page", "2")])
+
+    def plan(connection: Connection) -> str:
+        for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+            connection.exec_driver_sql(f"SET LOCAL {setting} = off")  # as over a million rows: walk an index
+        statement = ContactsRepo(connection).walk_statement(tenant.organization_id, query)
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        lines = connection.exec_driver_sql(f"EXPLAIN {compiled}").scalars()
+        return "\n".join(lines)
+
+    walked = database.run(plan, write=False)
+    assert "Index Only Scan" in walked, walked
 
 
 def test_a_walk_past_its_deadline_reads_the_page_matches_first(database: Database) -> None:

@@ -66,6 +66,9 @@ _SORT_COLUMNS = {
     "created_time": contacts.c.created_at_ms,
     "last_modified_time": contacts.c.updated_at_ms,
 }
+# Orders whose PostgreSQL index carries the status, every filter key and the search key (ix_contacts_by_email,
+# ix_contacts_by_creation, ix_contacts_by_change): a walk there can read the index alone (walk_statement).
+_COVERED_WALKS = frozenset(("email", "created_time", "last_modified_time"))
 _FILTER_COLUMNS = {
     "contact_name": contacts.c.contact_name_key,
     "company_name": contacts.c.company_name_key,
@@ -1117,7 +1120,7 @@ class ContactsRepo:
             return [bytes(row[0]) for row in self.connection.execute(statement)]
         return postgres_pages.page_rows(
             self.connection,
-            statement,
+            self.walk_statement(organization_id, query),
             self.matches_first_statement(organization_id, query),
             short_term=scans(query),
             listing=(organization_id, msgspec.structs.replace(query, page=1)),
@@ -1133,6 +1136,31 @@ class ContactsRepo:
         order = [sort] if _unique_sort(query.sort_column) else [sort, contacts.c.contact_id]
         statement = statement.order_by(*_directed(order, query.sort_order))
         return statement.limit(query.per_page + 1).offset(query.offset)
+
+    def walk_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
+        """A filtered page's walk on PostgreSQL (storage/postgres_pages.py). In the orders whose index carries
+        every key a listing tests (email, creation and change: migrations 0013-0016), the page's ids and sort keys
+        first, then their list rows: PostgreSQL's index scan reads the row of every entry it tests, where an
+        index-only scan tests the entries alone (~0.3 µs each over 1,000,000 customers, against 1-3 µs a row).
+        With a status the planner mostly takes the status's own index instead, and reads the rows, as before.
+        The other orders' indexes hold no filter keys: their walk is the page query itself."""
+        if query.sort_column not in _COVERED_WALKS:
+            return self.list_statement(organization_id, query)
+        sort = _SORT_COLUMNS[query.sort_column]
+        walked = (
+            select(contacts.c.contact_id, sort.label("sort_key"))
+            .where(*self._listed(organization_id, query))
+            .order_by(*_directed([sort, contacts.c.contact_id], query.sort_order))
+            .limit(query.per_page + 1)
+            .offset(query.offset)
+            .cte("walked")
+            .prefix_with("MATERIALIZED", dialect="postgresql")
+        )
+        return (
+            select(contacts.c.summary_doc)
+            .join(walked, contacts.c.contact_id == walked.c.contact_id)
+            .order_by(*_directed([walked.c.sort_key, walked.c.contact_id], query.sort_order))
+        )
 
     def matches_first_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
         """The same page read matches first (PostgreSQL; storage/postgres_pages.py): every match's id and sort
