@@ -64,9 +64,9 @@ def copy_dataset(loaded: data.Dataset, *, fresh: bool = False) -> Engine:
         if not present:
             admin.execute(f'CREATE DATABASE "{name}"')
     engine = create_engine(url)
+    migrate.upgrade(engine)  # a copy kept from an older revision gets the newer migrations (indexes) in place
     if _loaded_marker(engine) == loaded.count:
         return engine
-    migrate.upgrade(engine)
     raw_url = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
     source = sqlite3.connect(f"file:{loaded.path}?mode=ro", uri=True)
     began = time.perf_counter()

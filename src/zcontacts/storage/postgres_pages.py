@@ -54,6 +54,20 @@ ASTRAY_SECONDS = 600.0
 ASTRAY_LISTINGS = 4096  # then forgotten all at once: a bound on memory, not a cache policy
 _astray: dict[Hashable, tuple[int, float]] = {}
 _astray_lock = threading.Lock()
+# A page whose walk finished within the deadline but took this long or more is read matches first once, timed,
+# and from then on the faster way: a walk along an index that carries every key (ContactsRepo.walk_statement)
+# passes ~3 entries a µs, so matches that sit together far along the order can take it most of the deadline
+# (`search_text=ivan` by email descending: a 236 ms walk, 110 ms matches first), where spread ones are found at
+# once and a broad filter's matches-first read takes longer (`first_name_contains=iv` by email: 130 ms walked,
+# 262 ms matches first). Not lower: a matches-first read often costs 100-200 ms, too much to try on a page whose
+# walk takes 20-30 ms cold and 15 warm.
+SLOW_WALK_SECONDS = 0.050
+# ... when it took under half the walk's time: a page's first walk is often its coldest read, so a narrow margin
+# would trade a walk that gets faster for a read that does not.
+CLEARLY_FASTER = 2.0
+# Per page ((listing, offset)): its last walk's seconds, its matches-first read's (None: not yet timed) and until
+# when (time.monotonic()) the two are trusted (ASTRAY_SECONDS, at most ASTRAY_LISTINGS pages).
+_slow_walks: dict[tuple[Hashable, int], tuple[float, float | None, float]] = {}
 
 
 def page_rows(
@@ -67,16 +81,30 @@ def page_rows(
 ) -> list[bytes]:
     """The page's list rows: `walk` within the deadline, else `matches_first` (inside the caller's
     transaction). `short_term`: the listing holds a substring under 3 characters (see _NO_BITMAP_SCANS). `listing`
-    (hashable, the same for every page of one listing) and `offset`: the page, for remembering walks gone astray;
-    None remembers nothing."""
+    (hashable, the same for every page of one listing) and `offset`: the page, for remembering walks gone astray
+    and slow ones (SLOW_WALK_SECONDS); None remembers nothing."""
     deadline = int(connection.info.get(WALK_DEADLINE, WALK_DEADLINE_MS))
     if deadline <= 0:
         return _rows(connection, walk)
     if listing is not None and _went_astray(listing, offset):
         return _matches_first(connection, matches_first, short_term)
+    page = None if listing is None else (listing, offset)
+    timed = None if page is None else _slow_walks.get(page)
+    if timed is not None and time.monotonic() >= timed[2]:
+        timed = None  # past its time: walked again, and timed afresh if still slow
+    if page is not None and timed is not None:
+        walk_seconds, first_seconds, _ = timed
+        if first_seconds is None:  # the walk was slow: read the page the other way once, and time it
+            started = time.perf_counter()
+            rows = _matches_first(connection, matches_first, short_term)
+            _remember_walk(page, walk_seconds, time.perf_counter() - started)
+            return rows
+        if first_seconds * CLEARLY_FASTER < walk_seconds:
+            return _matches_first(connection, matches_first, short_term)
+    started = time.perf_counter()
     connection.exec_driver_sql(_BEGIN.format(deadline))
     try:
-        rows = connection.execute(walk).all()
+        found = connection.execute(walk).all()
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) != _QUERY_CANCELED:
             raise
@@ -85,7 +113,10 @@ def page_rows(
         connection.exec_driver_sql(_END)
         return _matches_first(connection, matches_first, short_term)
     connection.exec_driver_sql(_END)
-    return [bytes(row[0]) for row in rows]
+    seconds = time.perf_counter() - started
+    if page is not None and (seconds >= SLOW_WALK_SECONDS or timed is not None):
+        _remember_walk(page, seconds, None if timed is None else timed[1])
+    return [bytes(row[0]) for row in found]
 
 
 def _rows(connection: Connection, statement: Select[Any]) -> list[bytes]:
@@ -102,6 +133,15 @@ def _matches_first(connection: Connection, statement: Select[Any], short_term: b
     return rows
 
 
+def _remember_walk(page: tuple[Hashable, int], walk_seconds: float, first_seconds: float | None) -> None:
+    with _astray_lock:
+        if len(_slow_walks) >= ASTRAY_LISTINGS:
+            _slow_walks.clear()
+        known, now = _slow_walks.get(page), time.monotonic()
+        until = known[2] if known is not None and now < known[2] else now + ASTRAY_SECONDS
+        _slow_walks[page] = (walk_seconds, first_seconds, until)
+
+
 def _went_astray(listing: Hashable, offset: int) -> bool:
     known = _astray.get(listing)
     return known is not None and offset >= known[0] and time.monotonic() < known[1]
@@ -116,6 +156,7 @@ def _remember_astray(listing: Hashable, offset: int) -> None:
 
 
 def forget_astray() -> None:
-    """Forget every walk gone astray (tests, and bench.pg_audit's first reads)."""
+    """Forget every walk gone astray, and every slow walk's timing (tests, and bench.pg_audit's first reads)."""
     with _astray_lock:
         _astray.clear()
+        _slow_walks.clear()
