@@ -28,6 +28,7 @@ from zcontacts.storage import ids, migrate
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 from zcontacts.storage.organizations import OrganizationsRepo
+from zcontacts.storage.tables import metadata
 
 pytestmark = [pytest.mark.postgres, pytest.mark.backends("postgresql")]
 
@@ -79,6 +80,40 @@ def test_migrations_on_an_empty_database(empty_url: str) -> None:
     migrate.upgrade(database.engine)
     assert migrate.current_revision(database.engine) == migrate.head_revision()
     database.dispose()
+
+
+def test_the_migrated_indexes_are_the_ones_the_tables_declare(postgres: PostgresDatabases) -> None:
+    # One schema: what `db upgrade` builds on PostgreSQL is what storage/tables.py declares for it (the SQLite side
+    # is held to its migrations by tests/storage/test_schema_snapshot.py).
+    def indexes(url: str) -> dict[str, str]:
+        database = Database.from_url(url)
+        try:
+            rows = database.run(
+                lambda c: c.execute(
+                    text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+                ).all(),
+                write=False,
+            )
+        finally:
+            database.dispose()
+        return {str(name): str(definition) for name, definition in rows}
+
+    migrated, declared = postgres.create(), postgres.create(template="template0")
+    try:
+        engine = Database.from_url(declared).engine
+        with engine.begin() as connection:
+            connection.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm"))
+            metadata.create_all(connection)
+        engine.dispose()
+        built, wanted = indexes(migrated), indexes(declared)
+    finally:
+        postgres.drop(migrated)
+        postgres.drop(declared)
+    assert {"ix_contacts_walk_name", "ix_contacts_walk_company"} <= set(built)
+    # Beyond the tables: Alembic's own, and the pg_trgm indexes migration 0001 makes in SQL.
+    trigram = {f"ix_contacts_trgm_{key}" for key in [*KEYS, "search_key"]}
+    assert set(built) - set(wanted) == {"alembic_version_pkc", *trigram}
+    assert {name: built[name] for name in wanted} == wanted
 
 
 # ---- query plans ------------------------------------------------------------------------------------------
