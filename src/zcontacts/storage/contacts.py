@@ -47,7 +47,14 @@ from zcontacts.storage import (
     walk_plan,
 )
 from zcontacts.storage.database import Database, Reader
-from zcontacts.storage.page_marks import MOVES_KEY, Marks, Move, Position, seek_parameters
+from zcontacts.storage.page_marks import (
+    MOVES_KEY,
+    Marks,
+    Move,
+    Position,
+    seek_parameters,
+    snapshot_marks,
+)
 from zcontacts.storage.prepared import Prepared, Runner
 from zcontacts.storage.substring_plans import Plan
 from zcontacts.storage.tables import (
@@ -822,10 +829,7 @@ def _marks_of(
         )
         if kept is not None:
             return kept
-    marks: Marks | None = facts.get(listing)
-    if marks is None:
-        marks = facts[listing] = Marks(descending=descending)
-    return marks
+    return snapshot_marks(facts, listing, descending)
 
 
 def _sorts(shape: Shape) -> bool:
@@ -843,6 +847,20 @@ _PLAIN = {_SORT_EQ: "eq", _SORT_PREFIX: "startswith"}
 def _directed(columns: Sequence[Any], sort_order: str) -> list[Any]:
     """`columns` as ORDER BY terms, descending for "D"."""
     return [column.desc() if sort_order == "D" else column.asc() for column in columns]
+
+
+def _page_rows_of(page: Any, organization_id: str, sort_order: str) -> Select[bytes]:
+    """The list rows of a page's ids (`page`: contact_id and sort_key columns), in the page's order (PostgreSQL's
+    two ways to a filtered page, ContactsRepo.walk_statement and matches_first_statement)."""
+    return (
+        select(contacts.c.summary_doc)
+        .join(
+            page,
+            (contacts.c.contact_id == page.c.contact_id)
+            & (contacts.c.organization_id == int(organization_id)),
+        )
+        .order_by(*_directed([page.c.sort_key, page.c.contact_id], sort_order))
+    )
 
 
 def _unique_sort(sort_column: str) -> bool:
@@ -1112,8 +1130,8 @@ class ContactsRepo:
                 lambda: _sqlite_page_rows(reader, organization_id, query),
                 marks=query.offset >= PAGE_MARK_EVERY,
             )
-        statement = self.list_statement(organization_id, query)
         if self.sqlite or not (query.filters or query.search_text):
+            statement = self.list_statement(organization_id, query)
             return [bytes(row[0]) for row in self.connection.execute(statement)]
         return postgres_pages.page_rows(
             self.connection,
@@ -1151,11 +1169,7 @@ class ContactsRepo:
             .cte("walked")
             .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        return (
-            select(contacts.c.summary_doc)
-            .join(walked, contacts.c.contact_id == walked.c.contact_id)
-            .order_by(*_directed([walked.c.sort_key, walked.c.contact_id], query.sort_order))
-        )
+        return _page_rows_of(walked, organization_id, query.sort_order)
 
     def matches_first_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
         """The same page read matches first (PostgreSQL; storage/postgres_pages.py): every match's id and sort
@@ -1174,15 +1188,7 @@ class ContactsRepo:
             .offset(query.offset)
             .subquery("page")
         )
-        return (
-            select(contacts.c.summary_doc)
-            .join(
-                page,
-                (contacts.c.contact_id == page.c.contact_id)
-                & (contacts.c.organization_id == int(organization_id)),
-            )
-            .order_by(*_directed([page.c.sort_key, page.c.contact_id], query.sort_order))
-        )
+        return _page_rows_of(page, organization_id, query.sort_order)
 
     def _listed(self, organization_id: str, query: ListQuery) -> list[ColumnElement[bool]]:
         """What puts a contact in the listing: its organization, the status asked for, filters and search."""

@@ -86,6 +86,15 @@ def seek_parameters(mark: tuple[Any, ...]) -> tuple[Any, ...]:
     return key, key, contact_id
 
 
+def snapshot_marks(facts: dict[Any, Any], listing: Hashable, descending: bool) -> Marks:
+    """A listing's marks kept in a snapshot's facts (Reader.snapshot), so until any commit: for listings the ledger
+    does not follow (a filter or a search), whichever plan reads their deep pages."""
+    marks: Marks | None = facts.get(listing)
+    if marks is None:
+        marks = facts[listing] = Marks(descending=descending)
+    return marks
+
+
 class _Reversed:
     """A key compared the other way round: bisect over a descending listing."""
 

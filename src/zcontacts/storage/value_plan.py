@@ -20,7 +20,7 @@ from typing import Any, NamedTuple
 
 from zcontacts.domain.listing import ListQuery
 from zcontacts.storage.database import Reader
-from zcontacts.storage.page_marks import Marks, seek_parameters
+from zcontacts.storage.page_marks import seek_parameters, snapshot_marks
 from zcontacts.storage.run_plan import TOP
 
 FIELDS = ("first_name", "last_name")
@@ -94,9 +94,7 @@ def read(
             return None  # a broad term: the substring plans' walks find its page in a few hundred rows
         marks, rank, mark = None, 0, None
         if seek is not None:
-            marks = facts.get(seek.listing)
-            if marks is None:
-                marks = facts[seek.listing] = Marks(descending=query.sort_order == "D")
+            marks = snapshot_marks(facts, seek.listing, query.sort_order == "D")
             rank, mark = marks.nearest(query.offset)
         sought = seek_parameters(mark) if mark is not None else ()
         parameters: list[Any] = [int(organization_id), *status, holding, *sought]
