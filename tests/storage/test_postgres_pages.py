@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import Connection, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tests.helpers import Tenant, churned, varied_bodies
+from tests.helpers import Tenant, churned, make_contact, varied_bodies
 from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.domain.listing import parse_list_query
@@ -100,6 +100,86 @@ def test_a_walk_reads_the_index_alone(
 
     walked = database.run(plan, write=False)
     assert "Index Only Scan" in walked, walked
+
+
+# Keys that hold a term at their start, after it, both, or only once a LIKE wildcard is taken literally.
+SIDED = ["Ivan Petrov", "Ivanka Ray", "Bo Ivanov", "Sivan Ko", "Ivanivan Li", "Ivo Lind", "Zed Ivan", "50% Ivan",
+         "Iv_an Cole", "Ivxan Moe", "Ann 50% Off", "Van Ivan"]  # fmt: skip
+SIDED_TERMS = ["ivan", "van", "iv_an", "50%", "an ", "zzz"]
+
+
+@pytest.fixture
+def sided(client: Any, tenant: Tenant, database: Database) -> None:
+    for n, name in enumerate(SIDED * 2):
+        word = name.split()[-1]
+        make_contact(
+            client,
+            tenant,
+            contact_name=f"{name} {n:02d}",
+            company_name=f"{word} {name.split()[0]}",
+            email=f"{name.split()[0].replace('%', 'p')}.{word}{n % 3}@ivan.example",
+        )
+    database.run(
+        lambda c: c.exec_driver_sql("UPDATE contacts SET status = 'inactive' WHERE mod(contact_id, 3) = 0"),
+        write=True,
+    )
+
+
+@pytest.mark.parametrize("field", ["contact_name", "company_name", "email"])
+def test_a_substring_of_the_sorted_key_is_walked_as_its_two_sides(
+    sided: None, tenant: Tenant, database: Database, field: str
+) -> None:
+    # The walk reads the keys that begin with the term and the keys that hold it after their first character
+    # (migration 0018); the two together must be every key that holds it, each once, in the listing's order.
+    key = f"{field}_key"
+
+    def check(connection: Connection) -> int:
+        org = int(tenant.organization_id)
+        everyone = connection.execute(
+            text(f"SELECT contact_id, {key}, status, summary_doc FROM contacts WHERE organization_id = :org"),
+            {"org": org},
+        ).all()
+        repo, seen = ContactsRepo(connection), 0
+        for term, order, status, page in itertools.product(SIDED_TERMS, "AD", [None, "inactive"], "123"):
+            params = [(f"{field}_contains", term), ("sort_column", field), ("sort_order", order)]
+            params += [("filter_by", "Status.Inactive")] if status else []
+            query = parse_list_query([*params, ("page", page), ("per_page", "3")])
+            value = query.filters[0].value
+            held = sorted(
+                (row for row in everyone if value in row[1] and status in (None, row[2])),
+                key=lambda row: (row[1], row[0]),
+                reverse=order == "D",
+            )
+            expected = [bytes(row[3]) for row in held[query.offset : query.offset + 4]]
+            assert _rows(connection, repo.walk_statement(tenant.organization_id, query)) == expected, params
+            assert _rows(connection, repo.matches_first_statement(tenant.organization_id, query)) == expected
+            seen += len(expected)
+        return seen
+
+    assert database.run(check, write=False) > 100
+
+
+def test_a_substring_at_the_start_of_the_sorted_key_is_read_from_its_range(
+    sided: None, tenant: Tenant, database: Database
+) -> None:
+    query = parse_list_query(
+        [("contact_name_contains", "ivan"), ("sort_column", "contact_name"), ("page", "2")]
+    )
+    with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        connection.exec_driver_sql("VACUUM ANALYZE contacts")
+
+    def plan(connection: Connection, statement: Any, *off: str) -> str:
+        for setting in ("enable_seqscan", *off):
+            connection.exec_driver_sql(f"SET LOCAL {setting} = off")  # as over a million rows
+        compiled = statement.compile(connection, compile_kwargs={"literal_binds": True})
+        return "\n".join(connection.exec_driver_sql(f"EXPLAIN {compiled}").scalars())
+
+    organization = tenant.organization_id
+    walked = database.run(
+        lambda c: plan(c, ContactsRepo(c).walk_statement(organization, query), "enable_sort"), write=False
+    )
+    assert "Merge Append" in walked, walked
+    assert "contact_name_key >= 'ivan'" in walked, walked  # the run: a range of the name order's index
 
 
 def test_a_walk_past_its_deadline_reads_the_page_matches_first(database: Database) -> None:

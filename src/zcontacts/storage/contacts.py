@@ -24,8 +24,11 @@ from sqlalchemy import (
     func,
     insert,
     literal_column,
+    not_,
+    or_,
     select,
     text,
+    union_all,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -863,6 +866,41 @@ def _page_rows_of(page: Any, organization_id: str, sort_order: str) -> Select[by
     )
 
 
+# PostgreSQL's trigram indexes on these keys hold each key after its first character (migration 0018): a key holds
+# a term at its start (a range of the key's B-tree index, in order) or after it (the trigram index).
+_TAIL_TRIGRAMS = frozenset(("contact_name_key", "company_name_key", "email_key"))
+# A constant in the SQL, as in the index's expression: a bound parameter would not match it in a generic plan (psycopg
+# prepares a statement run five times).
+_SECOND: ColumnElement[int] = literal_column("2")
+
+
+def _like_escaped(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _starts(column: Any, escaped: str) -> ColumnElement[bool]:
+    """`column` begins with the term (LIKE-escaped): on a "C" collated key, a range of its index."""
+    result: ColumnElement[bool] = column.like(f"{escaped}%", escape="\\")
+    return result
+
+
+def _after_first(column: Any, escaped: str) -> ColumnElement[bool]:
+    """`column` holds the term (LIKE-escaped) after its first character (migration 0018's trigram index)."""
+    result: ColumnElement[bool] = func.substr(column, _SECOND).like(f"%{escaped}%", escape="\\")
+    return result
+
+
+def _run_filter(query: ListQuery) -> FieldFilter | None:
+    """A substring filter on the key the listing is sorted by, which PostgreSQL walks as two sides (see
+    ContactsRepo.walk_statement); None when the listing has none."""
+    sort = _SORT_COLUMNS[query.sort_column]
+    for field_filter in query.filters:
+        column = _FILTER_COLUMNS[field_filter.field]
+        if field_filter.op == "contains" and column is sort and column.name in _TAIL_TRIGRAMS:
+            return None if _short(field_filter.value) else field_filter
+    return None
+
+
 def _unique_sort(sort_column: str) -> bool:
     """Names are unique per organization: a name sort needs no id to order ties or mark a row."""
     return sort_column == "contact_name"
@@ -1157,19 +1195,42 @@ class ContactsRepo:
         then their list rows. Each order's walked index carries the status, every filter key and the search key
         (migrations 0013-0017), so the walk tests index entries alone, an index-only scan (~0.3 µs each over
         1,000,000 customers), where an index scan reads the row behind every entry it tests (1-3 µs). With a
-        status the planner mostly takes the status's own index instead, and reads the rows, as before."""
+        status the planner mostly takes the status's own index instead, and reads the rows, as before.
+
+        A substring of the key the listing is sorted by is walked as two sides merged in order (migration 0018):
+        the keys that begin with it, a range of the order's index, and the keys holding it after their first
+        character, which the planner reads from the trigram index or by a walk, whichever its estimate favours.
+        Names, companies and emails are searched by how they begin, so the first side holds the page and the
+        second is mostly empty: `contact_name_contains=ivan` by name over 1,000,000 customers ~150 ms walked,
+        a few ms this way."""
         sort = _SORT_COLUMNS[query.sort_column]
-        order = [sort] if _unique_sort(query.sort_column) else [sort, contacts.c.contact_id]
-        walked = (
-            select(contacts.c.contact_id, sort.label("sort_key"))
-            .where(*self._listed(organization_id, query))
-            .order_by(*_directed(order, query.sort_order))
-            .limit(query.per_page + 1)
+        unique = _unique_sort(query.sort_column)
+        order = _directed([sort] if unique else [sort, contacts.c.contact_id], query.sort_order)
+        ids = select(contacts.c.contact_id, sort.label("sort_key"))
+        run = _run_filter(query)
+        if run is None:
+            walked = ids.where(*self._listed(organization_id, query)).order_by(*order)
+        else:
+            others = self._listed(organization_id, query, without=run)
+            escaped = _like_escaped(run.value)
+            starts = _starts(sort, escaped)
+            sides = [
+                ids.where(*others, side).order_by(*order).limit(query.offset + query.per_page + 1).subquery()
+                for side in (starts, and_(_after_first(sort, escaped), not_(starts)))
+            ]
+            both = union_all(*(select(side.c.contact_id, side.c.sort_key) for side in sides)).subquery(
+                "sides"
+            )
+            # In the sides' own order, so that the planner merges them as they come.
+            merged = [both.c.sort_key] if unique else [both.c.sort_key, both.c.contact_id]
+            walked = select(both.c.contact_id, both.c.sort_key).order_by(*_directed(merged, query.sort_order))
+        page = (
+            walked.limit(query.per_page + 1)
             .offset(query.offset)
             .cte("walked")
             .prefix_with("MATERIALIZED", dialect="postgresql")
         )
-        return _page_rows_of(walked, organization_id, query.sort_order)
+        return _page_rows_of(page, organization_id, query.sort_order)
 
     def matches_first_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
         """The same page read matches first (PostgreSQL; storage/postgres_pages.py): every match's id and sort
@@ -1190,15 +1251,20 @@ class ContactsRepo:
         )
         return _page_rows_of(page, organization_id, query.sort_order)
 
-    def _listed(self, organization_id: str, query: ListQuery) -> list[ColumnElement[bool]]:
-        """What puts a contact in the listing: its organization, the status asked for, filters and search."""
+    def _listed(
+        self, organization_id: str, query: ListQuery, *, without: FieldFilter | None = None
+    ) -> list[ColumnElement[bool]]:
+        """What puts a contact in the listing: its organization, the status asked for, filters (all but
+        `without`) and search."""
         conditions: list[ColumnElement[bool]] = [contacts.c.organization_id == int(organization_id)]
         if query.status is not None:
             conditions.append(contacts.c.status == query.status)
-        return conditions + self._conditions(query)
+        return conditions + self._conditions(query, without=without)
 
-    def _conditions(self, query: ListQuery) -> list[ColumnElement[bool]]:
-        conditions = [self._filter(f) for f in query.filters]
+    def _conditions(
+        self, query: ListQuery, *, without: FieldFilter | None = None
+    ) -> list[ColumnElement[bool]]:
+        conditions = [self._filter(f) for f in query.filters if f is not without]
         if query.search_text:
             conditions.append(self._contains(contacts.c.search_key, query.search_text))
         return conditions
@@ -1223,7 +1289,9 @@ class ContactsRepo:
                 ),
                 found,
             )
-        escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        escaped = _like_escaped(value)
+        if column.name in _TAIL_TRIGRAMS and not _short(value):
+            return or_(_starts(column, escaped), _after_first(column, escaped))
         result: ColumnElement[bool] = column.like(f"%{escaped}%", escape="\\")
         return result
 

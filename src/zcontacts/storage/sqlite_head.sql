@@ -184,7 +184,7 @@ CREATE INDEX ix_contacts_by_creation ON contacts (organization_id, created_at_ms
 CREATE INDEX ix_contacts_by_change ON contacts (organization_id, updated_at_ms, contact_id, status, contact_name_key, company_name_key, first_name_key, last_name_key, email_key, phone_key, search_key);
 CREATE INDEX ix_contacts_by_company ON contacts (organization_id, company_name_key, contact_id, status, contact_name_key, first_name_key, last_name_key, email_key, phone_key, search_key);
 CREATE INDEX ix_contacts_by_email ON contacts (organization_id, email_key, contact_id, contact_name_key, status, created_at_ms, company_name_key, first_name_key, last_name_key, phone_key, search_key);
-INSERT INTO "alembic_version" ("version_num") VALUES ('0017');
+INSERT INTO "alembic_version" ("version_num") VALUES ('0018');
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('ids', 46000000000000001);
 INSERT INTO "id_sequences" ("name", "next_value") VALUES ('organization_ids', 10234695);
 INSERT INTO "sqlite_stat1" ("tbl", "idx", "stat") VALUES ('contacts', NULL, '1000000');
