@@ -102,9 +102,10 @@ def test_a_walk_reads_the_index_alone(
     assert "Index Only Scan" in walked, walked
 
 
-# Keys that hold a term at their start, after it, both, or only once a LIKE wildcard is taken literally.
+# Keys that hold a term at their start, after it, both, or only once a LIKE wildcard is taken literally; one whose
+# term is followed by the greatest code point (the run's range must still hold it).
 SIDED = ["Ivan Petrov", "Ivanka Ray", "Bo Ivanov", "Sivan Ko", "Ivanivan Li", "Ivo Lind", "Zed Ivan", "50% Ivan",
-         "Iv_an Cole", "Ivxan Moe", "Ann 50% Off", "Van Ivan"]  # fmt: skip
+         "Iv_an Cole", "Ivxan Moe", "Ann 50% Off", "Van Ivan", "Ivan\U0010ffff Top"]  # fmt: skip
 SIDED_TERMS = ["ivan", "van", "iv_an", "50%", "an ", "zzz"]
 
 

@@ -672,10 +672,10 @@ def test_a_short_term_is_planned_unless_it_starts_many_trigrams(
 def test_the_text_past_a_prefix() -> None:
     """The vocabulary's run of a term ends at the least text past it: past U+10FFFF the character before moves
     on, and surrogates (which UTF-8 cannot hold) are skipped."""
-    assert substring_plans._next_text("ab") == "ac"
-    assert substring_plans._next_text("a\U0010ffff") == "b"
-    assert substring_plans._next_text("\U0010ffff") is None
-    assert substring_plans._next_text("\ud7ff") == "\ue000"
+    assert substring_plans.next_text("ab") == "ac"
+    assert substring_plans.next_text("a\U0010ffff") == "b"
+    assert substring_plans.next_text("\U0010ffff") is None
+    assert substring_plans.next_text("\ud7ff") == "\ue000"
 
 
 def test_short_terms_left_to_the_walk_or_with_no_trigram(

@@ -878,10 +878,12 @@ def _like_escaped(value: str) -> str:
     return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _starts(column: Any, escaped: str) -> ColumnElement[bool]:
-    """`column` begins with the term (LIKE-escaped): on a "C" collated key, a range of its index."""
-    result: ColumnElement[bool] = column.like(f"{escaped}%", escape="\\")
-    return result
+def _starts(column: Any, value: str) -> ColumnElement[bool]:
+    """`column` begins with `value` exactly: on a "C" collated key, the range up to the least text past every
+    text that starts with it. Not `LIKE 'value%'`, whose range PostgreSQL derives only from a constant: a
+    statement psycopg has prepared may run a generic plan, where it would test every entry of the order."""
+    after = substring_plans.next_text(value)
+    return column >= value if after is None else and_(column >= value, column < after)
 
 
 def _after_first(column: Any, escaped: str) -> ColumnElement[bool]:
@@ -1212,11 +1214,11 @@ class ContactsRepo:
             walked = ids.where(*self._listed(organization_id, query)).order_by(*order)
         else:
             others = self._listed(organization_id, query, without=run)
-            escaped = _like_escaped(run.value)
-            starts = _starts(sort, escaped)
+            starts = _starts(sort, run.value)
+            after_first = and_(_after_first(sort, _like_escaped(run.value)), not_(starts))
             sides = [
                 ids.where(*others, side).order_by(*order).limit(query.offset + query.per_page + 1).subquery()
-                for side in (starts, and_(_after_first(sort, escaped), not_(starts)))
+                for side in (starts, after_first)
             ]
             both = union_all(*(select(side.c.contact_id, side.c.sort_key) for side in sides)).subquery(
                 "sides"
@@ -1291,7 +1293,7 @@ class ContactsRepo:
             )
         escaped = _like_escaped(value)
         if column.name in _TAIL_TRIGRAMS and not _short(value):
-            return or_(_starts(column, escaped), _after_first(column, escaped))
+            return or_(_starts(column, value), _after_first(column, escaped))
         result: ColumnElement[bool] = column.like(f"%{escaped}%", escape="\\")
         return result
 

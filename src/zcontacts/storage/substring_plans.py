@@ -149,19 +149,19 @@ def short_query(connection: sqlite3.Connection, term: str) -> str | None:
     """An FTS5 query for every row whose keys may hold `term` (1 or 2 characters): the trigrams that start with
     it, or "" when none does; None when there are more than MAX_LOOKUPS of them."""
     connection.execute(_VOCABULARY)
-    after = _next_text(term)
+    after = next_text(term)
     trigrams: list[str] = []
     found = connection.execute(_FIRST_FROM, (term,)).fetchone()
     while found is not None and (after is None or found[0] < after):
         if len(trigrams) == MAX_LOOKUPS:
             return None
         trigrams.append(str(found[0]))
-        following = _next_text(trigrams[-1])
+        following = next_text(trigrams[-1])
         found = None if following is None else connection.execute(_FIRST_FROM, (following,)).fetchone()
     return " OR ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
 
 
-def _next_text(text: str) -> str | None:
+def next_text(text: str) -> str | None:
     """The least text past every text that starts with `text` (None: there is none); surrogates are skipped,
     as UTF-8, which the vocabulary is ordered by, cannot hold them."""
     while text:
