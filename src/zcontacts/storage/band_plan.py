@@ -22,7 +22,7 @@ from typing import Any
 
 from zcontacts.domain.listing import ListQuery
 from zcontacts.storage import walk_plan
-from zcontacts.storage.run_plan import MOST, TOP
+from zcontacts.storage.run_plan import MOST, past
 
 # The sort a band is read in (its key's field), and the filters whose keys begin the same way as its keys
 # (bench/data.py: "First Last tag", `first.last.tag@…`). Not a first name by name: the value plan serves it.
@@ -64,7 +64,7 @@ def holds(
 
 
 def _counted(connection: sqlite3.Connection, organization_id: str, field: str, band: str, value: str) -> bool:
-    bounds = [value, value + TOP]
+    bounds = [value, past(value)]
     sql = walk_plan.count_sql(field, "startswith")
     (counted,) = connection.execute(sql, [int(organization_id), *bounds, MOST + 1]).fetchone()
     if not LEAST <= counted <= MOST:

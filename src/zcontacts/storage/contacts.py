@@ -84,7 +84,6 @@ _FILTER_COLUMNS = {
     "first_name": contacts.c.first_name_key,
     "last_name": contacts.c.last_name_key,
 }
-_TOP = run_plan.TOP  # [v, v + _TOP) is exactly the keys starting with v
 _CANDIDATES = substring_plans.CANDIDATES
 # The same, for candidates already found (storage/substring_plans.py): a JSON array of ids.
 _LISTED = (
@@ -227,7 +226,7 @@ def _filter_parameters(organization_id: str, query: ListQuery, plan: Plan | None
         parameters.append(query.status)
     for field_filter in query.filters:
         if field_filter.op == "startswith":
-            parameters += [field_filter.value, field_filter.value + _TOP]
+            parameters += [field_filter.value, run_plan.past(field_filter.value)]
         elif field_filter.op == "contains":
             parameters += _contains_parameters(field_filter.value, f"{field_filter.field}_key", plan)
         else:
@@ -410,7 +409,7 @@ def _walked_page(reader: Reader, organization_id: str, query: ListQuery, shape: 
         field, op, value = walk_plan.counted(query)
         # Counting 20,000 entries costs 1-2 ms (more on a cold cache), and the count only chooses the plan: kept
         # across commits a while (Reader.estimate).
-        tested = [value] if op == "eq" else [value, value + _TOP]
+        tested = [value] if op == "eq" else [value, run_plan.past(value)]
         sql = walk_plan.count_sql(field, op)
         matches = reader.estimate(
             ("walk count", organization_id, field, op, value),
@@ -1276,7 +1275,7 @@ class ContactsRepo:
         if field_filter.op == "eq":
             return column == field_filter.value
         if field_filter.op == "startswith":
-            return (column >= field_filter.value) & (column < field_filter.value + _TOP)
+            return _starts(column, field_filter.value)
         return self._contains(column, field_filter.value)
 
     def _contains(self, column: Any, value: str) -> ColumnElement[bool]:

@@ -8,7 +8,7 @@ sorts every one of them: 110-160 ms. The same listing with `…_startswith=ivan`
 (storage/walk_plan.py sorts its matches on index entries, contacts._rows_last_sql), tens of ms.
 
 The two listings are the same rows when the rows that may hold the term are no more than the organization's keys in
-[term, term + TOP), each of which begins with the term and so holds it: then they are exactly those rows. The rows
+[term, past(term)), each of which begins with the term and so holds it: then they are exactly those rows. The rows
 that may hold it are the trigram index's rows with the term's trigrams in the key, but for rows queued for the index
 (storage/search_index.py), whose indexed keys may be old: those are tested on their keys as they are. Both sides are
 counted in the snapshot the page is read in, and the answer kept in its facts until the next commit."""
@@ -19,7 +19,7 @@ import sqlite3
 from typing import Any
 
 from zcontacts.storage import walk_plan
-from zcontacts.storage.run_plan import MOST, TOP
+from zcontacts.storage.run_plan import MOST, past
 
 # Fewer candidates than this: the trigram plan reads them within a few ms (3.5 µs each), no count is worth it.
 LEAST = 2_000
@@ -72,7 +72,7 @@ def _counted(
     # no more rows than the candidates, and an estimate that is off only costs the plan.
     most = MOST if estimate is None else min(MOST, int(2 * estimate))
     sql = walk_plan.count_sql(field, "startswith")
-    (run,) = connection.execute(sql, [int(organization_id), term, term + TOP, most + 1]).fetchone()
+    (run,) = connection.execute(sql, [int(organization_id), term, past(term), most + 1]).fetchone()
     if not LEAST <= run <= most or (estimate is not None and run < estimate / 2):
         return None
     # Every row of the run holds the term, so it is in one part: one more than the run means a row outside it.

@@ -20,12 +20,20 @@ from typing import Any
 from zcontacts.domain.listing import ListQuery
 from zcontacts.storage import walk_plan
 from zcontacts.storage.database import Reader
-from zcontacts.storage.substring_plans import CANDIDATES, MEMBER, SCAN, TRIGRAM_PER_CANDIDATE, Plan
+from zcontacts.storage.substring_plans import CANDIDATES, MEMBER, SCAN, TRIGRAM_PER_CANDIDATE, Plan, next_text
 
 # The sorts whose key a term's run is a range of, and the key each sorts by.
 SORT_KEYS = {"contact_name": "contact_name_key", "company_name": "company_name_key", "email": "email_key"}
-# Above every code point a key can hold: [t, t + TOP) is exactly the keys starting with t (byte order).
-TOP = "\U0010ffff"
+# SQLite orders a BLOB after every text: the bound past every key, for a term no text follows.
+_PAST_EVERY_KEY = b""
+
+
+def past(term: str) -> str | bytes:
+    """The least value past every key that starts with `term`: [term, past(term)) is exactly those keys (byte
+    order). Not term + U+10FFFF, which keys holding U+10FFFF after the term pass."""
+    after = next_text(term)
+    return _PAST_EVERY_KEY if after is None else after
+
 
 # Costs in µs over 1,000,000 customers (docs/PERFORMANCE.md, sessions 31 and 32). Counting: a run row 0.1, a
 # candidate 0.18 (the FTS5 doclist). When more candidates than run rows leave some outside, finding which (an
@@ -124,7 +132,7 @@ def page(
     assert sort is not None, "the run plan serves only the listings sort_key names"
     connection = reader.connection
     org = int(organization_id)
-    bounds = [term, term + TOP]
+    bounds = [term, past(term)]
     # Every run row holds the term, so it is a candidate (indexed or queued): the candidates outside the run
     # number at most #candidates - #run. None of them when the two are equal; too many for the run plan when
     # that difference is over LEFTOVERS; otherwise set the run's ids apart to find them.
@@ -143,7 +151,7 @@ def page(
 
 def _run_rows(connection: sqlite3.Connection, organization_id: str, sort: str, term: str, most: int) -> int:
     """How many of the organization's rows (any status) the term's run holds, up to `most`."""
-    parameters = [int(organization_id), term, term + TOP, most]
+    parameters = [int(organization_id), term, past(term), most]
     sql = walk_plan.count_sql(sort.removesuffix("_key"), "startswith")
     return int(connection.execute(sql, parameters).fetchone()[0])
 
@@ -154,7 +162,7 @@ _CANDIDATE_COUNT = f"SELECT count(*) FROM ({CANDIDATES.format(trigrams='?')})"
 def _before_run(connection: sqlite3.Connection, org: int, query: ListQuery, sort: str, term: str) -> int:
     """How many of the listing's rows a walk passes before the run (its direction's), up to NEAR."""
     status = " AND status = ?" if query.status is not None else ""
-    side, bound = ("<", term) if query.sort_order != "D" else (">=", term + TOP)
+    side, bound = ("<", term) if query.sort_order != "D" else (">=", past(term))
     sql = (
         f"SELECT count(*) FROM (SELECT 1 FROM contacts WHERE organization_id = ?{status} AND {sort} {side} ? "
         "LIMIT ?)"

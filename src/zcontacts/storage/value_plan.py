@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 from zcontacts.domain.listing import ListQuery
 from zcontacts.storage.database import Reader
 from zcontacts.storage.page_marks import seek_parameters, snapshot_marks
-from zcontacts.storage.run_plan import TOP
+from zcontacts.storage.run_plan import past
 
 FIELDS = ("first_name", "last_name")
 # Distinct values a skip-scan reads at most (~2-4 µs each over 1,000,000 customers): more, and the column is
@@ -201,7 +201,7 @@ def merged(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes
     key = f"{only.field}_key"
     org = int(organization_id)
     with reader.snapshot():
-        bounds = [only.value, only.value + TOP]
+        bounds = [only.value, past(only.value)]
         runs = [row[0] for row in reader.fetch(_prefixed_sql(key), [org, *bounds, RUNS + 1])]
         if len(runs) > RUNS:
             return None
@@ -215,7 +215,7 @@ def merged(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes
 
 @lru_cache(maxsize=8)
 def _prefixed_sql(key: str) -> str:
-    """The skip-scan of _values_sql, within [prefix, prefix + TOP)."""
+    """The skip-scan of _values_sql, within [prefix, past(prefix))."""
     first = f"SELECT {key} FROM contacts WHERE organization_id = ?1 AND {key} >= ?2 AND {key} < ?3 ORDER BY {key} LIMIT 1"
     after = (
         f"SELECT {key} FROM contacts WHERE organization_id = ?1 AND {key} > v.value AND {key} < ?3 "
