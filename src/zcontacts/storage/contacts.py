@@ -878,9 +878,10 @@ def _like_escaped(value: str) -> str:
 
 
 def _starts(column: Any, value: str) -> ColumnElement[bool]:
-    """`column` begins with `value` exactly: on a "C" collated key, the range up to the least text past every
-    text that starts with it. Not `LIKE 'value%'`, whose range PostgreSQL derives only from a constant: a
-    statement psycopg has prepared may run a generic plan, where it would test every entry of the order."""
+    """`column` begins with `value` exactly: on a key in byte order (SQLite's BINARY, PostgreSQL's "C"), the
+    range up to the least text past every text that starts with it (none past a value of U+10FFFF alone). Not
+    `LIKE 'value%'`, whose range PostgreSQL derives only from a constant: a statement psycopg has prepared may
+    run a generic plan, where it would test every entry of the order."""
     after = substring_plans.next_text(value)
     return column >= value if after is None else and_(column >= value, column < after)
 
