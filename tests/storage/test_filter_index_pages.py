@@ -158,13 +158,21 @@ def test_the_value_plan_leaves_varied_columns_and_broad_terms_to_the_substring_p
     client: Any, named: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reader = database.reader()
-    query = parse_list_query([("first_name_contains", "iv")])
+    query = parse_list_query([("first_name_contains", "iv"), ("sort_column", "email")])
     order_by = _sqlite_clauses(*_shape(query))[1]
     every = value_plan.values(reader, int(tenant.organization_id), "first_name_key")
     assert every == sorted({name.casefold() for name in FIRST})
     assert value_plan.read(reader, tenant.organization_id, query, order_by)
     monkeypatch.setattr(value_plan, "MOST", 3)  # more Ivans and Ivanas than that
     assert value_plan.read(reader, tenant.organization_id, query, order_by) is None
+    # In name order a shallow page merges the values' runs, however many rows they hold; not with more than RUNS.
+    by_name = parse_list_query([("first_name_contains", "iv")])
+    name_order = _sqlite_clauses(*_shape(by_name))[1]
+    merged = value_plan.read(reader, tenant.organization_id, by_name, name_order)
+    assert merged == listing_page(database, tenant.organization_id, by_name)
+    monkeypatch.setattr(value_plan, "RUNS", 1)  # two values hold `iv`: Ivan and Ivana
+    assert value_plan.read(reader, tenant.organization_id, by_name, name_order) is None
+    monkeypatch.setattr(value_plan, "RUNS", 64)
     monkeypatch.setattr(value_plan, "MOST", 10**6)
     monkeypatch.setattr(value_plan, "CAP", len(every) - 1)  # one value too many
     assert value_plan.values(reader, int(tenant.organization_id), "first_name_key") is None

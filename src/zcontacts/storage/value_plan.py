@@ -87,7 +87,10 @@ def read(
         every: list[str] | None = facts[found]
         if every is None:
             return None
-        holding = json.dumps([value for value in every if only.value in value])
+        held = [value for value in every if only.value in value]
+        if seek is None and _merges_runs(query, held):
+            return _merged_page(reader, organization_id, query, key, held)
+        holding = json.dumps(held)
         status = [query.status] if query.status is not None else []
         (entries,) = reader.fetch(_count_sql(key), [int(organization_id), holding, MOST + 1])[0]
         if entries > MOST:
@@ -205,12 +208,28 @@ def merged(reader: Reader, organization_id: str, query: ListQuery) -> list[bytes
         runs = [row[0] for row in reader.fetch(_prefixed_sql(key), [org, *bounds, RUNS + 1])]
         if len(runs) > RUNS:
             return None
-        if not runs:
-            return []
-        status = [query.status] if query.status is not None else []
-        parameters: list[Any] = [value for run in runs for value in (org, run, *status)]
-        sql = _merged_sql(key, len(runs), query.status is not None, query.sort_order == "D")
-        return [row[0] for row in reader.fetch(sql, [*parameters, query.per_page + 1, query.offset])]
+        return _merged_page(reader, organization_id, query, key, runs)
+
+
+def _merges_runs(query: ListQuery, values: list[str]) -> bool:
+    """A substring's shallow page in name order is its values' runs merged (as a prefix's) when they are few,
+    however many rows they hold: counting those first (up to MOST) and walking the name order when there are more
+    took 25-29 ms for `first_name_contains=a` by name descending over 1,000,000 customers (its walk passes ~25,000
+    `zed …` names, which hold no `a`); merged 0.8-3.3 ms. Deep pages (read with a seek) keep to the marks."""
+    return query.sort_column == "contact_name" and query.offset < MERGED_OFFSET and len(values) <= RUNS
+
+
+def _merged_page(
+    reader: Reader, organization_id: str, query: ListQuery, key: str, runs: list[str]
+) -> list[bytes]:
+    """The page of the rows whose `key` is one of `runs`, their runs merged in name order (within a snapshot)."""
+    if not runs:
+        return []
+    org = int(organization_id)
+    status = [query.status] if query.status is not None else []
+    parameters: list[Any] = [value for run in runs for value in (org, run, *status)]
+    sql = _merged_sql(key, len(runs), query.status is not None, query.sort_order == "D")
+    return [row[0] for row in reader.fetch(sql, [*parameters, query.per_page + 1, query.offset])]
 
 
 @lru_cache(maxsize=8)
