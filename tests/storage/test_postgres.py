@@ -5,6 +5,7 @@ a connection."""
 from __future__ import annotations
 
 import asyncio
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -205,7 +206,8 @@ def test_every_listing_is_served_by_an_index(populated: Database, params: list[t
 
 @pytest.mark.parametrize("field", ["contact_name", "company_name", "email"])
 def test_a_sorted_key_s_substring_is_found_by_its_range_and_trigrams(one_large: Database, field: str) -> None:
-    # Migration 0018: the key's start is a range of its B-tree index, the rest of it is in the trigram index.
+    # Migration 0018: the key's start is a range of its B-tree index, the rest of it is in the trigram index. The
+    # matches-first read takes them as two sides (an Append), not one OR (a BitmapOr, which reads every match's row).
     query = parse_list_query([(f"{field}_contains", "abc"), ("sort_column", "created_time")])
 
     def explain(connection: Connection) -> str:
@@ -215,9 +217,10 @@ def test_a_sorted_key_s_substring_is_found_by_its_range_and_trigrams(one_large: 
         return "\n".join(row[0] for row in connection.exec_driver_sql(f"EXPLAIN {compiled}", compiled.params))
 
     plan = one_large.run(explain, write=False)
-    assert "BitmapOr" in plan, plan
+    assert "Append" in plan, plan
+    assert "BitmapOr" not in plan, plan
     assert f"ix_contacts_trgm_tail_{field}_key" in plan, plan
-    assert f"{field}_key)::text >= 'abc'" in plan, plan
+    assert re.search(rf"{field}_key(\)::text)? >= 'abc'", plan), plan  # the range of its B-tree index
 
 
 def test_the_default_listing_reads_the_name_index_in_order(populated: Database) -> None:

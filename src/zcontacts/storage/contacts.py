@@ -903,6 +903,17 @@ def _run_filter(query: ListQuery) -> FieldFilter | None:
     return None
 
 
+def _split_filter(query: ListQuery) -> FieldFilter | None:
+    """A substring filter of 3 or more characters on a key with a tail trigram index (migration 0018), which
+    PostgreSQL's matches-first read takes as its two sides (ContactsRepo.matches_first_statement); None when the
+    listing has none."""
+    for field_filter in query.filters:
+        column = _FILTER_COLUMNS[field_filter.field]
+        if field_filter.op == "contains" and column.name in _TAIL_TRIGRAMS and not _short(field_filter.value):
+            return field_filter
+    return None
+
+
 def _unique_sort(sort_column: str) -> bool:
     """Names are unique per organization: a name sort needs no id to order ties or mark a row."""
     return sort_column == "contact_name"
@@ -1236,13 +1247,29 @@ class ContactsRepo:
 
     def matches_first_statement(self, organization_id: str, query: ListQuery) -> Select[bytes]:
         """The same page read matches first (PostgreSQL; storage/postgres_pages.py): every match's id and sort
-        key, materialized, the page's ids sorted out of them, then their list rows in that order."""
-        matches = (
-            select(contacts.c.contact_id, _SORT_COLUMNS[query.sort_column].label("sort_key"))
-            .where(*self._listed(organization_id, query))
-            .cte("matches")
-            .prefix_with("MATERIALIZED", dialect="postgresql")
-        )
+        key, the page's ids sorted out of them (a top-N sort), then their list rows in that order.
+
+        The matches are a subquery fenced by OFFSET 0, so that the planner reads them for all rows and cannot turn
+        the page back into the walk; unlike a MATERIALIZED CTE, their rows go straight into the sort instead of
+        through a tuplestore (`contact_name_startswith=a` by email descending over 1,000,000 customers: 52 ->
+        38 ms). A substring of a name, company or email (migration 0018) is read as its two sides: the keys that
+        begin with it, a range of the key's covering index read alone (an index-only scan), and the keys holding
+        it after their first character, from the trigram index. As one OR, the planner took a BitmapOr of the two
+        and then read every match's row for its sort key (`contact_name_contains=ivan` by email: 24,947 rows, ~110
+        ms; as two sides ~15 ms)."""
+        sort = _SORT_COLUMNS[query.sort_column]
+        ids = select(contacts.c.contact_id, sort.label("sort_key"))
+        split = _split_filter(query)
+        found: Any
+        if split is None:
+            found = ids.where(*self._listed(organization_id, query))
+        else:
+            others = self._listed(organization_id, query, without=split)
+            column = _FILTER_COLUMNS[split.field]
+            starts = _starts(column, split.value)
+            after_first = and_(_after_first(column, _like_escaped(split.value)), not_(starts))
+            found = union_all(ids.where(*others, starts), ids.where(*others, after_first))
+        matches = found.offset(0).subquery("matches")
         order = _directed([matches.c.sort_key, matches.c.contact_id], query.sort_order)
         page = (
             select(matches.c.contact_id, matches.c.sort_key)

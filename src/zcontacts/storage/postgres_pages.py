@@ -6,8 +6,8 @@ companies are made of each other, so a name prefix's matches can all sit at one 
 first-name prefix's at the far end of a descending name walk: over 1,000,000 customers such pages took 1.5–3.4 s
 (`python -m bench.pg_audit`). Nothing in the statistics says where the matches sit, so the walk runs under a
 deadline; past it, the page is read matches first: every match's id and sort key from the filter's own index
-(materialized, so the planner cannot turn it back into the walk), the page's ids sorted out of those, then their
-list rows. Both statements are the same listing; only their cost differs.
+(a subquery fenced by OFFSET 0, so the planner cannot turn it back into the walk), the page's ids sorted out of
+those, then their list rows. Both statements are the same listing; only their cost differs.
 
 Reading matches first costs 50–300 ms for a filter with tens of thousands of matches, so it is a safety net for
 walks gone far astray, not a way under 20 ms: the deadline is long enough that a walk which finds its page in time
