@@ -25,6 +25,7 @@ FILTERS = [
     [("first_name_startswith", "iv")],
     [("first_name", "Ivan")],
     [("last_name_contains", "kim")],
+    [("first_name_contains", "va")],
     [("email_startswith", "a")],
     [("phone_contains", "0102")],
     [("company_name_contains", "init")],
@@ -454,3 +455,72 @@ def test_slow_walks_are_timed_again_in_time(
 
     assert page(_timed(0.1, "walked"), _FAILS) == b"walked"
     assert page(_QUICK, _FAILS) == b"walked"  # what was timed has expired: no matches-first read
+
+
+@pytest.mark.parametrize("most", [512, 2])
+def test_a_name_part_s_substring_is_read_as_the_values_holding_it_while_they_are_few(
+    customers: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch, most: int
+) -> None:
+    # Four first names and three last names: at most `most` values, the page reads the values holding the term
+    # (a recursive CTE inside its statement); over it, the term's own condition. Both are the listing.
+    monkeypatch.setattr(postgres_pages, "VALUES_MOST", most)
+    postgres_pages.forget_astray()
+    listings = [
+        [by, ("sort_column", sort), ("sort_order", order), ("page", page), ("per_page", "4"), *status]
+        for by, sort, order, page, status in itertools.product(
+            [("first_name_contains", "iv"), ("first_name_contains", "van"), ("last_name_contains", "im")],
+            ORDERS,
+            "AD",
+            "13",
+            [[], [("filter_by", "Status.Inactive")]],
+        )
+    ]
+
+    def check(connection: Connection) -> int:
+        repo, seen = ContactsRepo(connection), 0
+        for params in listings:
+            query = parse_list_query(params)
+            statement = repo.matches_first_statement(tenant.organization_id, query)
+            assert ("name_values" in str(statement.compile(connection))) == (most > 4), params
+            expected = _rows(connection, repo.list_statement(tenant.organization_id, query))
+            assert _rows(connection, statement) == expected, params
+            seen += len(expected)
+        return seen
+
+    assert database.run(check, write=False) > 100
+    postgres_pages.forget_astray()
+
+
+def test_a_count_of_values_is_kept_and_forgotten(
+    customers: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    postgres_pages.forget_astray()
+    counted = database.run(
+        lambda c: [postgres_pages.few_values(c, tenant.organization_id, "first_name") for _ in range(3)],
+        write=False,
+    )
+    assert counted == [True, True, True]
+    monkeypatch.setattr(postgres_pages, "VALUES_MOST", 3)  # four first names: no longer few, once forgotten
+    assert database.run(
+        lambda c: postgres_pages.few_values(c, tenant.organization_id, "first_name"), write=False
+    )
+    postgres_pages.forget_astray()
+    assert not database.run(
+        lambda c: postgres_pages.few_values(c, tenant.organization_id, "first_name"), write=False
+    )
+    postgres_pages.forget_astray()
+
+
+def test_a_walk_that_finds_its_page_counts_no_values(
+    customers: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The matches-first statement is built only when the page is read that way: a walk within its deadline costs
+    # no count of values.
+    def never(*_: Any) -> bool:
+        raise AssertionError("counted values for a page that was walked")
+
+    monkeypatch.setattr(postgres_pages, "few_values", never)
+    postgres_pages.forget_astray()
+    query = parse_list_query([("first_name_contains", "iv"), ("sort_column", "email")])
+    rows = database.run(lambda c: ContactsRepo(c).list_summaries(tenant.organization_id, query), write=False)
+    assert rows

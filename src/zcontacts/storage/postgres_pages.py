@@ -31,10 +31,10 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import Connection, Select
+from sqlalchemy import Connection, Select, text
 from sqlalchemy.exc import OperationalError
 
 # How long a walk may take before the page is read matches first (see above), unless the engine's connections
@@ -74,18 +74,34 @@ CLEARLY_FASTER = 2.0
 # when (time.monotonic()) the two are trusted (ASTRAY_SECONDS, at most ASTRAY_LISTINGS pages).
 _slow_walks: dict[tuple[Hashable, int], tuple[float, float | None, float]] = {}
 
+# Name parts: a first or last name substring is read matches first as the values that hold it while the
+# organization has at most VALUES_MOST of them (few_values), SQLite's value plan's bound.
+VALUED = frozenset(("first_name", "last_name"))
+VALUES_MOST = 512  # value_plan.CAP (not imported: value_plan imports the engine, which imports this)
+# Per (organization, field): whether it had few values, and until when (time.monotonic()) that is trusted.
+_few_values: dict[tuple[str, str], tuple[bool, float]] = {}
+# Its distinct values, one index step each, up to a bound: PostgreSQL evaluates a WITH query only as far as the
+# query reading it asks.
+_COUNT_VALUES = (
+    "WITH RECURSIVE v(k) AS ("
+    "(SELECT {key} FROM contacts WHERE organization_id = :organization_id ORDER BY {key} LIMIT 1) "
+    "UNION ALL SELECT (SELECT {key} FROM contacts WHERE organization_id = :organization_id AND {key} > v.k "
+    "ORDER BY {key} LIMIT 1) FROM v WHERE v.k IS NOT NULL) "
+    "SELECT count(*) FROM (SELECT 1 FROM v WHERE k IS NOT NULL LIMIT :most) AS counted"
+)
+
 
 def page_rows(
     connection: Connection,
     walk: Select[Any],
-    matches_first: Select[Any],
+    matches_first: Select[Any] | Callable[[], Select[Any]],
     *,
     short_term: bool = False,
     listing: Hashable = None,
     offset: int = 0,
 ) -> list[bytes]:
-    """The page's list rows: `walk` within the deadline, else `matches_first` (inside the caller's
-    transaction). `short_term`: the listing holds a substring under 3 characters (see _NO_BITMAP_SCANS). `listing`
+    """The page's list rows: `walk` within the deadline, else `matches_first` (or the statement it builds, built
+    only then; inside the caller's transaction). `short_term`: the listing holds a substring under 3 characters (see _NO_BITMAP_SCANS). `listing`
     (hashable, the same for every page of one listing) and `offset`: the page, for remembering walks gone astray
     and slow ones (SLOW_WALK_SECONDS); None remembers nothing."""
     deadline = int(connection.info.get(WALK_DEADLINE, WALK_DEADLINE_MS))
@@ -128,7 +144,10 @@ def _rows(connection: Connection, statement: Select[Any]) -> list[bytes]:
     return [bytes(row[0]) for row in connection.execute(statement)]
 
 
-def _matches_first(connection: Connection, statement: Select[Any], short_term: bool) -> list[bytes]:
+def _matches_first(
+    connection: Connection, matches_first: Select[Any] | Callable[[], Select[Any]], short_term: bool
+) -> list[bytes]:
+    statement = matches_first if isinstance(matches_first, Select) else matches_first()
     if not short_term:
         return _rows(connection, statement)
     connection.exec_driver_sql(_NO_BITMAP_SCANS)
@@ -160,8 +179,32 @@ def _remember_astray(listing: Hashable, offset: int) -> None:
         _astray[listing] = (offset, time.monotonic() + ASTRAY_SECONDS)
 
 
+def few_values(connection: Connection, organization_id: str, field: str) -> bool:
+    """Whether the organization's `field` (a name part, VALUED) holds at most VALUES_MOST distinct values, so that
+    a substring of it is best read as the values holding it (ContactsRepo.matches_first_statement). Counted by
+    stepping along the field's index, at most VALUES_MOST + 1 steps (~20 ms), and kept per process for
+    ASTRAY_SECONDS: a count that grows past the bound meanwhile costs time, never rows (the page's own statement
+    finds every value)."""
+    known = _few_values.get((organization_id, field))
+    if known is not None and time.monotonic() < known[1]:
+        return known[0]
+    key = f"{field}_key"
+    count = connection.execute(
+        text(_COUNT_VALUES.format(key=key)),
+        {"organization_id": int(organization_id), "most": VALUES_MOST + 1},
+    ).scalar_one()
+    few = bool(count <= VALUES_MOST)
+    with _astray_lock:
+        if len(_few_values) >= ASTRAY_LISTINGS:
+            _few_values.clear()
+        _few_values[(organization_id, field)] = (few, time.monotonic() + ASTRAY_SECONDS)
+    return few
+
+
 def forget_astray() -> None:
-    """Forget every walk gone astray, and every slow walk's timing (tests, and bench.pg_audit's first reads)."""
+    """Forget every walk gone astray, every slow walk's timing and every count of values (tests, and
+    bench.pg_audit's first reads)."""
     with _astray_lock:
         _astray.clear()
         _slow_walks.clear()
+        _few_values.clear()
