@@ -1319,10 +1319,14 @@ class ContactsRepo:
             matches = ids.where(*self._listed(organization_id, query)).offset(0).subquery("matches")
         else:
             others, alternatives, disjoint = sides
+            # The side that is a range of the sort key is read in order, up to the page; the others leave its rows
+            # to it: their rows, fewer, then need no sort (`search_text=ivan` by email: every "Ivan …" is in both
+            # the name's range, 24,947 entries, and the email's).
+            in_order = [not_(alternative) for alternative, ranged in alternatives if ranged is sort]
             parts = []
             for alternative, ranged in alternatives:
-                side = ids.where(*others, alternative)
-                # A range of the sort key is read in order, up to the page; any other side is fenced as above.
+                side = ids.where(*others, alternative, *([] if disjoint or ranged is sort else in_order))
+                # Any side but the sort key's range is fenced as above.
                 fenced = side if ranged is sort else select(side.offset(0).subquery())
                 key, contact_id = fenced.selected_columns.sort_key, fenced.selected_columns.contact_id
                 cut = fenced.order_by(*_directed([key, contact_id], query.sort_order))
