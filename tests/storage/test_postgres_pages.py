@@ -4,6 +4,7 @@ read matches first. Both statements must be the listing, and the deadline must e
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,10 +12,11 @@ import pytest
 from sqlalchemy import Connection, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tests.helpers import Tenant, churned, make_contact, varied_bodies
+from tests.helpers import Tenant, churned, make_contact, make_tenant, varied_bodies
 from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.domain.listing import parse_list_query
+from zcontacts.storage import contacts as contacts_module
 from zcontacts.storage import postgres_pages
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
@@ -524,3 +526,32 @@ def test_a_walk_that_finds_its_page_counts_no_values(
     query = parse_list_query([("first_name_contains", "iv"), ("sort_column", "email")])
     rows = database.run(lambda c: ContactsRepo(c).list_summaries(tenant.organization_id, query), write=False)
     assert rows
+
+
+@pytest.mark.parametrize("astray", [False, True], ids=["walked", "matches first"])
+def test_a_page_s_statements_are_built_once_per_listing_and_organization(
+    client: Any, tenant: Tenant, database: Database, astray: bool
+) -> None:
+    # Built statements are kept (contacts._built): the same listing asked again reuses them, and another
+    # organization's listing of the same shape has its own.
+    other = make_tenant(database, name="Other")
+    for who, name in ((tenant, "Ivan Ours"), (other, "Ivan Theirs")):
+        make_contact(client, who, contact_name=name, first_name="Ivan")
+    postgres_pages.forget_astray()
+    contacts_module._built_statements.clear()
+    query = parse_list_query([("first_name_contains", "va"), ("sort_column", "email")])
+    if astray:  # both listings read matches first, without a walk
+        for who in (tenant, other):
+            postgres_pages._remember_astray((who.organization_id, query), 0)
+
+    def names(organization_id: str) -> list[str]:
+        rows = database.run(lambda c: ContactsRepo(c).list_summaries(organization_id, query), write=False)
+        return [json.loads(row)["contact_name"] for row in rows]
+
+    assert names(tenant.organization_id) == ["Ivan Ours"]
+    kept = dict(contacts_module._built_statements)
+    assert names(tenant.organization_id) == ["Ivan Ours"]
+    assert contacts_module._built_statements == kept  # nothing built again
+    assert names(other.organization_id) == ["Ivan Theirs"]
+    assert len(contacts_module._built_statements) > len(kept)
+    postgres_pages.forget_astray()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Hashable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import lru_cache
@@ -905,6 +905,23 @@ def _run_filter(query: ListQuery) -> FieldFilter | None:
     return None
 
 
+# PostgreSQL's filtered pages, their statements as built (SQLAlchemy takes 0.2-2.4 ms to build one, and as long again
+# to find its compiled form: the same page asked again, or another status of it, is common). A bound on memory.
+_BUILT_MOST = 256
+_built_statements: dict[Hashable, Select[bytes]] = {}
+
+
+def _built(key: Hashable, build: Callable[[], Select[bytes]]) -> Select[bytes]:
+    """The statement `build` makes for `key` (the listing and what else it depends on), built once. Statements are
+    immutable and carry their values, so threads may share one."""
+    statement = _built_statements.get(key)
+    if statement is None:
+        if len(_built_statements) >= _BUILT_MOST:
+            _built_statements.clear()
+        statement = _built_statements[key] = build()
+    return statement
+
+
 def _valued_filter(query: ListQuery) -> FieldFilter | None:
     """A first or last name substring filter (any length), which PostgreSQL's matches-first read takes as the
     name part's values that hold it (_values_holding); None when the listing has none."""
@@ -1217,11 +1234,21 @@ class ContactsRepo:
         if self.sqlite or not (query.filters or query.search_text):
             statement = self.list_statement(organization_id, query)
             return [bytes(row[0]) for row in self.connection.execute(statement)]
+        walk = _built(("walk", organization_id, query), lambda: self.walk_statement(organization_id, query))
+
+        def matches_first() -> Select[bytes]:
+            # Built only if the page is read that way: it may count a name part's values (_valued_filter).
+            valued = _valued_filter(query)
+            few = valued is not None and postgres_pages.few_values(
+                self.connection, organization_id, valued.field
+            )
+            key = ("matches first", organization_id, query, few)
+            return _built(key, lambda: self.matches_first_statement(organization_id, query))
+
         return postgres_pages.page_rows(
             self.connection,
-            self.walk_statement(organization_id, query),
-            # Built only if the page is read that way: it may look up a name part's values (_valued_filter).
-            lambda: self.matches_first_statement(organization_id, query),
+            walk,
+            matches_first,
             short_term=scans(query),
             listing=(organization_id, msgspec.structs.replace(query, page=1)),
             offset=query.offset,
