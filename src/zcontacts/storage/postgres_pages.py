@@ -9,11 +9,12 @@ deadline; past it, the page is read matches first: every match's id and sort key
 (a subquery fenced by OFFSET 0, so the planner cannot turn it back into the walk), the page's ids sorted out of
 those, then their list rows. Both statements are the same listing; only their cost differs.
 
-Reading matches first costs 50–300 ms for a filter with tens of thousands of matches, so it is a safety net for
-walks gone far astray, not a way under 20 ms: the deadline is long enough that a walk which finds its page in time
-is never cut short. Over 1,000,000 customers the audit's slow walks fall in two groups: 182 pages at 20–150 ms, 6
-at 150–250 ms, and 92 at 1.0–3.4 s. With the deadline at 300 ms the pages at or over 20 ms took 72 s in all
-instead of 188 s (301 pages against 280: the slow walks' times vary ±30 % from run to run); at 10 ms, 504 pages
+Reading matches first cost 50–300 ms for a filter with tens of thousands of matches (session 36), so it is a safety
+net for walks gone far astray, and the deadline is long enough that a walk which finds its page in time is never
+cut short. (Since session 42 a substring, a search or a name part's substring is read matches first from indexes
+alone, 6–29 ms for ~25,000 matches: ContactsRepo.matches_first_statement.) Over 1,000,000 customers the audit's
+slow walks fall in two groups: 182 pages at 20–150 ms, 6 at 150–250 ms, and 92 at 1.0–3.4 s. With the deadline at
+300 ms the pages at or over 20 ms took 72 s in all instead of 188 s (301 pages against 280: the slow walks' times vary ±30 % from run to run); at 10 ms, 504 pages
 were at or over 20 ms (walks of 10–150 ms cut short for a slower read). A term under 3 characters is read without
 bitmap scans (see _NO_BITMAP_SCANS): `first_name_contains=iv` 1.1–1.5 s → ~0.5 s, none over a second.
 
@@ -82,7 +83,7 @@ _slow_walks: dict[tuple[Hashable, int], tuple[float, float | None, float]] = {}
 # Name parts: a first or last name substring is read matches first as the values that hold it while the
 # organization has at most VALUES_MOST of them (few_values), SQLite's value plan's bound.
 VALUED = frozenset(("first_name", "last_name"))
-VALUES_MOST = 512  # value_plan.CAP (not imported: value_plan imports the engine, which imports this)
+VALUES_MOST = 512  # value_plan.CAP (not imported: value_plan's imports lead back to this module)
 # Per (organization, field): whether it had few values, and until when (time.monotonic()) that is trusted.
 _few_values: dict[tuple[str, str], tuple[bool, float]] = {}
 # Its distinct values, one index step each, up to a bound: PostgreSQL evaluates a WITH query only as far as the
@@ -106,9 +107,9 @@ def page_rows(
     offset: int = 0,
 ) -> list[bytes]:
     """The page's list rows: `walk` within the deadline, else `matches_first` (or the statement it builds, built
-    only then; inside the caller's transaction). `short_term`: the listing holds a substring under 3 characters (see _NO_BITMAP_SCANS). `listing`
-    (hashable, the same for every page of one listing) and `offset`: the page, for remembering walks gone astray
-    and slow ones (SLOW_WALK_SECONDS); None remembers nothing."""
+    only then; inside the caller's transaction). `short_term`: the listing holds a substring under 3 characters
+    (see _NO_BITMAP_SCANS). `listing` (hashable, the same for every page of one listing) and `offset`: the page,
+    for remembering walks gone astray and slow ones (SLOW_WALK_SECONDS); None remembers nothing."""
     deadline = int(connection.info.get(WALK_DEADLINE, WALK_DEADLINE_MS))
     if deadline <= 0:
         return _rows(connection, walk)
