@@ -10,13 +10,14 @@ deadline; past it, the page is read matches first: every match's id and sort key
 those, then their list rows. Both statements are the same listing; only their cost differs.
 
 Reading matches first cost 50–300 ms for a filter with tens of thousands of matches (session 36), so it is a safety
-net for walks gone far astray, and the deadline is long enough that a walk which finds its page in time is never
-cut short. (Since session 42 a substring, a search or a name part's substring is read matches first from indexes
-alone, 6–29 ms for ~25,000 matches: ContactsRepo.matches_first_statement.) Over 1,000,000 customers the audit's
-slow walks fall in two groups: 182 pages at 20–150 ms, 6 at 150–250 ms, and 92 at 1.0–3.4 s. With the deadline at
-300 ms the pages at or over 20 ms took 72 s in all instead of 188 s (301 pages against 280: the slow walks' times vary ±30 % from run to run); at 10 ms, 504 pages
-were at or over 20 ms (walks of 10–150 ms cut short for a slower read). A term under 3 characters is read without
-bitmap scans (see _NO_BITMAP_SCANS): `first_name_contains=iv` 1.1–1.5 s → ~0.5 s, none over a second.
+net for walks gone far astray, and the deadline is long enough that a walk which finds its page in time is never cut
+short. (Since session 42 a substring, a search or a name part's substring is read matches first from indexes alone,
+6–29 ms for ~25,000 matches: ContactsRepo.matches_first_statement.) Over 1,000,000 customers the audit's slow walks
+fall in two groups: 182 pages at 20–150 ms, 6 at 150–250 ms, and 92 at 1.0–3.4 s. With the deadline at 300 ms the
+pages at or over 20 ms took 72 s in all instead of 188 s (301 pages against 280: the slow walks' times vary ±30 %
+from run to run); at 10 ms, 504 pages were at or over 20 ms (walks of 10–150 ms cut short for a slower read). A term
+under 3 characters is read without bitmap scans (see _NO_BITMAP_SCANS): `first_name_contains=iv` 1.1–1.5 s → ~0.5 s,
+none over a second.
 
 A listing whose walk ran past the deadline is remembered for a while (`_astray`): its next pages, and the same
 page asked for again, are read matches first without paying the deadline again, since where a filter's matches
