@@ -502,19 +502,25 @@ def test_a_count_of_values_is_kept_and_forgotten(
     customers: list[str], tenant: Tenant, database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     postgres_pages.forget_astray()
-    counted = database.run(
-        lambda c: [postgres_pages.few_values(c, tenant.organization_id, "first_name") for _ in range(3)],
-        write=False,
-    )
-    assert counted == [True, True, True]
-    monkeypatch.setattr(postgres_pages, "VALUES_MOST", 3)  # four first names: no longer few, once forgotten
-    assert database.run(
-        lambda c: postgres_pages.few_values(c, tenant.organization_id, "first_name"), write=False
-    )
+    query = parse_list_query([("first_name_contains", "iv")])
+    counts: list[int] = []
+    real = postgres_pages.few_values
+
+    def counting(connection: Connection, key: Any, count: Any) -> bool:
+        counts.append(connection.execute(count(100)).scalar_one())
+        return real(connection, key, count)
+
+    monkeypatch.setattr(postgres_pages, "few_values", counting)
+
+    def few() -> bool:
+        return database.run(lambda c: ContactsRepo(c)._few_values(tenant.organization_id, query), write=False)
+
+    assert [few(), few(), few()] == [True, True, True]
+    assert counts == [4, 4, 4]  # Ivan, Ivana, Ada, Bo: each value once
+    monkeypatch.setattr(postgres_pages, "VALUES_MOST", 3)  # no longer few, once forgotten
+    assert few()
     postgres_pages.forget_astray()
-    assert not database.run(
-        lambda c: postgres_pages.few_values(c, tenant.organization_id, "first_name"), write=False
-    )
+    assert not few()
     postgres_pages.forget_astray()
 
 

@@ -894,17 +894,6 @@ def _after_first(column: Any, escaped: str) -> ColumnElement[bool]:
     return result
 
 
-def _run_filter(query: ListQuery) -> FieldFilter | None:
-    """A substring filter on the key the listing is sorted by, which PostgreSQL walks as two sides (see
-    ContactsRepo.walk_statement); None when the listing has none."""
-    sort = _SORT_COLUMNS[query.sort_column]
-    for field_filter in query.filters:
-        column = _FILTER_COLUMNS[field_filter.field]
-        if field_filter.op == "contains" and column is sort and column.name in _TAIL_TRIGRAMS:
-            return None if _short(field_filter.value) else field_filter
-    return None
-
-
 # PostgreSQL's filtered pages, their statements as built (SQLAlchemy takes 0.2-2.4 ms to build one, and as long again
 # to find its compiled form: the same page asked again, or another status of it, is common). A bound on memory.
 _BUILT_MOST = 256
@@ -931,13 +920,10 @@ def _valued_filter(query: ListQuery) -> FieldFilter | None:
     return None
 
 
-def _values_holding(organization_id: str, column: Any, value: str) -> Select[Any]:
-    """The organization's values of `column` that hold `value` (PostgreSQL), found by stepping along the column's
-    index from each value to the next (a recursive CTE: ~10-40 µs a value over 1,000,000 customers); each value's
-    entries are then read from that index alone. A first name holds few values (postgres_pages.few_values):
-    `first_name_contains=iv` gave pg_trgm nothing to narrow (2 characters) and read the whole index, 100-156 ms a
-    page, and a longer term's trigram bitmap read every match's row for its sort key; this way ~15-20 ms, whatever
-    the term. Part of the page's statement, so that the values and the rows are one snapshot."""
+def _name_values(organization_id: str, column: Any) -> Any:
+    """The organization's values of `column` (a name part), as a recursive CTE that steps along the column's index
+    from each value to the next (~10-40 µs a step over 1,000,000 customers), the last row None. PostgreSQL
+    evaluates it only as far as the query reading it asks (postgres_pages.few_values counts up to a bound)."""
     org = contacts.c.organization_id == int(organization_id)
     first = select(column.label("value")).where(org).order_by(column).limit(1)
     values = first.cte("name_values", recursive=True)
@@ -949,19 +935,45 @@ def _values_holding(organization_id: str, column: Any, value: str) -> Select[Any
         .limit(1)
         .scalar_subquery()
     )
-    values = values.union_all(select(following).where(values.c.value.is_not(None)))
+    return values.union_all(select(following).where(values.c.value.is_not(None)))
+
+
+def _counted_values(organization_id: str, column: Any, most: int) -> Select[Any]:
+    """How many values of `column` the organization has, counted up to `most` (_name_values)."""
+    values = _name_values(organization_id, column)
+    stepped = select(values.c.value).where(values.c.value.is_not(None)).limit(most).subquery()
+    return select(func.count()).select_from(stepped)
+
+
+def _values_holding(organization_id: str, column: Any, value: str) -> Select[Any]:
+    """The organization's values of `column` that hold `value` (PostgreSQL), found by stepping along the column's
+    index (_name_values); each value's entries are then read from that index alone. A first name holds few values (postgres_pages.few_values):
+    `first_name_contains=iv` gave pg_trgm nothing to narrow (2 characters) and read the whole index, 100-156 ms a
+    page, and a longer term's trigram bitmap read every match's row for its sort key; this way ~15-20 ms, whatever
+    the term. Part of the page's statement, so that the values and the rows are one snapshot."""
+    values = _name_values(organization_id, column)
     return select(values.c.value).where(values.c.value.like(f"%{_like_escaped(value)}%", escape="\\"))
 
 
-def _split_filter(query: ListQuery) -> FieldFilter | None:
-    """A substring filter of 3 or more characters on a key with a tail trigram index (migration 0018), which
-    PostgreSQL's matches-first read takes as its two sides (ContactsRepo.matches_first_statement); None when the
-    listing has none."""
+def _split_filter(query: ListQuery, on: Any = None) -> FieldFilter | None:
+    """A substring filter of 3 or more characters on a key with a tail trigram index (migration 0018), or on the
+    key `on` only, which PostgreSQL reads as its two sides (_two_sides): walked, on the key the listing is sorted by
+    (ContactsRepo.walk_statement), or matches first (ContactsRepo.matches_first_statement); None when the listing
+    has none."""
     for field_filter in query.filters:
         column = _FILTER_COLUMNS[field_filter.field]
-        if field_filter.op == "contains" and column.name in _TAIL_TRIGRAMS and not _short(field_filter.value):
+        if field_filter.op != "contains" or column.name not in _TAIL_TRIGRAMS or _short(field_filter.value):
+            continue
+        if on is None or column is on:
             return field_filter
     return None
+
+
+def _two_sides(column: Any, value: str) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+    """`column` holds `value` (migration 0018's key): at its start, a range of its B-tree index, or only after its
+    first character, from its tail trigram index; the two are disjoint."""
+    starts = _starts(column, value)
+    return starts, and_(_after_first(column, _like_escaped(value)), not_(starts))
 
 
 def _unique_sort(sort_column: str) -> bool:
@@ -1238,12 +1250,9 @@ class ContactsRepo:
 
         def matches_first() -> Select[bytes]:
             # Built only if the page is read that way: it may count a name part's values (_valued_filter).
-            valued = _valued_filter(query)
-            few = valued is not None and postgres_pages.few_values(
-                self.connection, organization_id, valued.field
-            )
+            few = self._few_values(organization_id, query)
             key = ("matches first", organization_id, query, few)
-            return _built(key, lambda: self.matches_first_statement(organization_id, query))
+            return _built(key, lambda: self._matches_first_statement(organization_id, query, few))
 
         return postgres_pages.page_rows(
             self.connection,
@@ -1281,16 +1290,14 @@ class ContactsRepo:
         unique = _unique_sort(query.sort_column)
         order = _directed([sort] if unique else [sort, contacts.c.contact_id], query.sort_order)
         ids = select(contacts.c.contact_id, sort.label("sort_key"))
-        run = _run_filter(query)
+        run = _split_filter(query, on=sort)
         if run is None:
             walked = ids.where(*self._listed(organization_id, query)).order_by(*order)
         else:
             others = self._listed(organization_id, query, without=run)
-            starts = _starts(sort, run.value)
-            after_first = and_(_after_first(sort, _like_escaped(run.value)), not_(starts))
             sides = [
                 ids.where(*others, side).order_by(*order).limit(query.offset + query.per_page + 1).subquery()
-                for side in (starts, after_first)
+                for side in _two_sides(sort, run.value)
             ]
             both = union_all(*(select(side.c.contact_id, side.c.sort_key) for side in sides)).subquery(
                 "sides"
@@ -1318,11 +1325,26 @@ class ContactsRepo:
         BitmapOr) and then read every match's row for its sort key (`contact_name_contains=ivan` or
         `search_text=ivan` by email: 24,947 rows, 100-110 ms; as sides 13-20 ms). A first or last name substring
         is read as the name part's values that hold it (_values_holding), where they are few."""
+        return self._matches_first_statement(organization_id, query, self._few_values(organization_id, query))
+
+    def _few_values(self, organization_id: str, query: ListQuery) -> bool:
+        """Whether the listing's name part substring (_valued_filter) is best read as the values holding it."""
+        valued = _valued_filter(query)
+        if valued is None:
+            return False
+        column = _FILTER_COLUMNS[valued.field]
+        return postgres_pages.few_values(
+            self.connection,
+            (organization_id, valued.field),
+            lambda most: _counted_values(organization_id, column, most),
+        )
+
+    def _matches_first_statement(self, organization_id: str, query: ListQuery, few: bool) -> Select[bytes]:
         sort = _SORT_COLUMNS[query.sort_column]
         ids = select(contacts.c.contact_id, sort.label("sort_key"))
         sides = self._sides(organization_id, query)
-        valued = _valued_filter(query) if sides is None else None
-        if valued is not None and postgres_pages.few_values(self.connection, organization_id, valued.field):
+        valued = _valued_filter(query) if sides is None and few else None
+        if valued is not None:
             column = _FILTER_COLUMNS[valued.field]
             held = _values_holding(organization_id, column, valued.value).subquery("held")
             listed = self._listed(organization_id, query, without=valued)
@@ -1394,8 +1416,7 @@ class ContactsRepo:
         if split is None:
             return None
         column = _FILTER_COLUMNS[split.field]
-        starts = _starts(column, split.value)
-        after_first = and_(_after_first(column, _like_escaped(split.value)), not_(starts))
+        starts, after_first = _two_sides(column, split.value)
         return (
             self._listed(organization_id, query, without=split),
             [(starts, column), (after_first, None)],

@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Any
 
-from sqlalchemy import Connection, Select, text
+from sqlalchemy import Connection, Select
 from sqlalchemy.exc import OperationalError
 
 # How long a walk may take before the page is read matches first (see above), unless the engine's connections
@@ -86,16 +86,7 @@ _slow_walks: dict[tuple[Hashable, int], tuple[float, float | None, float]] = {}
 VALUED = frozenset(("first_name", "last_name"))
 VALUES_MOST = 512  # value_plan.CAP (not imported: value_plan's imports lead back to this module)
 # Per (organization, field): whether it had few values, and until when (time.monotonic()) that is trusted.
-_few_values: dict[tuple[str, str], tuple[bool, float]] = {}
-# Its distinct values, one index step each, up to a bound: PostgreSQL evaluates a WITH query only as far as the
-# query reading it asks.
-_COUNT_VALUES = (
-    "WITH RECURSIVE v(k) AS ("
-    "(SELECT {key} FROM contacts WHERE organization_id = :organization_id ORDER BY {key} LIMIT 1) "
-    "UNION ALL SELECT (SELECT {key} FROM contacts WHERE organization_id = :organization_id AND {key} > v.k "
-    "ORDER BY {key} LIMIT 1) FROM v WHERE v.k IS NOT NULL) "
-    "SELECT count(*) FROM (SELECT 1 FROM v WHERE k IS NOT NULL LIMIT :most) AS counted"
-)
+_few_values: dict[Hashable, tuple[bool, float]] = {}
 
 
 def page_rows(
@@ -184,25 +175,20 @@ def _remember_astray(listing: Hashable, offset: int) -> None:
         _astray[listing] = (offset, time.monotonic() + ASTRAY_SECONDS)
 
 
-def few_values(connection: Connection, organization_id: str, field: str) -> bool:
-    """Whether the organization's `field` (a name part, VALUED) holds at most VALUES_MOST distinct values, so that
-    a substring of it is best read as the values holding it (ContactsRepo.matches_first_statement). Counted by
-    stepping along the field's index, at most VALUES_MOST + 1 steps (~20 ms), and kept per process for
-    ASTRAY_SECONDS: a count that grows past the bound meanwhile costs time, never rows (the page's own statement
-    finds every value)."""
-    known = _few_values.get((organization_id, field))
+def few_values(connection: Connection, key: Hashable, counting: Callable[[int], Select[Any]]) -> bool:
+    """Whether a name part (VALUED; `key`: the organization and field) holds at most VALUES_MOST distinct values,
+    so that a substring of it is best read as the values holding it (ContactsRepo.matches_first_statement).
+    `counting(most)` counts them up to `most`, by stepping along the field's index (~20 ms at most); the answer is
+    kept per process for ASTRAY_SECONDS: a count that grows past the bound meanwhile costs time, never rows (the
+    page's own statement finds every value)."""
+    known = _few_values.get(key)
     if known is not None and time.monotonic() < known[1]:
         return known[0]
-    key = f"{field}_key"
-    count = connection.execute(
-        text(_COUNT_VALUES.format(key=key)),
-        {"organization_id": int(organization_id), "most": VALUES_MOST + 1},
-    ).scalar_one()
-    few = bool(count <= VALUES_MOST)
+    few = bool(connection.execute(counting(VALUES_MOST + 1)).scalar_one() <= VALUES_MOST)
     with _astray_lock:
         if len(_few_values) >= ASTRAY_LISTINGS:
             _few_values.clear()
-        _few_values[(organization_id, field)] = (few, time.monotonic() + ASTRAY_SECONDS)
+        _few_values[key] = (few, time.monotonic() + ASTRAY_SECONDS)
     return few
 
 
