@@ -17,7 +17,7 @@ from zcontacts.app import create_app
 from zcontacts.config import Settings
 from zcontacts.domain.listing import parse_list_query
 from zcontacts.storage import contacts as contacts_module
-from zcontacts.storage import postgres_pages
+from zcontacts.storage import postgres_pages, value_plan
 from zcontacts.storage.contacts import ContactsRepo
 from zcontacts.storage.database import Database
 
@@ -515,6 +515,7 @@ def test_a_count_of_values_is_kept_and_forgotten(
     def few() -> bool:
         return database.run(lambda c: ContactsRepo(c)._few_values(tenant.organization_id, query), write=False)
 
+    assert postgres_pages.VALUES_MOST == value_plan.CAP  # the same bound on both backends
     assert [few(), few(), few()] == [True, True, True]
     assert counts == [4, 4, 4]  # Ivan, Ivana, Ada, Bo: each value once
     monkeypatch.setattr(postgres_pages, "VALUES_MOST", 3)  # no longer few, once forgotten
